@@ -1,0 +1,82 @@
+"""Shared CLI plumbing: exit statuses, the per-run context, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from firmware.config import Config
+from firmware.store.store import Store
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes of ``occur``; scripts can branch on them."""
+
+    SUCCESS = 0
+    ERROR = 1
+    USAGE = 2
+    CONFIG = 3
+    STORAGE = 4
+    CORRUPT = 5
+    NOT_FOUND = 6
+    CHECK_FAILED = 7
+    INTERRUPTED = 130
+
+
+@dataclass
+class Context:
+    """What a command handler gets: the validated config and the output streams."""
+
+    config: Config
+    json: bool = False
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def open_store(self, create: bool = True) -> Store:
+        """Open the configured database (see :meth:`Store.open`)."""
+        return Store.open(self.config.paths, self.config.storage, create=create)
+
+    def out(self, text: str = "") -> None:
+        """Print one line to stdout."""
+        print(text, file=self.stdout)
+
+    def emit_json(self, value: Any) -> None:
+        """Print a JSON document (dataclasses and paths converted)."""
+        json.dump(_plain(value), self.stdout, indent=2, ensure_ascii=False)
+        self.stdout.write("\n")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """Print rows as aligned columns; ``None`` shows as ``-``."""
+        cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+        widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+        self.out("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+        for row in cells:
+            self.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+Handler = Callable[[Context, argparse.Namespace], int]
+Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json`` to a data-printing command."""
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

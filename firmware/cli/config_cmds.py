@@ -1,0 +1,30 @@
+"""``occur check-config FILE``: validate a config file and name every bad key."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from firmware import config as config_module
+from firmware.cli.common import Context, ExitStatus
+from firmware.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the command."""
+    parser = sub.add_parser("check-config", help="validate a config file", description=__doc__)
+    parser.add_argument("file", type=Path, help="the TOML file to check")
+    parser.set_defaults(handler=check_config)
+
+
+def check_config(ctx: Context, args: argparse.Namespace) -> int:
+    """Exit 0 when the file is valid, 3 (CONFIG) with one line per offending key otherwise."""
+    try:
+        config = config_module.load(args.file, environ={})
+    except ConfigError as err:
+        ctx.stderr.write(f"occur: error: {args.file} is invalid\n")
+        for key, message in err.problems:
+            ctx.stderr.write(f"  {key}: {message}\n")
+        return ExitStatus.CONFIG
+    ctx.out(f"{args.file}: ok (data_dir {config.data_dir}, device {config.device.id})")
+    return ExitStatus.SUCCESS

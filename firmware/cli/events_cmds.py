@@ -1,0 +1,56 @@
+"""``occur events``: the face and system event log."""
+
+from __future__ import annotations
+
+import argparse
+
+from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.clock import parse_iso, to_iso
+from firmware.errors import InvalidInputError
+from firmware.store.db import DbSettings, open_reader
+from firmware.store.events import list_events
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the command."""
+    p = sub.add_parser("events", help="list recent face and system events", description="List recent events, oldest first.")
+    p.add_argument("--kind", choices=["face", "system"], help="only one kind")
+    p.add_argument("--since", metavar="ISO", help="events at or after this time (ISO 8601 with offset, or a date)")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N events (default 50)")
+    add_json_flag(p)
+    p.set_defaults(handler=show_events)
+
+
+def show_events(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the newest events."""
+    since = None
+    if args.since:
+        try:
+            since = to_iso(parse_iso(args.since))
+        except ValueError as err:
+            raise InvalidInputError(f"--since: {err}") from err
+    conn = open_reader(ctx.config.paths.database, DbSettings(busy_timeout_ms=ctx.config.storage.busy_timeout_ms))
+    try:
+        rows = list_events(conn, args.kind, since, args.limit)
+    finally:
+        conn.close()
+    if ctx.json:
+        ctx.emit_json(rows)
+        return ExitStatus.SUCCESS
+    table = []
+    for e in rows:
+        if e.kind == "face":
+            detail = " ".join(
+                part
+                for part in (
+                    f"user={e.user_id}" if e.user_id else "",
+                    f"confidence={e.confidence:.3f}" if e.confidence is not None else "",
+                    f"image={e.image_path}" if e.image_path else "",
+                )
+                if part
+            )
+        else:
+            detail = e.details or ""
+        table.append((e.timestamp, e.kind, e.id, e.event_type, detail))
+    ctx.table(["timestamp", "kind", "id", "type", "details"], table)
+    return ExitStatus.SUCCESS

@@ -1,0 +1,71 @@
+"""``occur users add|list|remove``."""
+
+from __future__ import annotations
+
+import argparse
+
+from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.store import users
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``users`` and its subcommands."""
+    p = sub.add_parser("users", help="manage users", description="Manage the people the door knows.")
+    usub = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+
+    a = usub.add_parser("add", help="add a user")
+    a.add_argument("name")
+    a.add_argument("--email")
+    a.add_argument("--role", help="role used by the door's access policy (e.g. staff, visitor)")
+    add_json_flag(a)
+    a.set_defaults(handler=add)
+
+    ls = usub.add_parser("list", help="list users")
+    add_json_flag(ls)
+    ls.set_defaults(handler=list_)
+
+    r = usub.add_parser("remove", help="remove a user (by id or exact name)")
+    r.add_argument("user", help="numeric id or exact name")
+    r.add_argument("--delete-attendance", action="store_true", help="also delete the user's attendance records")
+    add_json_flag(r)
+    r.set_defaults(handler=remove)
+
+
+def add(ctx: Context, args: argparse.Namespace) -> int:
+    """Add a user and print its id."""
+    users.validate_user(args.name, args.email, args.role)
+    with ctx.open_store() as store:
+        user_id = store.write(lambda c: users.add_user(c, args.name, args.email, args.role))
+        with store.reader() as conn:
+            user = users.find_user(conn, user_id)
+    if ctx.json:
+        ctx.emit_json(user)
+    else:
+        ctx.out(f"added user {user.id}: {user.name}")
+    return ExitStatus.SUCCESS
+
+
+def list_(ctx: Context, args: argparse.Namespace) -> int:
+    """Print all users."""
+    with ctx.open_store() as store, store.reader() as conn:
+        rows = users.list_users(conn)
+    if ctx.json:
+        ctx.emit_json(rows)
+    else:
+        ctx.table(
+            ["id", "name", "email", "role", "created_at", "legacy encoding"],
+            [(u.id, u.name, u.email, u.role, u.created_at, "yes" if u.has_face_encoding else "no") for u in rows],
+        )
+    return ExitStatus.SUCCESS
+
+
+def remove(ctx: Context, args: argparse.Namespace) -> int:
+    """Remove a user."""
+    with ctx.open_store() as store:
+        user, history = store.write(lambda c: users.remove_user(c, args.user, args.delete_attendance))
+    if ctx.json:
+        ctx.emit_json({"removed": user, "attendance_deleted": history})
+    else:
+        extra = f" and {history} attendance records" if history else ""
+        ctx.out(f"removed user {user.id} ({user.name}){extra}")
+    return ExitStatus.SUCCESS

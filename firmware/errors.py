@@ -1,0 +1,77 @@
+"""Exception tree of the firmware.
+
+Every error the firmware raises on purpose derives from :class:`OccurError`, and each area has
+its own subclass so callers (the CLI, the service) can map an error to an exit status or an LED
+pattern without parsing messages. Where a builtin fits, the error inherits it too, so generic
+callers (``except ValueError``) keep working. Third-party errors are translated at the adapter
+boundary with ``raise ... from err``.
+"""
+
+from __future__ import annotations
+
+
+class OccurError(Exception):
+    """Base of all deliberate firmware errors."""
+
+
+class ConfigError(OccurError, ValueError):
+    """The configuration is unreadable or invalid.
+
+    ``problems`` lists one ``(key, message)`` pair per offending key, with dotted key paths
+    (``storage.busy_timeout_ms``), so ``occur check-config`` can name every bad key at once.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "") -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        detail = "; ".join(f"{key}: {msg}" for key, msg in self.problems)
+        super().__init__(f"{where}invalid configuration: {detail}")
+
+
+class InvalidInputError(OccurError, ValueError):
+    """An argument failed validation; nothing was written."""
+
+
+class StoreError(OccurError):
+    """Base of storage errors (SQLite database and data folder)."""
+
+
+class StorageFullError(StoreError, OSError):
+    """The disk (or the database's size cap) is full.
+
+    The failed transaction was rolled back; everything committed before it is intact. Free
+    space (retention, snapshot clean-up) and retry.
+    """
+
+
+class DatabaseBusyError(StoreError, TimeoutError):
+    """Another connection held the write lock for longer than the busy timeout."""
+
+
+class DatabaseCorruptError(StoreError):
+    """The database file failed its integrity check or is not a database.
+
+    The message names the recovery command. The firmware never recreates a damaged database on
+    its own: that would silently drop the records it owes.
+    """
+
+
+class SchemaError(StoreError):
+    """The database schema cannot be used by this code.
+
+    Raised for a database newer than the code, a database that belongs to another application,
+    or a failed migration (which is rolled back).
+    """
+
+
+class NotFoundError(StoreError, LookupError):
+    """A requested record (user, event) does not exist."""
+
+
+class AmbiguousError(StoreError, LookupError):
+    """A name matches several records; the caller must use the numeric id."""
+
+
+class LegacyImportError(StoreError):
+    """A legacy database could not be imported; nothing was written."""

@@ -1,0 +1,160 @@
+"""The Store: opens the database safely and owns its single writer.
+
+Opening order, each step failing loudly instead of guessing:
+1. the bundled SQLite is new enough;
+2. the data folder exists (created 0700);
+3. the file opens as a database and passes ``PRAGMA quick_check`` (a damaged database is
+   reported with the recovery command, never recreated);
+4. it is ours or an original OCCUR-CALL database, and not newer than the code;
+5. pending migrations run, after an online backup;
+6. the group-commit writer starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import TypeVar
+
+from firmware.clock import now_iso
+from firmware.config import Paths, StorageConfig
+from firmware.errors import DatabaseCorruptError, StoreError
+from firmware.store import events
+from firmware.store.db import (
+    RECOVERY_HINT,
+    Connection,
+    DbSettings,
+    check_sqlite_version,
+    open_reader,
+    open_writer,
+    translated,
+)
+from firmware.store.migrate import MigrationReport, migrate
+from firmware.store.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def settings_from(storage: StorageConfig) -> DbSettings:
+    """The connection settings for a storage config section."""
+    return DbSettings(
+        busy_timeout_ms=storage.busy_timeout_ms,
+        wal_autocheckpoint_pages=storage.wal_autocheckpoint_pages,
+        journal_size_limit_mb=storage.journal_size_limit_mb,
+        max_db_mb=storage.max_db_mb,
+    )
+
+
+def quick_check(conn: Connection, full: bool = False) -> list[str]:
+    """Run ``quick_check`` (or ``integrity_check`` when ``full``); returns problems, empty if ok."""
+    pragma = "integrity_check" if full else "quick_check"
+    with translated():
+        rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}(20)")]
+    return [] if rows == ["ok"] else rows
+
+
+class Store:
+    """The appliance's database. Use :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, paths: Paths, settings: DbSettings, writer: GroupCommitWriter, report: MigrationReport) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.migration = report
+        self._writer = writer
+
+    @classmethod
+    def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
+        """Open (and if needed create and migrate) the database under ``paths.root``.
+
+        Args:
+            create: when false, a missing database is an error instead of being created.
+
+        Raises:
+            StoreError: missing database with ``create=False``, unwritable folder, old SQLite.
+            DatabaseCorruptError: the file is damaged; the message names the recovery command.
+            SchemaError: another application's database, or one newer than the code.
+            StorageFullError: the disk is full.
+        """
+        check_sqlite_version()
+        cfg = storage or StorageConfig()
+        settings = settings_from(cfg)
+        path = paths.database
+        if not create and not path.exists():
+            raise StoreError(f"no database at {path}: run 'occur db migrate' to create it")
+        paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        conn = open_writer(path, settings)
+        try:
+            problems = quick_check(conn)
+            if problems:
+                raise DatabaseCorruptError(f"{path} failed quick_check: {'; '.join(problems[:3])}; {RECOVERY_HINT}")
+            with translated(path):
+                report = migrate(conn, paths.backups)
+        except BaseException:
+            conn.close()
+            raise
+        writer = GroupCommitWriter(conn, cfg.group_commit_max, str(path))
+        return cls(paths, settings, writer, report)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Commit everything queued, then close. Idempotent."""
+        self._writer.close()
+
+    @property
+    def writer(self) -> GroupCommitWriter:
+        """The single writer (for its counters)."""
+        return self._writer
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        """Queue a write; the future resolves once it is committed to disk."""
+        return self._writer.submit(fn)
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run a write and return its result once it is committed to disk."""
+        return self._writer.call(fn)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A query-only connection for the block (readers never block the writer in WAL)."""
+        conn = open_reader(self.paths.database, self.settings)
+        try:
+            with translated(self.paths.database):
+                yield conn
+        finally:
+            conn.close()
+
+    def log_face_event(
+        self,
+        event_type: str,
+        user_id: str | None = None,
+        image_path: str | None = None,
+        confidence: float | None = None,
+    ) -> int:
+        """Validate and durably record a face event; returns its id.
+
+        Raises:
+            InvalidInputError: bad argument (nothing written).
+            StorageFullError, DatabaseBusyError, StoreError: not recorded.
+        """
+        events.validate_face_event(event_type, user_id, image_path, confidence)
+        stamp = now_iso()
+        return self.write(lambda c: events.insert_face_event(c, stamp, event_type, user_id, image_path, confidence))
+
+    def log_system_event(self, event_type: str, details: str | None = None) -> int:
+        """Validate and durably record a system event; returns its id.
+
+        Raises:
+            InvalidInputError: bad argument (nothing written).
+            StorageFullError, DatabaseBusyError, StoreError: not recorded.
+        """
+        events.validate_system_event(event_type, details)
+        stamp = now_iso()
+        return self.write(lambda c: events.insert_system_event(c, stamp, event_type, details))

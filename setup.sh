@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Set up the OCCUR-CALL firmware on Debian 12 / Raspberry Pi OS Bookworm (64-bit).
+#   ./setup.sh         system packages, .venv, the firmware and its pinned dependencies
+#   ./setup.sh --dev   the same plus what the tests need (pytest, hypothesis, ruff, mypy,
+#                      mosquitto, nginx, the sqlite3 CLI)
+# Idempotent: a second run installs only what is missing. Runs as root or through sudo.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup.sh: run as root or install sudo" >&2; exit 1; }
+  sudo="sudo"
+fi
+
+apt_packages=(python3 python3-venv python3-pip python3-dev tzdata ca-certificates)
+if [ "$dev" -eq 1 ]; then
+  apt_packages+=(mosquitto mosquitto-clients nginx sqlite3 util-linux)
+fi
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # Debian starts services on install; the tests start their own mosquitto and nginx on
+  # loopback ports, so the system-wide ones are not needed.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "$dev" -eq 1 ]; then
+  for svc in mosquitto nginx; do
+    if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    fi
+  done
+fi
+
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+if [ ! -x .venv/bin/python ]; then
+  echo "setup.sh: creating .venv with $($python --version)"
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade "pip>=24" >/dev/null
+target="."
+[ "$dev" -eq 1 ] && target=".[dev]"
+.venv/bin/python -m pip install -q -e "$target"
+
+mkdir -p data
+chmod 700 data
+.venv/bin/occur --version >/dev/null
+echo "setup.sh: ready ($(.venv/bin/occur --version)); run .venv/bin/occur --help"
