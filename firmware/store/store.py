@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from typing import TypeVar
 
 from firmware.clock import now_iso
@@ -32,7 +31,7 @@ from firmware.store.db import (
     translated,
 )
 from firmware.store.migrate import MigrationReport, migrate
-from firmware.store.writer import GroupCommitWriter
+from firmware.store.writer import GroupCommitWriter, Pending
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,8 +112,8 @@ class Store:
         """The single writer (for its counters)."""
         return self._writer
 
-    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
-        """Queue a write; the future resolves once it is committed to disk."""
+    def submit(self, fn: Callable[[Connection], T]) -> Pending[T]:
+        """Queue a write; its ``result()`` returns once it is committed to disk."""
         return self._writer.submit(fn)
 
     def write(self, fn: Callable[[Connection], T]) -> T:

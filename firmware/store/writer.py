@@ -2,15 +2,18 @@
 
 Why group commit: with ``synchronous=FULL`` every commit costs a WAL fsync (milliseconds on an SD
 card). Writes that arrive while a commit is in flight are queued and committed together in the
-next transaction, so N concurrent callers share one fsync instead of paying N. Each write runs in
-its own savepoint, so one bad write (a constraint violation) fails alone; the others in the
-group still commit. A caller's future resolves only after the COMMIT that contains its write has
-returned, i.e. after its row is on disk.
+next transaction, so N concurrent callers share one fsync instead of paying N. A caller's
+:meth:`Pending.result` returns only after the COMMIT that contains its write has returned, i.e.
+after its row is on disk.
 
-Failure modes: if the COMMIT itself fails (disk full, I/O error) every write of that group
-fails with the translated error and nothing of it is kept; earlier groups are untouched. If the
-thread dies unexpectedly, pending and later writes fail with :class:`StoreError` instead of
-hanging.
+A group first runs every write in one pass. If one write raises (a constraint violation, a bad
+value), the group is rolled back and run again with a savepoint around each write, so the bad
+write fails alone and the others still commit. Write functions must therefore touch nothing but
+the connection: they may run twice.
+
+Failure modes: if the COMMIT itself fails (disk full, I/O error) every write of that group fails
+with the translated error and nothing of it is kept; earlier groups are untouched. If the thread
+dies unexpectedly, pending and later writes fail with :class:`StoreError` instead of hanging.
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from firmware.errors import StoreError
 from firmware.store.db import Connection, in_transaction, translate
@@ -29,16 +31,54 @@ from firmware.store.db import Connection, in_transaction, translate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WriteFn = Callable[[Connection], T]
 
 
-@dataclass
-class _Job:
-    fn: Callable[[Connection], Any]
-    future: Future[Any]
+class Pending(Generic[T]):
+    """A queued write; :meth:`result` blocks until it is committed (or failed).
+
+    A plain lock is the cheapest wake-up CPython has, which matters when hundreds of callers
+    wait on each fsync.
+    """
+
+    __slots__ = ("_done", "_error", "_result", "fn")
+
+    def __init__(self, fn: Callable[[Connection], T]) -> None:
+        self.fn = fn
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def _finish(self, result: Any, error: BaseException | None) -> None:
+        self._result, self._error = result, error
+        self._done.release()
+
+    def done(self) -> bool:
+        """True once the write was committed or failed."""
+        if self._done.acquire(blocking=False):
+            self._done.release()
+            return True
+        return False
+
+    def result(self, timeout: float | None = None) -> T:
+        """The write function's return value, once durable.
+
+        Raises:
+            TimeoutError: not finished within ``timeout`` seconds (the write may still land).
+            Exception: whatever the write raised, or the commit's translated error.
+        """
+        if not self._done.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError("database write not finished in time")
+        self._done.release()
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[no-any-return]
 
 
 _STOP = object()
+LINGER_S = 0.001
+"""Longest a group waits for callers that were in the previous group (PostgreSQL's
+``commit_delay`` idea): one fsync then covers all of them. A lone caller never waits."""
 
 
 class GroupCommitWriter:
@@ -48,14 +88,14 @@ class GroupCommitWriter:
         conn: a connection from :func:`firmware.store.db.open_writer`; owned by the writer from
             now on and closed by :meth:`close`.
         max_group: the most writes in one transaction.
-        label: used in the thread name and errors (usually the database path).
+        label: used in errors (usually the database path).
     """
 
     def __init__(self, conn: Connection, max_group: int = 512, label: str = "") -> None:
         self._conn = conn
         self._max_group = max_group
         self._label = label
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Pending[Any] | object] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="occur-db-writer", daemon=True)
@@ -63,18 +103,17 @@ class GroupCommitWriter:
         self.writes = 0
         self._thread.start()
 
-    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
-        """Queue ``fn(conn)`` to run inside a write transaction; the future resolves after COMMIT.
+    def submit(self, fn: Callable[[Connection], T]) -> Pending[T]:
+        """Queue ``fn(conn)`` to run inside a write transaction.
 
         Raises:
             StoreError: the writer is closed.
         """
-        future: Future[T] = Future()
-        with self._lock:
-            if self._closed:
-                raise StoreError(f"database writer is closed ({self._label})")
-            self._queue.put(_Job(fn, future))
-        return future
+        if self._closed:
+            raise StoreError(f"database writer is closed ({self._label})")
+        pending: Pending[T] = Pending(fn)
+        self._queue.put(pending)
+        return pending
 
     def call(self, fn: Callable[[Connection], T], timeout: float | None = None) -> T:
         """Run ``fn(conn)`` in a write transaction and return its result once it is durable."""
@@ -94,28 +133,46 @@ class GroupCommitWriter:
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise StoreError(f"database writer did not stop within {timeout} s ({self._label})")
+        # A submit racing with close may have queued behind the stop marker: fail it, never hang it.
+        self._fail_pending(StoreError(f"database writer is closed ({self._label})"))
         self._conn.close()
+
+    def _gather(self, first: Pending[Any], expected: int) -> tuple[list[Pending[Any]], bool]:
+        """Collect a group: what is queued now, plus up to :data:`LINGER_S` for the callers the
+        previous commit released to queue their next write (``expected`` is that group's size).
+        Returns the group and whether the stop marker was seen."""
+        group: list[Pending[Any]] = [first]
+        want = min(expected, self._max_group)
+        deadline = 0.0
+        while len(group) < self._max_group:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                if len(group) >= want:
+                    break
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + LINGER_S
+                elif now >= deadline:
+                    break
+                time.sleep(0)
+                continue
+            if item is _STOP:
+                return group, True
+            group.append(item)  # type: ignore[arg-type]
+        return group, False
 
     def _run(self) -> None:
         try:
-            while True:
+            stop = False
+            expected = 1
+            while not stop:
                 first = self._queue.get()
                 if first is _STOP:
                     return
-                group: list[_Job] = [first]  # type: ignore[list-item]
-                stop_after = False
-                while len(group) < self._max_group:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is _STOP:
-                        stop_after = True
-                        break
-                    group.append(item)  # type: ignore[arg-type]
+                group, stop = self._gather(first, expected)  # type: ignore[arg-type]
+                expected = len(group)
                 self._commit(group)
-                if stop_after:
-                    return
         except BaseException as err:  # the thread must never die silently
             log.exception("database writer stopped unexpectedly")
             self._fail_pending(StoreError(f"database writer stopped: {err}"))
@@ -128,53 +185,68 @@ class GroupCommitWriter:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, _Job) and not item.future.done():
-                item.future.set_exception(err)
+            if isinstance(item, Pending) and not item.done():
+                item._finish(None, err)
 
-    def _commit(self, group: list[_Job]) -> None:
+    def _commit(self, group: list[Pending[Any]]) -> None:
         conn = self._conn
-        live = [job for job in group if job.future.set_running_or_notify_cancel()]
-        if not live:
-            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as err:
-            self._fail(live, translate(err, self._label))
+            self._fail(group, translate(err, self._label))
             return
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
-        for job in live:
-            conn.execute("SAVEPOINT occur_write")
-            try:
-                result = job.fn(conn)
-            except BaseException as err:
-                if not in_transaction(conn):
-                    # SQLite rolled the whole transaction back (disk full, I/O error):
-                    # every write of the group so far is gone too.
-                    self._fail(live, translate(err, self._label))
-                    return
-                conn.execute("ROLLBACK TO occur_write")
-                conn.execute("RELEASE occur_write")
-                outcomes.append((job, None, translate(err, self._label)))
-            else:
-                conn.execute("RELEASE occur_write")
-                outcomes.append((job, result, None))
+        try:
+            outcomes: list[tuple[Any, BaseException | None]] = [(job.fn(conn), None) for job in group]
+        except BaseException as err:
+            if in_transaction(conn):
+                conn.execute("ROLLBACK")
+            if len(group) == 1 or _is_storage_failure(err):
+                self._fail(group, translate(err, self._label))
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            isolated = self._run_isolated(group)
+            if isolated is None:
+                return
+            outcomes = isolated
         try:
             conn.execute("COMMIT")
         except BaseException as err:
             if in_transaction(conn):
                 conn.execute("ROLLBACK")
-            self._fail(live, translate(err, self._label))
+            self._fail(group, translate(err, self._label))
             return
         self.commits += 1
-        self.writes += len(live)
-        for job, result, error in outcomes:
-            if error is None:
-                job.future.set_result(result)
+        self.writes += len(group)
+        for job, (result, error) in zip(group, outcomes, strict=True):
+            job._finish(result, error)
+
+    def _run_isolated(self, group: list[Pending[Any]]) -> list[tuple[Any, BaseException | None]] | None:
+        """Second pass after a failed write: each write in its own savepoint."""
+        conn = self._conn
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        for job in group:
+            conn.execute("SAVEPOINT occur_write")
+            try:
+                result = job.fn(conn)
+            except BaseException as err:
+                if not in_transaction(conn):
+                    # SQLite rolled the whole transaction back (disk full, I/O error).
+                    self._fail(group, translate(err, self._label))
+                    return None
+                conn.execute("ROLLBACK TO occur_write")
+                conn.execute("RELEASE occur_write")
+                outcomes.append((None, translate(err, self._label)))
             else:
-                job.future.set_exception(error)
+                conn.execute("RELEASE occur_write")
+                outcomes.append((result, None))
+        return outcomes
 
     @staticmethod
-    def _fail(jobs: list[_Job], err: BaseException) -> None:
+    def _fail(jobs: list[Pending[Any]], err: BaseException) -> None:
         for job in jobs:
-            if not job.future.done():
-                job.future.set_exception(err)
+            if not job.done():
+                job._finish(None, err)
+
+
+def _is_storage_failure(err: BaseException) -> bool:
+    return isinstance(translate(err), StoreError)
