@@ -8,14 +8,14 @@ use an index.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 ISO_EXAMPLE = "2026-11-25T02:26:31.123456+00:00"
 
 
 def now_utc() -> datetime:
     """Return the current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_iso(moment: datetime) -> str:
@@ -26,7 +26,7 @@ def to_iso(moment: datetime) -> str:
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"timestamp {moment!r} has no time zone")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def now_iso() -> str:
@@ -66,10 +66,10 @@ def parse_zone(text: str) -> tzinfo:
     """
     value = text.strip()
     if value.upper() in {"UTC", "Z"}:
-        return timezone.utc
+        return UTC
     if value.lower() == "local":
         local = datetime.now().astimezone().tzinfo
-        return local if local is not None else timezone.utc
+        return local if local is not None else UTC
     if value[:1] in {"+", "-"}:
         sign = -1 if value[0] == "-" else 1
         hours, _, minutes = value[1:].partition(":")

@@ -26,7 +26,7 @@ CONFIG_ENV = "OCCUR_CONFIG"
 DEFAULT_DATA_DIR = Path("data")
 
 
-def _f(default: Any, help: str, **checks: object) -> Any:  # noqa: A002 - mirrors argparse
+def _f(default: Any, help: str, **checks: object) -> Any:
     return field(default=default, metadata={"help": help, **checks})
 
 
@@ -60,7 +60,7 @@ class LoggingConfig:
 class Config:
     """The whole configuration. Construct with :func:`load` or :func:`from_mapping`."""
 
-    data_dir: Path = _f(DEFAULT_DATA_DIR, "root of all runtime data (database, images, backups)")
+    data_dir: Path = _f(DEFAULT_DATA_DIR, "root of all runtime data (database, images, backups)")  # noqa: RUF009 - immutable
     device: DeviceConfig = field(default_factory=DeviceConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)

@@ -97,8 +97,8 @@ def _convert_scalar(hint: Any, value: object, key: str, meta: typing.Mapping[str
         if isinstance(value, bool) or not ok:
             problems.append((key, f"expected {'an integer' if hint is int else 'a number'}, got {_kind(value)}"))
             return _INVALID
-        number = hint(value)
-        if "min" in meta and number < meta["min"] or "max" in meta and number > meta["max"]:
+        number: float = int(typing.cast(int, value)) if hint is int else float(typing.cast(float, value))
+        if ("min" in meta and number < meta["min"]) or ("max" in meta and number > meta["max"]):
             problems.append((key, f"{number} is outside {meta.get('min', '-inf')}..{meta.get('max', 'inf')}"))
             return _INVALID
         return number

@@ -125,6 +125,8 @@ def recover_db(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json(result)
         return ExitStatus.SUCCESS
     ctx.out(f"damaged file kept as {result.damaged_copy}")
-    ctx.table(["table", "rows recovered", "rows lost"], [(t, r, result.lost.get(t, 0)) for t, r in result.recovered.items()])
+    ctx.table(
+        ["table", "rows recovered", "rows lost"], [(t, r, result.lost.get(t, 0)) for t, r in result.recovered.items()]
+    )
     ctx.out(f"new database: {result.database} (integrity ok)")
     return ExitStatus.SUCCESS

@@ -13,7 +13,9 @@ from firmware.store.events import list_events
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the command."""
-    p = sub.add_parser("events", help="list recent face and system events", description="List recent events, oldest first.")
+    p = sub.add_parser(
+        "events", help="list recent face and system events", description="List recent events, oldest first."
+    )
     p.add_argument("--kind", choices=["face", "system"], help="only one kind")
     p.add_argument("--since", metavar="ISO", help="events at or after this time (ISO 8601 with offset, or a date)")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N events (default 50)")
@@ -37,20 +39,8 @@ def show_events(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.json:
         ctx.emit_json(rows)
         return ExitStatus.SUCCESS
-    table = []
-    for e in rows:
-        if e.kind == "face":
-            detail = " ".join(
-                part
-                for part in (
-                    f"user={e.user_id}" if e.user_id else "",
-                    f"confidence={e.confidence:.3f}" if e.confidence is not None else "",
-                    f"image={e.image_path}" if e.image_path else "",
-                )
-                if part
-            )
-        else:
-            detail = e.details or ""
-        table.append((e.timestamp, e.kind, e.id, e.event_type, detail))
-    ctx.table(["timestamp", "kind", "id", "type", "details"], table)
+    ctx.table(
+        ["timestamp", "kind", "id", "type", "details"],
+        [(e.timestamp, e.kind, e.id, e.event_type, e.detail) for e in rows],
+    )
     return ExitStatus.SUCCESS

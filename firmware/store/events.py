@@ -31,6 +31,16 @@ class FaceEvent:
     confidence: float | None
     kind: EventKind = "face"
 
+    @property
+    def detail(self) -> str:
+        """One line for tables: who, how sure, which image."""
+        parts = (
+            f"user={self.user_id}" if self.user_id else "",
+            f"confidence={self.confidence:.3f}" if self.confidence is not None else "",
+            f"image={self.image_path}" if self.image_path else "",
+        )
+        return " ".join(p for p in parts if p)
+
 
 @dataclass(frozen=True)
 class SystemEvent:
@@ -41,6 +51,11 @@ class SystemEvent:
     event_type: str
     details: str | None
     kind: EventKind = "system"
+
+    @property
+    def detail(self) -> str:
+        """One line for tables."""
+        return self.details or ""
 
 
 Event = FaceEvent | SystemEvent
@@ -130,10 +145,16 @@ def list_events(
     args: tuple[object, ...] = (since,) if since else ()
     rows: list[Event] = []
     if kind in (None, "face"):
-        sql = f"SELECT id, timestamp, event_type, user_id, image_path, confidence FROM face_events {where} ORDER BY timestamp DESC, id DESC LIMIT ?"  # noqa: S608 - fixed fragments only
+        sql = (
+            "SELECT id, timestamp, event_type, user_id, image_path, confidence FROM face_events "  # noqa: S608
+            f"{where} ORDER BY timestamp DESC, id DESC LIMIT ?"
+        )
         rows += [FaceEvent(*row) for row in conn.execute(sql, (*args, limit))]
     if kind in (None, "system"):
-        sql = f"SELECT id, timestamp, event_type, details FROM system_events {where} ORDER BY timestamp DESC, id DESC LIMIT ?"  # noqa: S608 - fixed fragments only
+        sql = (
+            "SELECT id, timestamp, event_type, details FROM system_events "  # noqa: S608
+            f"{where} ORDER BY timestamp DESC, id DESC LIMIT ?"
+        )
         rows += [SystemEvent(*row) for row in conn.execute(sql, (*args, limit))]
     rows.sort(key=lambda e: (e.timestamp, e.kind, e.id))
     return rows[-limit:]

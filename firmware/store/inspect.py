@@ -80,7 +80,10 @@ def reference_shapes() -> dict[str, dict[str, object]]:
     try:
         for step in load_migrations():
             conn.execute(step.sql)
-        names = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        names = [
+            str(r[0])
+            for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+        ]
         return {name: table_shape(conn, name) for name in names}
     finally:
         conn.close()
@@ -94,9 +97,11 @@ def schema_problems(conn: Connection) -> list[str]:
             problems.append(f"table {table} is missing")
             continue
         actual = table_shape(conn, table)
-        for part in ("columns", "foreign_keys", "check"):
-            if actual[part] != expected[part]:
-                problems.append(f"{table}: {part} differ from the documented schema: {actual[part]} != {expected[part]}")
+        problems.extend(
+            f"{table}: {part} differ from the documented schema: {actual[part]} != {expected[part]}"
+            for part in ("columns", "foreign_keys", "check")
+            if actual[part] != expected[part]
+        )
         missing = {n for n, _ in expected["indexes"]} - {n for n, _ in actual["indexes"]}  # type: ignore[attr-defined]
         if missing:
             problems.append(f"{table}: missing indexes {', '.join(sorted(missing))}")
@@ -117,10 +122,20 @@ def check(conn: Connection, full: bool = False) -> CheckReport:
     )
 
 
+def _count(conn: Connection, table: str) -> int:
+    row = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()  # noqa: S608 - names from sqlite_schema
+    return int(row[0]) if row else 0
+
+
 def stats(conn: Connection, path: Path) -> Stats:
     """Counts per table and file sizes."""
-    names = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    counts = {name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]) for name in names}  # noqa: S608
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    counts = {name: _count(conn, name) for name in names}
     wal = Path(str(path) + "-wal")
     return Stats(
         path=str(path),

@@ -41,7 +41,7 @@ def _copy_table(src: Connection, dst: Connection, table: str) -> tuple[int, int]
     try:
         cols = [c for c in _columns(src, table) if c in set(_columns(dst, table))]
         top = src.execute(f'SELECT max(rowid) FROM "{table}"').fetchone()  # noqa: S608
-    except Exception as err:  # noqa: BLE001 - any read failure means the table is unreadable
+    except Exception as err:
         log.warning("table %s unreadable: %s", table, err)
         return 0, 0
     if not cols or not top or top[0] is None:
@@ -51,13 +51,14 @@ def _copy_table(src: Connection, dst: Connection, table: str) -> tuple[int, int]
     copied = lost = 0
     for start in range(0, int(top[0]) + 1, _CHUNK):
         try:
-            rows = list(src.execute(f'SELECT {names} FROM "{table}" WHERE rowid >= ? AND rowid < ?', (start, start + _CHUNK)))  # noqa: S608
-        except Exception:  # noqa: BLE001 - salvage row by row below
+            sql = f'SELECT {names} FROM "{table}" WHERE rowid >= ? AND rowid < ?'  # noqa: S608
+            rows = list(src.execute(sql, (start, start + _CHUNK)))
+        except Exception:
             rows = []
             for rowid in range(start, start + _CHUNK):
                 try:
                     rows += list(src.execute(f'SELECT {names} FROM "{table}" WHERE rowid = ?', (rowid,)))  # noqa: S608
-                except Exception:  # noqa: BLE001
+                except Exception:
                     lost += 1
         with dst:
             dst.executemany(f'INSERT OR IGNORE INTO "{table}" ({names}) VALUES ({marks})', rows)  # noqa: S608
@@ -86,7 +87,10 @@ def recover(paths: Paths) -> RecoveryReport:
         migrate(dst, paths.backups)
         src = open_plain(damaged, readonly=True)
         try:
-            tables = [str(r[0]) for r in dst.execute("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+            tables = [
+                str(r[0])
+                for r in dst.execute("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+            ]
             dst.execute("PRAGMA foreign_keys=OFF")
             for table in tables:
                 copied, lost = _copy_table(src, dst, table)

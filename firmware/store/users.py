@@ -69,9 +69,21 @@ def add_user(conn: Connection, name: str, email: str | None = None, role: str | 
 _COLUMNS = "id, name, email, role, created_at, face_encoding IS NOT NULL"
 
 
+def _user(row: tuple[object, ...]) -> User:
+    uid, name, email, role, created, has_encoding = row
+    return User(
+        int(uid),  # type: ignore[call-overload]
+        str(name),
+        None if email is None else str(email),
+        None if role is None else str(role),
+        None if created is None else str(created),
+        bool(has_encoding),
+    )
+
+
 def list_users(conn: Connection) -> list[User]:
     """All users in id order."""
-    return [User(*row[:5], bool(row[5])) for row in conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY id")]  # noqa: S608
+    return [_user(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY id")]  # noqa: S608
 
 
 def find_user(conn: Connection, ref: str | int) -> User:
@@ -90,8 +102,7 @@ def find_user(conn: Connection, ref: str | int) -> User:
     if len(rows) > 1:
         ids = ", ".join(str(r[0]) for r in rows)
         raise AmbiguousError(f"{len(rows)} users are named {ref!r} (ids {ids}); give the id")
-    row = rows[0]
-    return User(*row[:5], bool(row[5]))
+    return _user(rows[0])
 
 
 def remove_user(conn: Connection, ref: str | int, delete_attendance: bool = False) -> tuple[User, int]:
