@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bsub = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
 
     db = bsub.add_parser("db", help="event logging: this firmware against the original design")
-    db.add_argument("--events", type=int, default=10000, help="events per measurement (default 10000)")
+    db.add_argument("--events", type=int, default=20000, help="events per measurement (default 20000)")
     db.add_argument(
         "--callers",
         default="1,16,64",
