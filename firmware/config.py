@@ -51,7 +51,8 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    """Log output of the service and the CLI (to stderr; journald picks it up)."""
+    """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
+    only unless given ``-v``."""
 
     level: Literal["debug", "info", "warning", "error"] = _f("info", "lowest level logged")
 

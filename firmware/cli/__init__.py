@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file (default: $OCCUR_CONFIG)")
     parser.add_argument("--data-dir", metavar="DIR", help="data folder (overrides $OCCUR_DATA_DIR and the config)")
     parser.add_argument("--traceback", action="store_true", help="show the stack trace of an error")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress (-v: info, -vv: debug); default warnings only"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (demo_cmd, config_cmds, db_cmds, events_cmds, users_cmds, bench_cmds):
         module.register(sub)
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from firmware import log
 
         config = config_module.load(args.config, args.data_dir)
-        log.configure("debug" if debug else config.logging.level)
+        log.configure("debug" if debug or args.verbose > 1 else "info" if args.verbose else "warning")
         ctx = Context(config=config, json=bool(getattr(args, "json", False)))
         return int(args.handler(ctx, args))
     except KeyboardInterrupt:
