@@ -34,7 +34,7 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
         f"{report.second_import.already} recognised as already imported"
     )
     ctx.out("")
-    ctx.out(f"2. {report.events_logged} face events logged from 4 threads through firmware.compat-style calls,")
+    ctx.out(f"2. {report.events_logged} face events from 4 threads via the store (the path of firmware.compat),")
     ctx.out(f"   each durable before returning: {report.commits} commits (group commit)")
     ctx.out("")
     ctx.out("3. Most recent events:")
