@@ -37,31 +37,42 @@ def _columns(conn: Connection, table: str) -> list[str]:
     return [str(r[1]) for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
 
 
+def _rowids(src: Connection, table: str) -> list[int]:
+    """Rowids reachable by scanning from each end: a damaged page stops a scan, not both."""
+    found: set[int] = set()
+    for order in ("ASC", "DESC"):
+        try:
+            for (rowid,) in src.execute(f'SELECT rowid FROM "{table}" ORDER BY rowid {order}'):  # noqa: S608
+                found.add(int(rowid))  # type: ignore[call-overload]
+        except Exception as err:  # noqa: BLE001 - the scan from the other end goes on
+            log.warning("scan of %s (%s) stopped: %s", table, order, err)
+    return sorted(found)
+
+
 def _copy_table(src: Connection, dst: Connection, table: str) -> tuple[int, int]:
+    """Copy readable rows; returns (copied, rows seen but unreadable)."""
     try:
         cols = [c for c in _columns(src, table) if c in set(_columns(dst, table))]
-        top = src.execute(f'SELECT max(rowid) FROM "{table}"').fetchone()  # noqa: S608
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any read failure means the table is unreadable
         log.warning("table %s unreadable: %s", table, err)
         return 0, 0
-    if not cols or not top or top[0] is None:
+    if not cols:
         return 0, 0
     names = ", ".join(f'"{c}"' for c in cols)
-    marks = ", ".join("?" for _ in cols)
+    insert = f'INSERT OR IGNORE INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in cols)})'  # noqa: S608
+    one = f'SELECT {names} FROM "{table}" WHERE rowid = ?'  # noqa: S608
     copied = lost = 0
-    for start in range(0, int(top[0]) + 1, _CHUNK):
-        try:
-            sql = f'SELECT {names} FROM "{table}" WHERE rowid >= ? AND rowid < ?'  # noqa: S608
-            rows = list(src.execute(sql, (start, start + _CHUNK)))
-        except Exception:
-            rows = []
-            for rowid in range(start, start + _CHUNK):
-                try:
-                    rows += list(src.execute(f'SELECT {names} FROM "{table}" WHERE rowid = ?', (rowid,)))  # noqa: S608
-                except Exception:
-                    lost += 1
+    rowids = _rowids(src, table)
+    for start in range(0, len(rowids), _CHUNK):
+        chunk = rowids[start : start + _CHUNK]
+        rows = []
+        for rowid in chunk:
+            try:
+                rows += list(src.execute(one, (rowid,)))
+            except Exception:  # noqa: BLE001 - a row on a damaged page
+                lost += 1
         with dst:
-            dst.executemany(f'INSERT OR IGNORE INTO "{table}" ({names}) VALUES ({marks})', rows)  # noqa: S608
+            dst.executemany(insert, rows)
         copied += len(rows)
     return copied, lost
 

@@ -192,12 +192,12 @@ class GroupCommitWriter:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except BaseException as err:
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
             self._fail(group, translate(err, self._label))
             return
         try:
             outcomes: list[tuple[Any, BaseException | None]] = [(job.fn(conn), None) for job in group]
-        except BaseException as err:
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
             if in_transaction(conn):
                 conn.execute("ROLLBACK")
             if len(group) == 1 or _is_storage_failure(err):
@@ -210,7 +210,7 @@ class GroupCommitWriter:
             outcomes = isolated
         try:
             conn.execute("COMMIT")
-        except BaseException as err:
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
             if in_transaction(conn):
                 conn.execute("ROLLBACK")
             self._fail(group, translate(err, self._label))
@@ -228,7 +228,7 @@ class GroupCommitWriter:
             conn.execute("SAVEPOINT occur_write")
             try:
                 result = job.fn(conn)
-            except BaseException as err:
+            except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
                 if not in_transaction(conn):
                     # SQLite rolled the whole transaction back (disk full, I/O error).
                     self._fail(group, translate(err, self._label))
