@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from firmware.config import Config
-from firmware.store.store import Store
+from firmware.store.db import DbSettings
+from firmware.store.store import Store, settings_from
 
 
 class ExitStatus(enum.IntEnum):
@@ -42,6 +43,11 @@ class Context:
     def open_store(self, create: bool = True) -> Store:
         """Open the configured database (see :meth:`Store.open`)."""
         return Store.open(self.config.paths, self.config.storage, create=create)
+
+    @property
+    def db_settings(self) -> DbSettings:
+        """Connection settings from the config."""
+        return settings_from(self.config.storage)
 
     def out(self, text: str = "") -> None:
         """Print one line to stdout."""

@@ -9,7 +9,7 @@ from firmware.cli.common import Context, ExitStatus, add_json_flag
 from firmware.clock import parse_zone
 from firmware.errors import InvalidInputError
 from firmware.store import inspect, legacy, recover
-from firmware.store.db import DbSettings, open_reader
+from firmware.store.db import reading
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,11 +66,8 @@ def migrate(ctx: Context, args: argparse.Namespace) -> int:
 
 def check(ctx: Context, args: argparse.Namespace) -> int:
     """Check without migrating or writing anything."""
-    conn = open_reader(ctx.config.paths.database, DbSettings(busy_timeout_ms=ctx.config.storage.busy_timeout_ms))
-    try:
+    with reading(ctx.config.paths.database, ctx.db_settings) as conn:
         report = inspect.check(conn, full=args.full)
-    finally:
-        conn.close()
     if ctx.json:
         ctx.emit_json({"ok": report.ok, "problems": report.problems, "version": report.version})
     else:
@@ -83,11 +80,8 @@ def check(ctx: Context, args: argparse.Namespace) -> int:
 def stats(ctx: Context, args: argparse.Namespace) -> int:
     """Print counts and sizes."""
     path = ctx.config.paths.database
-    conn = open_reader(path, DbSettings(busy_timeout_ms=ctx.config.storage.busy_timeout_ms))
-    try:
+    with reading(path, ctx.db_settings) as conn:
         result = inspect.stats(conn, path)
-    finally:
-        conn.close()
     if ctx.json:
         ctx.emit_json(result)
         return ExitStatus.SUCCESS

@@ -7,7 +7,7 @@ import argparse
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 from firmware.clock import parse_iso, to_iso
 from firmware.errors import InvalidInputError
-from firmware.store.db import DbSettings, open_reader
+from firmware.store.db import reading
 from firmware.store.events import list_events
 
 
@@ -31,11 +31,8 @@ def show_events(ctx: Context, args: argparse.Namespace) -> int:
             since = to_iso(parse_iso(args.since))
         except ValueError as err:
             raise InvalidInputError(f"--since: {err}") from err
-    conn = open_reader(ctx.config.paths.database, DbSettings(busy_timeout_ms=ctx.config.storage.busy_timeout_ms))
-    try:
+    with reading(ctx.config.paths.database, ctx.db_settings) as conn:
         rows = list_events(conn, args.kind, since, args.limit)
-    finally:
-        conn.close()
     if ctx.json:
         ctx.emit_json(rows)
         return ExitStatus.SUCCESS

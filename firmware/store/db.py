@@ -231,3 +231,18 @@ def open_memory() -> Connection:
     conn = Connection(":memory:")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+@contextlib.contextmanager
+def reading(path: Path, settings: DbSettings) -> Iterator[Connection]:
+    """A query-only connection whose errors inside the block come out translated.
+
+    Raises:
+        StoreError: no database; DatabaseCorruptError: a damaged page met while reading.
+    """
+    conn = open_reader(path, settings)
+    try:
+        with translated(path):
+            yield conn
+    finally:
+        conn.close()

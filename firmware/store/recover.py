@@ -43,7 +43,7 @@ def _rowids(src: Connection, table: str) -> list[int]:
     for order in ("ASC", "DESC"):
         try:
             for (rowid,) in src.execute(f'SELECT rowid FROM "{table}" ORDER BY rowid {order}'):  # noqa: S608
-                found.add(int(rowid))  # type: ignore[call-overload]
+                found.add(int(rowid))
         except Exception as err:  # noqa: BLE001 - the scan from the other end goes on
             log.warning("scan of %s (%s) stopped: %s", table, order, err)
     return sorted(found)

@@ -26,8 +26,8 @@ from firmware.store.db import (
     Connection,
     DbSettings,
     check_sqlite_version,
-    open_reader,
     open_writer,
+    reading,
     translated,
 )
 from firmware.store.migrate import MigrationReport, migrate
@@ -123,12 +123,8 @@ class Store:
     @contextlib.contextmanager
     def reader(self) -> Iterator[Connection]:
         """A query-only connection for the block (readers never block the writer in WAL)."""
-        conn = open_reader(self.paths.database, self.settings)
-        try:
-            with translated(self.paths.database):
-                yield conn
-        finally:
-            conn.close()
+        with reading(self.paths.database, self.settings) as conn:
+            yield conn
 
     def log_face_event(
         self,
