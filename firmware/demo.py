@@ -10,13 +10,13 @@ tables; the database passes its integrity, foreign key and schema checks.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from functools import partial
 from pathlib import Path
 
+from firmware import original_system
 from firmware.clock import now_iso
 from firmware.config import Paths
 from firmware.store import inspect, legacy, users
@@ -45,67 +45,6 @@ class DemoReport:
     stats: inspect.Stats
 
 
-def write_original_databases(folder: Path) -> tuple[Path, Path]:
-    """Write databases the way the original code did: stdlib sqlite3, its DDL, naive timestamps."""
-    folder.mkdir(parents=True, exist_ok=True)
-    face_db, main_db = folder / "face_events.db", folder / "occur_call.db"
-    start = datetime(2024, 1, 15, 8, 30)
-    with sqlite3.connect(face_db) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS face_events (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
-            " event_type TEXT NOT NULL, user_id TEXT, image_path TEXT, confidence REAL)"
-        )
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS system_events (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
-            " event_type TEXT NOT NULL, details TEXT)"
-        )
-        conn.execute(
-            "INSERT INTO system_events (timestamp, event_type, details) VALUES (?, 'system_start', ?)",
-            (start.isoformat(), "AI Camera system started successfully"),
-        )
-        for i in range(12):
-            kind = ("recognized", "unknown", "auto_register")[i % 3]
-            conn.execute(
-                "INSERT INTO face_events (timestamp, event_type, user_id, image_path, confidence)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    (start + timedelta(minutes=7 * i)).isoformat(),
-                    kind,
-                    "john_doe" if kind == "recognized" else None,
-                    f"/path/to/unknown_face_{i}.jpg" if kind == "unknown" else None,
-                    0.95 if kind == "recognized" else None,
-                ),
-            )
-    with sqlite3.connect(main_db) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
-            " email TEXT UNIQUE, role TEXT, face_encoding BLOB, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"
-        )
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS attendance_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER,"
-            " status TEXT CHECK(status IN ('recognized', 'manual', 'corrected')),"
-            " timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,"
-            " snapshot_path TEXT, FOREIGN KEY(user_id) REFERENCES users(id))"
-        )
-        conn.execute(
-            "CREATE TABLE unknown (snapshot_path TEXT, first_seen TIMESTAMP, last_seen TIMESTAMP, seen_count INTEGER)"
-        )
-        conn.execute(
-            "INSERT INTO users (name, email, role, face_encoding) VALUES ('John Doe', 'john@example.org', 'staff', ?)",
-            (bytes(range(256)) * 4,),
-        )
-        conn.execute(
-            "INSERT INTO attendance_logs (user_id, status, snapshot_path)"
-            " VALUES (1, 'recognized', 'data/snapshots/a.jpg')"
-        )
-        conn.execute("INSERT INTO attendance_logs (user_id, status) VALUES (1, 'manual')")
-        conn.execute(
-            "INSERT INTO unknown VALUES ('data/unknown_faces/unknown_20240115_143022.jpg', '2024-01-15 14:30:22',"
-            " '2024-01-15 14:45:03', 3)"
-        )
-    return face_db, main_db
-
-
 def _attend(conn: Connection, user_id: int) -> None:
     conn.execute(
         "INSERT INTO attendance_logs (user_id, status, timestamp) VALUES (?, 'recognized', ?)",
@@ -118,7 +57,7 @@ def run(data_dir: Path, threads: int = 4, per_thread: int = 25) -> DemoReport:
     if data_dir.exists() and any(data_dir.iterdir()):
         raise FileExistsError(f"demo folder {data_dir} is not empty")
     paths = Paths(data_dir)
-    face_db, main_db = write_original_databases(data_dir / "original-system")
+    face_db, main_db = original_system.write_databases(data_dir / "original-system")
     with Store.open(paths) as store:
         first = legacy.import_legacy(store, face_db, main_db, UTC)
         second = legacy.import_legacy(store, face_db, main_db, UTC)

@@ -61,7 +61,7 @@ def test_only_the_cli_prints() -> None:
 # One adapter module per vendor SDK; sqlite3 only where the original design is reproduced.
 SDK_OWNERS = {
     "apsw": {"firmware.store.db"},
-    "sqlite3": {"firmware.bench.dbbench", "firmware.demo"},
+    "sqlite3": {"firmware.original_system"},
 }
 
 
@@ -77,7 +77,7 @@ LAYERS = {
     "firmware.errors": 0, "firmware.clock": 0, "firmware.tomlcheck": 0,
     "firmware.config": 1, "firmware.log": 1,
     "firmware.store": 2,
-    "firmware.compat": 3, "firmware.demo": 3, "firmware.bench": 3,
+    "firmware.compat": 3, "firmware.demo": 3, "firmware.bench": 3, "firmware.original_system": 3,
     "firmware.cli": 5,
 }  # fmt: skip
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import resource
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -22,17 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware import original_system
 from firmware.config import Paths
 from firmware.store.store import Store
-
-_ORIGINAL_DDL = """CREATE TABLE IF NOT EXISTS face_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    timestamp TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    user_id TEXT,
-    image_path TEXT,
-    confidence REAL
-)"""
 
 
 @dataclass(frozen=True)
@@ -68,20 +59,9 @@ class DbBenchReport:
         return ours.events_per_s / orig.events_per_s if orig.events_per_s else float("inf")
 
 
-def _original_log(db_path: str) -> Callable[[int], None]:
+def _original_log(db_path: Path) -> Callable[[int], None]:
     def log_event(n: int) -> None:
-        conn = sqlite3.connect(db_path, timeout=30)
-        try:
-            cur = conn.cursor()
-            cur.execute(_ORIGINAL_DDL)
-            cur.execute(
-                "INSERT INTO face_events (timestamp, event_type, user_id, image_path, confidence)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (time.strftime("%Y-%m-%dT%H:%M:%S"), "recognized", f"user_{n % 50}", None, 0.95),
-            )
-            conn.commit()
-        finally:
-            conn.close()
+        original_system.log_face_event(db_path, "recognized", f"user_{n % 50}", None, 0.95)
 
     return log_event
 
@@ -128,7 +108,7 @@ def run(folder: Path | None = None, events: int = 2000, concurrency: tuple[int, 
             per_caller = max(1, events // callers)
             total = per_caller * callers
             orig_path = base / f"original-{callers}.db"
-            seconds, errors = _measure("original", _original_log(str(orig_path)), callers, per_caller)
+            seconds, errors = _measure("original", _original_log(orig_path), callers, per_caller)
             runs.append(Run("original", callers, total - errors, seconds, errors, total - errors))
             store = Store.open(Paths(base / f"firmware-{callers}"))
             try:
@@ -145,4 +125,4 @@ def run(folder: Path | None = None, events: int = 2000, concurrency: tuple[int, 
     finally:
         shutil.rmtree(base, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return DbBenchReport(str(folder or tempfile.gettempdir()), sqlite3.sqlite_version, tuple(runs), int(peak))
+    return DbBenchReport(str(folder or tempfile.gettempdir()), original_system.sqlite_version(), tuple(runs), int(peak))
