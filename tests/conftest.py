@@ -11,10 +11,20 @@ import pytest
 from firmware import compat
 from firmware.cli import main
 from firmware.config import Paths
+from firmware.store.db import open_plain
 from firmware.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def query(paths: Paths, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Rows of ``sql`` read through a separate plain connection (what another process would see)."""
+    conn = open_plain(paths.database)
+    try:
+        return [tuple(r) for r in conn.execute(sql, args)]
+    finally:
+        conn.close()
 
 
 @pytest.fixture

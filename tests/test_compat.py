@@ -12,15 +12,7 @@ import pytest
 from firmware import compat
 from firmware.clock import parse_iso
 from firmware.config import Paths
-from firmware.store.db import open_plain
-
-
-def rows(paths: Paths, sql: str) -> list[tuple[object, ...]]:
-    conn = open_plain(paths.database)
-    try:
-        return list(conn.execute(sql))
-    finally:
-        conn.close()
+from tests.conftest import query
 
 
 def test_documented_signatures() -> None:
@@ -36,7 +28,7 @@ def test_documented_signatures() -> None:
 def test_initialize_db_creates_every_table(compat_env: Paths) -> None:
     compat.initialize_db()
     compat.initialize_db()
-    names = {r[0] for r in rows(compat_env, "SELECT name FROM sqlite_schema WHERE type='table'")}
+    names = {r[0] for r in query(compat_env, "SELECT name FROM sqlite_schema WHERE type='table'")}
     assert {"face_events", "system_events", "users", "attendance_logs", "unknown_faces"} <= names
 
 
@@ -46,7 +38,7 @@ def test_documented_examples(compat_env: Paths) -> None:
     compat.log_face_event("auto_register", "jane")
     compat.log_system_event(event_type="system_start", details="AI Camera system started successfully")
     compat.log_system_event(event_type="error", details="Camera initialization failed")
-    face = rows(
+    face = query(
         compat_env, "SELECT timestamp, event_type, user_id, image_path, confidence FROM face_events ORDER BY id"
     )
     assert [r[1:] for r in face] == [
@@ -54,7 +46,7 @@ def test_documented_examples(compat_env: Paths) -> None:
         ("unknown", None, "/path/to/unknown_face.jpg", None),
         ("auto_register", "jane", None, None),
     ]
-    system = rows(compat_env, "SELECT timestamp, event_type, details FROM system_events ORDER BY id")
+    system = query(compat_env, "SELECT timestamp, event_type, details FROM system_events ORDER BY id")
     assert [r[1:] for r in system] == [
         ("system_start", "AI Camera system started successfully"),
         ("error", "Camera initialization failed"),
@@ -86,7 +78,7 @@ def test_bad_face_events_raise_and_write_nothing(compat_env: Paths, kwargs: dict
     with pytest.raises(ValueError) as info:
         compat.log_face_event(**kwargs)  # type: ignore[arg-type]
     assert str(info.value)  # a message that says what is wrong
-    assert rows(compat_env, "SELECT count(*) FROM face_events") == [(0,)]
+    assert query(compat_env, "SELECT count(*) FROM face_events") == [(0,)]
 
 
 @pytest.mark.parametrize(
@@ -96,19 +88,19 @@ def test_bad_system_events_raise_and_write_nothing(compat_env: Paths, kwargs: di
     compat.initialize_db()
     with pytest.raises(ValueError):
         compat.log_system_event(**kwargs)  # type: ignore[arg-type]
-    assert rows(compat_env, "SELECT count(*) FROM system_events") == [(0,)]
+    assert query(compat_env, "SELECT count(*) FROM system_events") == [(0,)]
 
 
 def test_boundaries_accepted(compat_env: Paths) -> None:
     compat.log_face_event("recognized", "a", confidence=0.0)
     compat.log_face_event("recognized", "b", confidence=1)
-    assert rows(compat_env, "SELECT confidence FROM face_events ORDER BY id") == [(0.0,), (1.0,)]
+    assert query(compat_env, "SELECT confidence FROM face_events ORDER BY id") == [(0.0,), (1.0,)]
 
 
 def test_row_is_visible_to_another_connection_when_call_returns(compat_env: Paths) -> None:
     for n in range(20):
         compat.log_face_event("recognized", f"user{n}")
-        assert rows(compat_env, "SELECT count(*) FROM face_events") == [(n + 1,)]
+        assert query(compat_env, "SELECT count(*) FROM face_events") == [(n + 1,)]
 
 
 def test_data_dir_is_read_at_call_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,8 +113,8 @@ def test_data_dir_is_read_at_call_time(tmp_path: Path, monkeypatch: pytest.Monke
         compat.log_system_event("c")
     finally:
         compat.close_all()
-    assert rows(Paths(first), "SELECT event_type FROM system_events") == [("a",)]
-    assert rows(Paths(second), "SELECT event_type FROM system_events ORDER BY id") == [("b",), ("c",)]
+    assert query(Paths(first), "SELECT event_type FROM system_events") == [("a",)]
+    assert query(Paths(second), "SELECT event_type FROM system_events ORDER BY id") == [("b",), ("c",)]
 
 
 def test_concurrent_callers_all_recorded(compat_env: Paths) -> None:
@@ -135,5 +127,5 @@ def test_concurrent_callers_all_recorded(compat_env: Paths) -> None:
         t.start()
     for t in threads:
         t.join()
-    got = {r[0] for r in rows(compat_env, "SELECT user_id FROM face_events")}
+    got = {r[0] for r in query(compat_env, "SELECT user_id FROM face_events")}
     assert got == {f"t{n}-{i}" for n in range(8) for i in range(50)}

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from firmware.config import Paths
 from firmware.errors import LegacyImportError
 from firmware.store import legacy
-from firmware.store.db import open_plain
 from firmware.store.store import Store
-from tests.conftest import Cli
+from tests.conftest import Cli, query
 from tests.store.test_schema import DOCUMENTED_DDL
 
 PLUS2 = timezone(timedelta(hours=2))
@@ -74,14 +72,6 @@ def original_databases(folder: Path) -> tuple[Path, Path]:
     conn.commit()
     conn.close()
     return face, main
-
-
-def query(paths: Paths, sql: str) -> list[tuple[object, ...]]:
-    conn = open_plain(paths.database)
-    try:
-        return list(conn.execute(sql))
-    finally:
-        conn.close()
 
 
 def sha(path: Path) -> str:
