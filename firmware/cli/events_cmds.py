@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 from firmware.clock import parse_iso, to_iso
@@ -17,7 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "events", help="list recent face and system events", description="List recent events, oldest first."
     )
     p.add_argument("--kind", choices=["face", "system"], help="only one kind")
-    p.add_argument("--since", metavar="ISO", help="events at or after this time (ISO 8601 with offset, or a date)")
+    p.add_argument(
+        "--since", metavar="ISO", help="events at or after this time: ISO 8601 with offset, or a date (UTC midnight)"
+    )
     p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N events (default 50)")
     add_json_flag(p)
     p.set_defaults(handler=show_events)
@@ -28,7 +31,8 @@ def show_events(ctx: Context, args: argparse.Namespace) -> int:
     since = None
     if args.since:
         try:
-            since = to_iso(parse_iso(args.since))
+            bare_date = len(args.since.strip()) == len("2026-01-01")
+            since = to_iso(parse_iso(args.since, assume=UTC if bare_date else None))
         except ValueError as err:
             raise InvalidInputError(f"--since: {err}") from err
     with reading(ctx.config.paths.database, ctx.db_settings) as conn:

@@ -128,6 +128,8 @@ def test_events_filters(tmp_path: Path, cli: Cli) -> None:
     assert [e["user_id"] for e in last] == ["u2"]
     table = run("--data-dir", str(d), "events").out
     assert "confidence=0.900" in table and "system_start" in table
+    by_date = json.loads(run("--data-dir", str(d), "events", "--since", "2026-01-03", "--json").out)
+    assert [e["timestamp"][:10] for e in by_date] == ["2026-01-03"]
     naive = run("--data-dir", str(d), "events", "--since", "2026-01-02T11:00")
     assert naive.status == 2 and "offset" in naive.err
 
