@@ -8,7 +8,7 @@ from pathlib import Path
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 from firmware.clock import parse_zone
 from firmware.errors import InvalidInputError
-from firmware.store import inspect, legacy, recover
+from firmware.store import inspect
 from firmware.store.db import reading
 
 
@@ -101,6 +101,8 @@ def import_legacy(ctx: Context, args: argparse.Namespace) -> int:
         zone = parse_zone(args.legacy_tz)
     except ValueError as err:
         raise InvalidInputError(str(err)) from err
+    from firmware.store import legacy  # hashlib/OpenSSL: loaded only for this command
+
     with ctx.open_store() as store:
         report = legacy.import_legacy(store, face_events=args.face_events, main_db=args.main_db, naive_zone=zone)
     if ctx.json:
@@ -114,6 +116,8 @@ def import_legacy(ctx: Context, args: argparse.Namespace) -> int:
 
 def recover_db(ctx: Context, args: argparse.Namespace) -> int:
     """Salvage a damaged database; the damaged file is kept beside it."""
+    from firmware.store import recover
+
     result = recover.recover(ctx.config.paths)
     if ctx.json:
         ctx.emit_json(result)
