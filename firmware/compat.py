@@ -23,30 +23,39 @@ import threading
 from pathlib import Path
 
 from firmware import config as config_module
-from firmware.config import Paths
 from firmware.store.store import Store
 
 _lock = threading.Lock()
 _stores: dict[tuple[int, Path], Store] = {}
+_by_env: dict[tuple[int, str | None, str | None], Store] = {}
 _atexit_registered = False
 
 
-def _paths() -> Paths:
-    return config_module.load().paths
-
-
 def _store() -> Store:
+    """The store for the current ``$OCCUR_CONFIG`` / ``$OCCUR_DATA_DIR``, opened on first use.
+
+    The environment is read at every call (so it can change between calls, as the original's
+    module-level paths could not), but the config file is parsed only when those values change.
+    """
     global _atexit_registered
-    paths = _paths()
-    key = (os.getpid(), paths.root.resolve())
+    env_key = (os.getpid(), os.environ.get(config_module.CONFIG_ENV), os.environ.get(config_module.DATA_DIR_ENV))
+    store = _by_env.get(env_key)  # lock-free fast path: concurrent callers must not queue here
+    if store is not None:
+        return store
     with _lock:
+        store = _by_env.get(env_key)
+        if store is not None:
+            return store
+        config = config_module.load()
+        key = (os.getpid(), config.paths.root.resolve())
         store = _stores.get(key)
         if store is None:
-            store = Store.open(paths)
+            store = Store.open(config.paths, config.storage)
             _stores[key] = store
             if not _atexit_registered:
                 atexit.register(close_all)
                 _atexit_registered = True
+        _by_env[env_key] = store
         return store
 
 
@@ -57,6 +66,7 @@ def close_all() -> None:
             if key[0] == os.getpid():
                 store.close()
             del _stores[key]
+        _by_env.clear()
 
 
 def log_face_event(
