@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-ISO_EXAMPLE = "2026-11-25T02:26:31.123456+00:00"
-
 
 def now_utc() -> datetime:
     """Return the current time as an aware UTC datetime."""

@@ -7,7 +7,7 @@ import dataclasses
 import enum
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -77,10 +77,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-Handler = Callable[[Context, argparse.Namespace], int]
-Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

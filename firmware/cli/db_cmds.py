@@ -86,7 +86,7 @@ def stats(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json(result)
         return ExitStatus.SUCCESS
     ctx.out(f"database        {result.path}")
-    ctx.out(f"sqlite          {result.sqlite_version}, schema v{result.schema_version}")
+    ctx.out(f"sqlite          {result.sqlite_version} (apsw {result.apsw_version}), schema v{result.schema_version}")
     ctx.out(f"size            {result.file_bytes} bytes + WAL {result.wal_bytes} bytes")
     ctx.out(f"pages           {result.page_count} x {result.page_size} bytes, {result.freelist_count} free")
     ctx.table(["table", "rows"], sorted(result.tables.items()))

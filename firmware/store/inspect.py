@@ -12,10 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware.store.db import APPLICATION_ID, Connection, sqlite_version
+from firmware.store.db import Connection, apsw_version, sqlite_version
 from firmware.store.migrate import latest_version, load_migrations, schema_version
-
-ORIGINAL_TABLES = ("face_events", "system_events", "users", "attendance_logs", "unknown_faces")
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,7 @@ class Stats:
 
     path: str
     sqlite_version: str
+    apsw_version: str
     schema_version: int
     application_id: int
     page_size: int
@@ -140,6 +139,7 @@ def stats(conn: Connection, path: Path) -> Stats:
     return Stats(
         path=str(path),
         sqlite_version=sqlite_version(),
+        apsw_version=apsw_version(),
         schema_version=schema_version(conn),
         application_id=int(conn.pragma("application_id")),
         page_size=int(conn.pragma("page_size")),
@@ -150,5 +150,3 @@ def stats(conn: Connection, path: Path) -> Stats:
         tables=counts,
     )
 
-
-__all__ = ["APPLICATION_ID", "ORIGINAL_TABLES", "CheckReport", "Stats", "check", "stats"]
