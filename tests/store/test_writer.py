@@ -49,3 +49,26 @@ def test_closed_store_refuses_writes(store: Store) -> None:
     store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         store.log_system_event("late")
+
+
+def test_a_threads_writes_commit_in_program_order(store: Store) -> None:
+    """An async submit followed by a blocking write must not be overtaken by the lone-caller
+    fast path, which commits on the calling thread."""
+    for n in range(300):
+        first = store.submit(insert(2 * n))  # type: ignore[arg-type]
+        second_id = store.write(insert(2 * n + 1))  # type: ignore[arg-type]
+        assert first.result(30) < second_id
+
+
+def test_lone_writes_and_groups_both_land(store: Store) -> None:
+    import threading
+
+    ids = [store.write(insert(n)) for n in range(50)]  # type: ignore[arg-type]
+    assert ids == sorted(ids) and len(set(ids)) == 50
+    threads = [threading.Thread(target=lambda: [store.write(insert(0)) for _ in range(100)]) for _ in range(8)]  # type: ignore[arg-type]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with store.reader() as conn:
+        assert conn.execute("SELECT count(*) FROM system_events").fetchone()[0] == 850
