@@ -47,6 +47,7 @@ class StorageConfig:
     journal_size_limit_mb: int = _f(16, "WAL size kept after a checkpoint, MiB", min=1, max=1024)
     max_db_mb: int = _f(0, "hard cap on the database size in MiB (0 = limited by the disk)", min=0, max=1_000_000)
     group_commit_max: int = _f(512, "most writes committed in one transaction", min=1, max=100_000)
+    ballast_kib: int = _f(8192, "space reserved beside the database, released when the disk fills (0 = none)", min=0)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ class Paths:
     def database(self) -> Path:
         """The one SQLite database, ``occur.db`` (plus its ``-wal`` and ``-shm``)."""
         return self.root / "occur.db"
+
+    @property
+    def ballast(self) -> Path:
+        """Reserved space released on a full disk (see :mod:`firmware.store.ballast`)."""
+        return self.root / ".ballast"
 
     @property
     def backups(self) -> Path:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from firmware.clock import now_iso
 from firmware.config import Paths, StorageConfig
-from firmware.errors import DatabaseCorruptError, StoreError
+from firmware.errors import DatabaseCorruptError, StorageFullError, StoreError
 from firmware.store import events
+from firmware.store.ballast import Ballast
 from firmware.store.db import (
     RECOVERY_HINT,
     Connection,
@@ -58,11 +60,21 @@ def quick_check(conn: Connection, full: bool = False) -> list[str]:
 class Store:
     """The appliance's database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
-    def __init__(self, paths: Paths, settings: DbSettings, writer: GroupCommitWriter, report: MigrationReport) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: DbSettings,
+        writer: GroupCommitWriter,
+        report: MigrationReport,
+        ballast: Ballast | None = None,
+    ) -> None:
         self.paths = paths
         self.settings = settings
         self.migration = report
         self._writer = writer
+        self._ballast = ballast or Ballast(paths.ballast, 0)
+        self._ballast_lock = threading.Lock()
+        self._ballast_released = False
 
     @classmethod
     def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
@@ -95,7 +107,9 @@ class Store:
             conn.close()
             raise
         writer = GroupCommitWriter(conn, cfg.group_commit_max, str(path))
-        return cls(paths, settings, writer, report)
+        ballast = Ballast(paths.ballast, cfg.ballast_kib * 1024)
+        ballast.ensure()
+        return cls(paths, settings, writer, report, ballast)
 
     def __enter__(self) -> Store:
         return self
@@ -117,8 +131,37 @@ class Store:
         return self._writer.submit(fn)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run a write and return its result once it is committed to disk."""
+        """Run a write and return its result once it is committed to disk.
+
+        On a full disk the ballast is released once, a ``disk_full`` system event is recorded,
+        and the write is tried again (a failed write left nothing behind, so this is safe).
+
+        Raises:
+            StorageFullError: still full (no ballast left to release).
+        """
+        try:
+            return self._writer.call(fn)
+        except StorageFullError:
+            if not self._release_ballast():
+                raise
         return self._writer.call(fn)
+
+    def _release_ballast(self) -> bool:
+        """Release the ballast (once per store); True if space was freed for a retry."""
+        with self._ballast_lock:
+            if self._ballast_released:
+                return True  # another caller of the same failed group released it just now
+            freed = self._ballast.release()
+            if not freed:
+                return False
+            self._ballast_released = True
+        details = f"disk full: released {freed} bytes of reserved space; free space now, then restart to re-reserve"
+        stamp = now_iso()
+        try:
+            self._writer.call(lambda c: events.insert_system_event(c, stamp, "disk_full", details))
+        except StorageFullError:
+            log.error("disk full even after releasing the ballast")
+        return True
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Connection]:

@@ -125,3 +125,26 @@ def test_full_disk_fails_a_whole_group_of_callers(full_disk: FullDisk) -> None:
     assert len(failures) == 8 and all(isinstance(f, StorageFullError) for f in failures), failures
     full_disk.free()
     assert sorted(rows(paths)) == sorted(acked)
+
+
+def test_ballast_is_released_once_and_the_event_recorded(tmp_path: Path) -> None:
+    mount = tmp_path / "disk"
+    if not try_mount(mount):
+        pytest.fail("this test needs a tmpfs mount (run as root, as CI does)")
+    try:
+        paths = Paths(mount / "data")
+        store = Store.open(paths, StorageConfig(ballast_kib=128))
+        assert paths.ballast.exists() and paths.ballast.stat().st_blocks * 512 >= 128 * 1024  # really allocated
+        acked, err = fill(store)
+        assert isinstance(err, StorageFullError)
+        assert not paths.ballast.exists()
+        store.close()
+        conn = open_plain(paths.database)
+        try:
+            full_events = list(conn.execute("SELECT details FROM system_events WHERE event_type = 'disk_full'"))
+        finally:
+            conn.close()
+        assert len(full_events) == 1 and "released 131072 bytes" in str(full_events[0][0])
+        assert rows(paths) == [str(n) for n in range(len(acked))]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
