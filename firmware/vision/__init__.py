@@ -1,0 +1,1 @@
+"""Vision: face detection, alignment and embedding. Pure compute; model files are the only I/O."""
