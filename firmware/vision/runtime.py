@@ -1,0 +1,103 @@
+"""The TFLite runtime adapter: the only module that imports LiteRT (or tflite_runtime).
+
+LiteRT (``ai-edge-litert``) is the maintained successor of ``tflite-runtime``, which is frozen at
+2.14 and fails with NumPy 2; the old package is used only where it is the one installed. Both are
+imported inside :func:`load`, so importing the firmware never loads a runtime. XNNPACK (the CPU
+delegate) is on by default in both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape and dtype of a model input or output."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError as err:
+            raise ModelError("no TFLite runtime: install ai-edge-litert (./setup.sh does)") from err
+    return Interpreter
+
+
+class TfliteModel:
+    """A loaded ``.tflite`` model with typed, shape-checked calls. Use :func:`load`."""
+
+    def __init__(self, path: Path, interpreter: Any) -> None:
+        self.path = path
+        self._interpreter = interpreter
+        self._inputs = interpreter.get_input_details()
+        self._outputs = interpreter.get_output_details()
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        """The model's inputs."""
+        return [
+            TensorSpec(d["name"], tuple(int(v) for v in d["shape"]), str(d["dtype"].__name__)) for d in self._inputs
+        ]
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        """The model's outputs."""
+        return [
+            TensorSpec(d["name"], tuple(int(v) for v in d["shape"]), str(d["dtype"].__name__)) for d in self._outputs
+        ]
+
+    def run(self, *arrays: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
+        """Run once; returns copies of the outputs in the model's output order.
+
+        Raises:
+            ModelError: wrong number, shape or dtype of inputs.
+        """
+        if len(arrays) != len(self._inputs):
+            raise ModelError(f"{self.path.name}: {len(self._inputs)} inputs expected, got {len(arrays)}")
+        for detail, array in zip(self._inputs, arrays, strict=True):
+            if tuple(array.shape) != tuple(detail["shape"]) or array.dtype != detail["dtype"]:
+                raise ModelError(
+                    f"{self.path.name}: input {detail['name']} must be {tuple(detail['shape'])} "
+                    f"{detail['dtype'].__name__}, got {tuple(array.shape)} {array.dtype}"
+                )
+            self._interpreter.set_tensor(detail["index"], array)
+        self._interpreter.invoke()
+        return [np.array(self._interpreter.get_tensor(d["index"])) for d in self._outputs]
+
+
+def load(path: Path, threads: int = 2) -> TfliteModel:
+    """Load a model file.
+
+    Args:
+        threads: CPU threads for the interpreter (a Pi 4 has 4 cores; leave one for the loop).
+
+    Raises:
+        ModelError: missing or unreadable file, not a TFLite model, or no runtime installed.
+    """
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing: run ./setup.sh (it builds models/build)")
+    interpreter_class = _interpreter_class()
+    try:
+        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as err:
+        raise ModelError(f"{path} is not a usable TFLite model: {err}") from err
+    return TfliteModel(path, interpreter)
