@@ -1,0 +1,116 @@
+"""Face-chip alignment: a similarity transform from detector keypoints to a model's template.
+
+Each embedding model was trained on crops aligned a particular way, so each gets its own
+template (chip size and landmark positions in chip pixels). The transform is the least-squares
+similarity (uniform scale, rotation, translation; never a reflection) by Umeyama's method, fitted
+from template points to detected keypoints, then the chip is sampled with it.
+
+Templates (numbers from the project's measurements, ``../shared/docs``):
+
+- ``SFACE_112``: the standard 5-point ArcFace template for 112x112. BlazeFace has no mouth
+  corners, so its mouth centre maps to the midpoint of the two template corners.
+- ``DLIB_150``: dlib's 150-px chip (padding 0.25) with BlazeFace keypoints calibrated against
+  dlib's 5-point alignment on 296 LFW faces; eyes and mouth only (the nose moves with yaw).
+
+Sampling is OpenCV's bilinear ``warpAffine``; dlib's own sampler differs by under a pixel
+(descriptor drift < 0.04 measured), which the dlib parity work may tighten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.domain import Detection
+from firmware.vision.image import Image
+
+Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ChipTemplate:
+    """Where the chosen BlazeFace keypoints must land in a ``size`` x ``size`` chip."""
+
+    name: str
+    size: int
+    keypoints: tuple[int, ...]
+    points: tuple[tuple[float, float], ...]
+
+
+SFACE_112 = ChipTemplate(
+    "sface_arcface_112",
+    112,
+    (0, 1, 2, 3),
+    ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), ((41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2)),
+)
+DLIB_150 = ChipTemplate("dlib_150", 150, (0, 1, 3), ((46.37, 47.28), (102.24, 47.48), (73.69, 108.35)))
+
+
+def similarity(src: npt.ArrayLike, dst: npt.ArrayLike) -> Matrix:
+    """Least-squares similarity transform mapping ``src`` points onto ``dst`` points.
+
+    Returns:
+        A 2x3 matrix ``[s*R | t]`` with ``det(R) = +1`` (no reflection).
+
+    Raises:
+        ValueError: fewer than two points, mismatched shapes, or all ``src`` points equal.
+    """
+    a = np.asarray(src, dtype=np.float64)
+    b = np.asarray(dst, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 2 or a.shape[0] < 2:
+        raise ValueError(f"need matching (N>=2, 2) point sets, got {a.shape} and {b.shape}")
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    da, db = a - mean_a, b - mean_b
+    var_a = float((da**2).sum()) / len(a)
+    if var_a <= 0:
+        raise ValueError("source points are all the same")
+    u, sigma, vt = np.linalg.svd(db.T @ da / len(a))
+    d = np.diag([1.0, float(np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0)])
+    rotation = u @ d @ vt
+    scale = float(np.trace(np.diag(sigma) @ d)) / var_a
+    shift = mean_b - scale * rotation @ mean_a
+    return np.hstack([scale * rotation, shift[:, None]])
+
+
+def chip_transform(face: Detection, template: ChipTemplate) -> Matrix:
+    """The 2x3 matrix mapping chip pixels to image pixels for ``face``.
+
+    Raises:
+        ValueError: degenerate keypoints (the face would collapse to under 2 px).
+    """
+    detected = [face.keypoints[i] for i in template.keypoints]
+    matrix = similarity(template.points, detected)
+    if abs(np.linalg.det(matrix[:, :2])) * template.size**2 < 4.0:
+        raise ValueError("keypoints are degenerate: the face is smaller than 2 px")
+    return matrix
+
+
+def residual_px(face: Detection, template: ChipTemplate) -> float:
+    """RMS distance, in chip pixels, between the template and the face's keypoints mapped into
+    the chip: a cheap check that the keypoints form a plausible frontal face."""
+    matrix = chip_transform(face, template)
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    detected = np.asarray([face.keypoints[i] for i in template.keypoints], dtype=np.float64)
+    mapped = detected @ inverse[:, :2].T + inverse[:, 2]
+    return float(np.sqrt(((mapped - np.asarray(template.points)) ** 2).sum(axis=1).mean()))
+
+
+def align(image: Image, face: Detection, template: ChipTemplate) -> Image:
+    """Cut the aligned ``template.size`` square chip (BGR, uint8) for ``face`` out of ``image``.
+
+    Pixels outside the image are black, as dlib's chips are.
+    """
+    import cv2
+
+    matrix = chip_transform(face, template)
+    chip = cv2.warpAffine(
+        image,
+        matrix,
+        (template.size, template.size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+    return np.asarray(chip, dtype=np.uint8)
