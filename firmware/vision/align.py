@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.domain import Detection
-from firmware.vision.image import Image
+from firmware.vision.image import Image, warp_to_chip
 
 Matrix = npt.NDArray[np.float64]
 
@@ -102,15 +102,4 @@ def align(image: Image, face: Detection, template: ChipTemplate) -> Image:
 
     Pixels outside the image are black, as dlib's chips are.
     """
-    import cv2
-
-    matrix = chip_transform(face, template)
-    chip = cv2.warpAffine(
-        image,
-        matrix,
-        (template.size, template.size),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(0, 0, 0),
-    )
-    return np.asarray(chip, dtype=np.uint8)
+    return warp_to_chip(image, chip_transform(face, template), template.size)

@@ -47,3 +47,19 @@ def letterbox_tensor(image: Image, size: int) -> tuple[npt.NDArray[np.float32], 
     left, top = round(box.pad[0]), round(box.pad[1])
     canvas[top : top + new_h, left : left + new_w] = rgb
     return canvas[None], box
+
+
+def warp_to_chip(image: Image, chip_to_image: npt.NDArray[np.float64], size: int) -> Image:
+    """Sample a ``size`` x ``size`` chip through a 2x3 chip-to-image affine matrix (bilinear);
+    pixels outside the image are black."""
+    import cv2
+
+    chip = cv2.warpAffine(
+        image,
+        chip_to_image,
+        (size, size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+    return np.asarray(chip, dtype=np.uint8)
