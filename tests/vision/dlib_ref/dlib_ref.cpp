@@ -1,0 +1,108 @@
+// dlib_ref: parity reference for 128-d dlib face descriptors.
+//
+// Reads N aligned face chips from stdin (each 150*150*3 uint8 bytes,
+// row-major HWC, channel order R,G,B), runs dlib's ResNet metric network
+// (dlib_face_recognition_resnet_model_v1.dat) on all of them, and writes
+// N*128 float32 (little-endian) descriptors to stdout.
+//
+// Usage: dlib_ref MODEL.dat < chips.raw > descriptors.raw
+//
+// Build (Debian 12, libdlib-dev 19.24; see build.sh):
+//   g++ -O2 -std=c++14 dlib_ref.cpp -o dlib_ref -ldlib -lpthread -lpng -ljpeg -l:libblas.so.3 -l:liblapack.so.3
+
+#include <dlib/dnn.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+using namespace dlib;
+
+// Network definition (same layer structure as the published model).
+template <template <int, template <typename> class, int, typename> class block,
+          int N, template <typename> class BN, typename SUBNET>
+using residual = add_prev1<block<N, BN, 1, tag1<SUBNET>>>;
+
+template <template <int, template <typename> class, int, typename> class block,
+          int N, template <typename> class BN, typename SUBNET>
+using residual_down =
+    add_prev2<avg_pool<2, 2, 2, 2, skip1<tag2<block<N, BN, 2, tag1<SUBNET>>>>>>;
+
+template <int N, template <typename> class BN, int stride, typename SUBNET>
+using block = BN<con<N, 3, 3, 1, 1, relu<BN<con<N, 3, 3, stride, stride, SUBNET>>>>>;
+
+template <int N, typename SUBNET> using ares = relu<residual<block, N, affine, SUBNET>>;
+template <int N, typename SUBNET> using ares_down = relu<residual_down<block, N, affine, SUBNET>>;
+
+template <typename SUBNET> using alevel0 = ares_down<256, SUBNET>;
+template <typename SUBNET> using alevel1 = ares<256, ares<256, ares_down<256, SUBNET>>>;
+template <typename SUBNET> using alevel2 = ares<128, ares<128, ares_down<128, SUBNET>>>;
+template <typename SUBNET> using alevel3 = ares<64, ares<64, ares<64, ares_down<64, SUBNET>>>>;
+template <typename SUBNET> using alevel4 = ares<32, ares<32, ares<32, SUBNET>>>;
+
+using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
+    alevel0<alevel1<alevel2<alevel3<alevel4<
+    max_pool<3, 3, 2, 2, relu<affine<con<32, 7, 7, 2, 2,
+    input_rgb_image_sized<150>>>>>>>>>>>>>;
+
+static const long kSize = 150;
+static const size_t kChipBytes = kSize * kSize * 3;  // 67500
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::cerr << "usage: " << argv[0] << " MODEL.dat < chips.raw > descriptors.raw\n";
+        return 2;
+    }
+    std::ios::sync_with_stdio(false);
+    if (!std::freopen(nullptr, "rb", stdin) || !std::freopen(nullptr, "wb", stdout)) {
+        std::cerr << "error: cannot set binary mode on stdin/stdout\n";
+        return 1;
+    }
+
+    std::vector<unsigned char> buf((std::istreambuf_iterator<char>(std::cin)),
+                                   std::istreambuf_iterator<char>());
+    if (buf.size() % kChipBytes != 0) {
+        std::cerr << "error: input length " << buf.size()
+                  << " is not a multiple of " << kChipBytes << " (150*150*3)\n";
+        return 1;
+    }
+    const size_t n = buf.size() / kChipBytes;
+
+    anet_type net;
+    try {
+        deserialize(argv[1]) >> net;
+    } catch (std::exception& e) {
+        std::cerr << "error: cannot load model " << argv[1] << ": " << e.what() << "\n";
+        return 1;
+    }
+
+    std::vector<matrix<rgb_pixel>> chips(n);
+    for (size_t i = 0; i < n; ++i) {
+        const unsigned char* p = buf.data() + i * kChipBytes;
+        chips[i].set_size(kSize, kSize);
+        for (long r = 0; r < kSize; ++r)
+            for (long c = 0; c < kSize; ++c, p += 3)
+                chips[i](r, c) = rgb_pixel(p[0], p[1], p[2]);
+    }
+
+    std::vector<matrix<float, 0, 1>> descs;
+    if (n > 0) descs = net(chips);
+
+    for (const auto& d : descs) {
+        for (long k = 0; k < d.size(); ++k) {
+            float v = d(k);
+            unsigned char b[4];
+            std::memcpy(b, &v, 4);  // x86/ARM hosts are little-endian
+            std::fwrite(b, 1, 4, stdout);
+        }
+    }
+    if (std::fflush(stdout) != 0) {
+        std::cerr << "error: write failed\n";
+        return 1;
+    }
+    return 0;
+}
