@@ -51,6 +51,28 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class VisionConfig:
+    """Face detection, embedding models, quality gates and the door threshold."""
+
+    models_dir: str = _f("", "folder with the model files and manifests ('' = the set-up build, models/build)")
+    detector: Literal["short_range", "full_range"] = _f("short_range", "BlazeFace variant: short range for a door")
+    models: tuple[str, ...] = _f(("sface", "dlib"), "embedding models, fused; one name = low-CPU mode")
+    threads: int = _f(2, "CPU threads per model", min=1, max=16)
+    threshold: float = _f(
+        0.0, "fused door threshold (0 = the calibrated one shipped with the models)", min=0.0, max=10.0
+    )
+    margin: float = _f(0.05, "least fused-score gap between the best and second-best user", min=0.0, max=10.0)
+    mirror: bool = _f(False, "also embed the mirrored face and average (about 2x CPU)")
+    min_face_px: float = _f(40.0, "smallest face accepted, pixels (box side)", min=8.0, max=4096.0)
+    min_score: float = _f(0.6, "lowest detector score accepted", min=0.0, max=1.0)
+    min_sharpness: float = _f(10.0, "lowest Laplacian variance of the aligned face accepted", min=0.0)
+    max_roll_deg: float = _f(30.0, "largest head tilt accepted, degrees", min=0.0, max=90.0)
+    max_yaw: float = _f(
+        0.45, "largest nose offset from the eyes' midpoint over half the eye distance", min=0.0, max=1.0
+    )
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -66,6 +88,7 @@ class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
 
     @property
     def paths(self) -> Paths:

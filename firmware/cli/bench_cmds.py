@@ -1,10 +1,14 @@
-"""``occur bench db|import``: benchmarks that print figures (tests never assert timings)."""
+"""``occur bench db|import``, plus vision, match and calibrate from :mod:`bench_vision`.
+
+Benchmarks print figures; tests never assert timings.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from firmware.cli import bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -27,6 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = bsub.add_parser("import", help="resident memory added by importing the firmware")
     add_json_flag(imp)
     imp.set_defaults(handler=bench_import)
+
+    bench_vision.register(bsub)
 
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.domain import Detection
-from firmware.vision.image import Image, warp_to_chip
+from firmware.vision.image import Image, pyr_down, warp_to_chip
 
 Matrix = npt.NDArray[np.float64]
 
@@ -37,6 +37,7 @@ class ChipTemplate:
     size: int
     keypoints: tuple[int, ...]
     points: tuple[tuple[float, float], ...]
+    geometry: str = "plain"
 
 
 SFACE_112 = ChipTemplate(
@@ -45,7 +46,10 @@ SFACE_112 = ChipTemplate(
     (0, 1, 2, 3),
     ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), ((41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2)),
 )
-DLIB_150 = ChipTemplate("dlib_150", 150, (0, 1, 3), ((46.37, 47.28), (102.24, 47.48), (73.69, 108.35)))
+DLIB_150 = ChipTemplate("dlib_150", 150, (0, 1, 3), ((46.37, 47.28), (102.24, 47.48), (73.69, 108.35)), "dlib")
+ENROL_224 = ChipTemplate("enrolment_224", 224, (0, 1, 3), ((79.93, 80.95), (142.51, 81.18), (110.53, 149.35)))
+"""The stored enrolment chip: dlib's face frame with padding 0.5, wide enough for any model's
+template to be cut from it again when a new model re-embeds the samples."""
 
 
 def similarity(src: npt.ArrayLike, dst: npt.ArrayLike) -> Matrix:
@@ -84,6 +88,14 @@ def chip_transform(face: Detection, template: ChipTemplate) -> Matrix:
     matrix = similarity(template.points, detected)
     if abs(np.linalg.det(matrix[:, :2])) * template.size**2 < 4.0:
         raise ValueError("keypoints are degenerate: the face is smaller than 2 px")
+    if template.geometry == "dlib":
+        # dlib's chip rectangle for a size*s face is size*s - 1 wide, centred on T(size/2):
+        # chip pixel (size-1)/2 maps there, and the pixel pitch is (size*s - 1)/(size - 1).
+        n = template.size
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        linear = matrix[:, :2] * ((n * scale - 1) / (n - 1) / scale)
+        centre = matrix[:, :2] @ np.array([n / 2, n / 2]) + matrix[:, 2]
+        matrix = np.hstack([linear, (centre - linear @ np.array([(n - 1) / 2, (n - 1) / 2]))[:, None]])
     return matrix
 
 
@@ -100,6 +112,12 @@ def residual_px(face: Detection, template: ChipTemplate) -> float:
 def align(image: Image, face: Detection, template: ChipTemplate) -> Image:
     """Cut the aligned ``template.size`` square chip (BGR, uint8) for ``face`` out of ``image``.
 
-    Pixels outside the image are black, as dlib's chips are.
+    Pixels outside the image are black, as dlib's chips are. A face more than twice the chip's
+    size is sampled from a halved image (repeatedly), as dlib does, so that bilinear sampling
+    does not alias.
     """
-    return warp_to_chip(image, chip_transform(face, template), template.size)
+    matrix = chip_transform(face, template)
+    while float(np.sqrt(abs(np.linalg.det(matrix[:, :2])))) > 2.0 and min(image.shape[:2]) >= 4:
+        image = pyr_down(image)
+        matrix = np.hstack([matrix[:, :2] / 2, ((matrix[:, 2] + 0.5) / 2 - 0.5)[:, None]])
+    return warp_to_chip(image, matrix, template.size)

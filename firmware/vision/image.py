@@ -63,3 +63,32 @@ def warp_to_chip(image: Image, chip_to_image: npt.NDArray[np.float64], size: int
         borderValue=(0, 0, 0),
     )
     return np.asarray(chip, dtype=np.uint8)
+
+
+def pyr_down(image: Image) -> Image:
+    """Half-size image, Gaussian-filtered first (one pyramid level)."""
+    import cv2
+
+    return np.asarray(cv2.pyrDown(image), dtype=np.uint8)
+
+
+def encode_jpeg(image: Image, quality: int = 95) -> bytes:
+    """JPEG bytes of a BGR image.
+
+    Raises:
+        ImageError: the encoder refused the image.
+    """
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("JPEG encoding failed")
+    return bytes(data.tobytes())
+
+
+def laplacian_variance(image: Image) -> float:
+    """Sharpness: variance of the Laplacian of the grey image (low = blurred)."""
+    import cv2
+
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())

@@ -8,7 +8,11 @@ delegate) is on by default in both.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,8 +100,24 @@ def load(path: Path, threads: int = 2) -> TfliteModel:
         raise ModelError(f"model file {path} is missing: run ./setup.sh (it builds models/build)")
     interpreter_class = _interpreter_class()
     try:
-        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        with _quiet_native_stderr():
+            interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
         raise ModelError(f"{path} is not a usable TFLite model: {err}") from err
     return TfliteModel(path, interpreter)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence the runtime's C++ banner ("INFO: Created TensorFlow Lite XNNPACK delegate")
+    that would otherwise land in every command's stderr; Python errors still propagate."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

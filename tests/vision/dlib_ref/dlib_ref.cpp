@@ -22,30 +22,31 @@
 
 using namespace dlib;
 
-// Network definition (same layer structure as the published model).
-template <template <int, template <typename> class, int, typename> class block,
+// The network type must mirror the layer structure serialised in the model file
+// (29 convolutions in 5 stages; see ../../../models/toolkit/dlib_reader.py).
+template <template <int, template <typename> class, int, typename> class conv_pair,
           int N, template <typename> class BN, typename SUBNET>
-using residual = add_prev1<block<N, BN, 1, tag1<SUBNET>>>;
+using shortcut = add_prev1<conv_pair<N, BN, 1, tag1<SUBNET>>>;
 
-template <template <int, template <typename> class, int, typename> class block,
+template <template <int, template <typename> class, int, typename> class conv_pair,
           int N, template <typename> class BN, typename SUBNET>
-using residual_down =
-    add_prev2<avg_pool<2, 2, 2, 2, skip1<tag2<block<N, BN, 2, tag1<SUBNET>>>>>>;
+using shortcut_down =
+    add_prev2<avg_pool<2, 2, 2, 2, skip1<tag2<conv_pair<N, BN, 2, tag1<SUBNET>>>>>>;
 
 template <int N, template <typename> class BN, int stride, typename SUBNET>
-using block = BN<con<N, 3, 3, 1, 1, relu<BN<con<N, 3, 3, stride, stride, SUBNET>>>>>;
+using conv_pair = BN<con<N, 3, 3, 1, 1, relu<BN<con<N, 3, 3, stride, stride, SUBNET>>>>>;
 
-template <int N, typename SUBNET> using ares = relu<residual<block, N, affine, SUBNET>>;
-template <int N, typename SUBNET> using ares_down = relu<residual_down<block, N, affine, SUBNET>>;
+template <int N, typename SUBNET> using unit = relu<shortcut<conv_pair, N, affine, SUBNET>>;
+template <int N, typename SUBNET> using unit_down = relu<shortcut_down<conv_pair, N, affine, SUBNET>>;
 
-template <typename SUBNET> using alevel0 = ares_down<256, SUBNET>;
-template <typename SUBNET> using alevel1 = ares<256, ares<256, ares_down<256, SUBNET>>>;
-template <typename SUBNET> using alevel2 = ares<128, ares<128, ares_down<128, SUBNET>>>;
-template <typename SUBNET> using alevel3 = ares<64, ares<64, ares<64, ares_down<64, SUBNET>>>>;
-template <typename SUBNET> using alevel4 = ares<32, ares<32, ares<32, SUBNET>>>;
+template <typename SUBNET> using stage0 = unit_down<256, SUBNET>;
+template <typename SUBNET> using stage1 = unit<256, unit<256, unit_down<256, SUBNET>>>;
+template <typename SUBNET> using stage2 = unit<128, unit<128, unit_down<128, SUBNET>>>;
+template <typename SUBNET> using stage3 = unit<64, unit<64, unit<64, unit_down<64, SUBNET>>>>;
+template <typename SUBNET> using stage4 = unit<32, unit<32, unit<32, SUBNET>>>;
 
-using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
-    alevel0<alevel1<alevel2<alevel3<alevel4<
+using descriptor_net = loss_metric<fc_no_bias<128, avg_pool_everything<
+    stage0<stage1<stage2<stage3<stage4<
     max_pool<3, 3, 2, 2, relu<affine<con<32, 7, 7, 2, 2,
     input_rgb_image_sized<150>>>>>>>>>>>>>;
 
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
     }
     const size_t n = buf.size() / kChipBytes;
 
-    anet_type net;
+    descriptor_net net;
     try {
         deserialize(argv[1]) >> net;
     } catch (std::exception& e) {
