@@ -1,0 +1,148 @@
+"""The vision pipeline: detect, assess, align and embed every face in an image.
+
+:class:`FaceEngine` owns the detector and the embedding models named in the config, loaded once
+(about 0.1-0.2 s) and reused for every frame. It does no matching and touches no storage; the
+recognition layer combines it with the gallery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from firmware.config import VisionConfig
+from firmware.domain import Detection
+from firmware.errors import ModelError
+from firmware.vision.align import ENROL_224, align, chip_transform
+from firmware.vision.detect import FaceDetector
+from firmware.vision.embed import Embedder, Vector
+from firmware.vision.gallery import Fusion
+from firmware.vision.image import Image
+from firmware.vision.manifest import load_manifests
+from firmware.vision.quality import Quality, QualityLimits, assess
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Face:
+    """One detected face with its quality, its embeddings (one per model) and stage timings (ms)."""
+
+    detection: Detection
+    quality: Quality
+    embeddings: dict[str, Vector] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def area(self) -> float:
+        """Box area in square pixels."""
+        return self.detection.width * self.detection.height
+
+
+def default_models_dir() -> Path:
+    """``models/build`` of the checkout this firmware runs from (where ``./setup.sh`` builds)."""
+    return Path(__file__).resolve().parents[2] / "models" / "build"
+
+
+def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float, margin: float) -> Fusion:
+    """The fusion rule for ``embedders``: calibrations from their manifests, door threshold from
+    ``fusion.json`` beside the models unless ``threshold`` (> 0) overrides it.
+
+    Raises:
+        ModelError: a model has no calibration, or no threshold is known for this model set.
+    """
+    calibrations = {}
+    for e in embedders:
+        if e.manifest.calibration is None:
+            raise ModelError(f"model {e.name} has no calibration in its manifest; it cannot be fused")
+        calibrations[e.name] = e.manifest.calibration
+    if threshold <= 0:
+        key = "+".join(sorted(calibrations))
+        try:
+            shipped = json.loads((models_dir / "fusion.json").read_text())["thresholds"]
+            threshold = float(shipped[key])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ModelError(
+                f"no calibrated door threshold for models {key} in {models_dir / 'fusion.json'}; set [vision] threshold"
+            ) from err
+    return Fusion({e.name: e.manifest.metric for e in embedders}, calibrations, threshold, margin)
+
+
+class FaceEngine:
+    """Detector + embedding models + quality limits. Use :meth:`load`."""
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        embedders: list[Embedder],
+        limits: QualityLimits,
+        fusion: Fusion,
+        mirror: bool = False,
+        load_ms: float = 0.0,
+    ) -> None:
+        self.detector = detector
+        self.embedders = embedders
+        self.limits = limits
+        self.fusion = fusion
+        self.mirror = mirror
+        self.load_ms = load_ms
+
+    @classmethod
+    def load(cls, config: VisionConfig) -> FaceEngine:
+        """Load the configured detector and models, checking each file against its manifest.
+
+        Raises:
+            ModelError: a model is missing, altered, unknown or lacks calibration.
+        """
+        started = time.perf_counter()
+        folder = Path(config.models_dir) if config.models_dir else default_models_dir()
+        manifests = load_manifests(folder) if folder.is_dir() else {}
+        unknown = [m for m in config.models if m not in manifests]
+        if unknown or not config.models:
+            raise ModelError(
+                f"embedding model(s) {', '.join(unknown) or '(none)'} not found in {folder}; "
+                f"installed: {', '.join(sorted(manifests)) or 'none (run ./setup.sh)'}"
+            )
+        detector = FaceDetector.load(folder, config.detector, config.threads)
+        embedders = [Embedder.load(manifests[m], config.threads) for m in config.models]
+        fusion = fusion_for(folder, embedders, config.threshold, config.margin)
+        limits = QualityLimits(
+            config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw
+        )
+        load_ms = (time.perf_counter() - started) * 1000
+        log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
+        return cls(detector, embedders, limits, fusion, config.mirror, load_ms)
+
+    def faces(self, image: Image, embed: bool = True) -> list[Face]:
+        """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.
+
+        Faces that fail a quality gate are still embedded: callers decide what to do with them.
+        """
+        started = time.perf_counter()
+        detections = self.detector.detect(image)
+        detect_ms = (time.perf_counter() - started) * 1000
+        faces = []
+        for det in sorted(detections, key=lambda d: d.width * d.height, reverse=True):
+            try:
+                chip_transform(det, self.embedders[0].template)
+            except ValueError:
+                continue
+            face = Face(det, assess(det, align(image, det, self.embedders[0].template), self.limits))
+            face.timings["detect"] = detect_ms
+            if embed:
+                for embedder in self.embedders:
+                    t0 = time.perf_counter()
+                    chip = embedder.chip(image, det)
+                    t1 = time.perf_counter()
+                    face.embeddings[embedder.name] = embedder.embed(chip, self.mirror)
+                    face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000
+                    face.timings[f"embed_{embedder.name}"] = (time.perf_counter() - t1) * 1000
+            faces.append(face)
+        return faces
+
+    def enrolment_chip(self, image: Image, face: Face) -> Image:
+        """The wide aligned chip kept with an enrolment sample (see ``ENROL_224``)."""
+        return align(image, face.detection, ENROL_224)

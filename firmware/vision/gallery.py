@@ -1,0 +1,119 @@
+"""1:N matching against enrolled users, per model, fused into one score.
+
+The gallery holds, for each embedding model, one float32 matrix of every enrolled sample, rows
+grouped by user. A probe's distance to a user is the smallest distance to any of that user's
+samples, per model; the per-model distances are put on a common scale with each model's
+calibration (see :class:`~firmware.vision.manifest.Calibration`) and averaged into the fused
+score (smaller = more alike). The best user is accepted only when the fused score is under the
+door threshold and the second-best user is at least ``margin`` further away; otherwise the
+result is ``unknown`` or ``ambiguous``, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.vision.embed import Vector, distances
+from firmware.vision.manifest import Calibration
+
+Ids = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How per-model distances become one score, and where the door threshold is.
+
+    With one model the fused score is that model's standardised distance, so the same threshold
+    scale applies in low-CPU mode.
+    """
+
+    metrics: dict[str, str]
+    calibrations: dict[str, Calibration]
+    threshold: float
+    margin: float = 0.05
+
+    def score(self, per_model: dict[str, float]) -> float:
+        """Fused score of one comparison (``inf`` when a model's distance is missing)."""
+        values = [self.calibrations[m].standardise(per_model.get(m, np.inf)) for m in self.calibrations]
+        return float(np.mean(values))
+
+
+@dataclass(frozen=True)
+class Match:
+    """The outcome of one 1:N search.
+
+    ``decision`` is ``match`` (``user_id`` set), ``unknown`` (nobody close enough),
+    ``ambiguous`` (two users too close to tell apart) or ``low_quality`` (not searched); only
+    ``match`` sets ``user_id``.
+    """
+
+    decision: str
+    user_id: int | None
+    score: float | None
+    distances: dict[str, float] = field(default_factory=dict)
+    margin: float | None = None
+    best_user_id: int | None = None
+
+
+@dataclass
+class _ModelRows:
+    matrix: npt.NDArray[np.float32]
+    starts: npt.NDArray[np.intp]  # first row of each present user
+    present: npt.NDArray[np.intp]  # index into Gallery.users for each start
+
+
+class Gallery:
+    """Immutable snapshot of every enrolled encoding, indexed for fast 1:N search."""
+
+    def __init__(self, rows: dict[str, tuple[Ids, npt.NDArray[np.float32]]], version: int = 0) -> None:
+        """``rows`` maps model name to (user id per row, matrix), rows ordered by user id."""
+        self.version = version
+        all_ids = [ids for ids, _ in rows.values() if ids.size]
+        self.users: Ids = np.unique(np.concatenate(all_ids)) if all_ids else np.zeros(0, dtype=np.int64)
+        self._models: dict[str, _ModelRows] = {}
+        for model, (ids, matrix) in rows.items():
+            if not ids.size:
+                continue
+            if np.any(np.diff(ids) < 0):
+                raise ValueError(f"gallery rows of {model} are not grouped by user")
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            present = np.searchsorted(self.users, ids[starts])
+            self._models[model] = _ModelRows(np.ascontiguousarray(matrix, dtype=np.float32), starts, present)
+
+    def __len__(self) -> int:
+        return int(self.users.size)
+
+    def samples(self, model: str) -> int:
+        """Number of stored encodings of ``model``."""
+        rows = self._models.get(model)
+        return 0 if rows is None else int(rows.matrix.shape[0])
+
+    def per_user(self, model: str, metric: str, probe: Vector) -> npt.NDArray[np.float32]:
+        """Distance from ``probe`` to each user (``inf`` for users without this model)."""
+        out = np.full(self.users.size, np.inf, dtype=np.float32)
+        rows = self._models.get(model)
+        if rows is not None:
+            out[rows.present] = np.minimum.reduceat(distances(metric, rows.matrix, probe), rows.starts)
+        return out
+
+    def search(self, probes: dict[str, Vector], fusion: Fusion) -> Match:
+        """Find the enrolled user nearest to a face's embeddings (one per model)."""
+        models = [m for m in fusion.calibrations if m in probes]
+        if not self.users.size or len(models) != len(fusion.calibrations):
+            return Match("unknown", None, None)
+        per_model = {m: self.per_user(m, fusion.metrics[m], probes[m]) for m in models}
+        fused = np.mean([fusion.calibrations[m].standardise(per_model[m]) for m in models], axis=0)  # type: ignore[arg-type]
+        best = int(np.argmin(fused))
+        score = float(fused[best])
+        second = float(np.partition(fused, 1)[1]) if fused.size > 1 else np.inf
+        margin = second - score
+        found = {m: float(per_model[m][best]) for m in models}
+        user = int(self.users[best])
+        if not np.isfinite(score) or score >= fusion.threshold:
+            return Match("unknown", None, score, found, margin, user)
+        if margin < fusion.margin:
+            return Match("ambiguous", None, score, found, margin, user)
+        return Match("match", user, score, found, margin, user)

@@ -1,0 +1,68 @@
+"""1:N search and fusion on synthetic galleries (exact expectations, no models needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware.vision.gallery import Fusion, Gallery
+from firmware.vision.manifest import Calibration
+
+FUSION = Fusion({"a": "cosine", "b": "euclidean"}, {"a": Calibration(0.3, 0.9), "b": Calibration(0.4, 0.9)}, 0.5, 0.05)
+
+
+def unit(v: list[float]) -> np.ndarray:
+    x = np.asarray(v, dtype=np.float32)
+    return x / np.linalg.norm(x)
+
+
+def gallery() -> Gallery:
+    # user 7 has two samples; user 9 one; model b in raw (non-unit) Euclidean space
+    ids = np.array([7, 7, 9], dtype=np.int64)
+    a = np.stack([unit([1, 0, 0]), unit([0.9, 0.1, 0]), unit([0, 1, 0])])
+    b = np.array([[1, 0, 0], [1.1, 0, 0], [0, 1, 0]], dtype=np.float32)
+    return Gallery({"a": (ids, a), "b": (ids, b)}, version=3)
+
+
+def test_best_user_uses_the_nearest_sample_of_each_model() -> None:
+    found = gallery().search({"a": unit([0.9, 0.1, 0]), "b": np.array([1.1, 0, 0], np.float32)}, FUSION)
+    assert found.decision == "match" and found.user_id == 7
+    assert found.distances["a"] == pytest.approx(0.0, abs=1e-6)
+    assert found.distances["b"] == pytest.approx(0.0, abs=1e-6)
+    assert found.score == pytest.approx((-0.3 / 0.6 - 0.4 / 0.5) / 2, abs=1e-5)
+    assert found.margin is not None and found.margin > 1
+
+
+def test_nobody_close_enough_is_unknown_with_the_nearest_reported() -> None:
+    found = gallery().search({"a": unit([0, 0, 1]), "b": np.array([0, 0, 1], np.float32)}, FUSION)
+    assert found.decision == "unknown" and found.user_id is None
+    assert found.best_user_id in (7, 9) and found.score is not None and found.score >= FUSION.threshold
+
+
+def test_two_users_equally_close_is_ambiguous_not_a_guess() -> None:
+    probe = {"a": unit([1, 1, 0]), "b": np.array([0.5, 0.5, 0], np.float32)}
+    loose = Fusion(FUSION.metrics, FUSION.calibrations, threshold=2.0, margin=0.2)
+    found = gallery().search(probe, loose)
+    assert found.decision == "ambiguous" and found.user_id is None
+
+
+def test_missing_model_embedding_or_empty_gallery_never_matches() -> None:
+    assert gallery().search({"a": unit([1, 0, 0])}, FUSION).decision == "unknown"
+    assert Gallery({}).search({"a": unit([1, 0, 0]), "b": np.zeros(3, np.float32)}, FUSION).decision == "unknown"
+
+
+def test_rows_must_be_grouped_by_user() -> None:
+    with pytest.raises(ValueError, match="grouped by user"):
+        Gallery({"a": (np.array([2, 1]), np.eye(2, dtype=np.float32))})
+
+
+def test_large_gallery_finds_the_planted_user() -> None:
+    rng = np.random.default_rng(0)
+    n = 20000
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    a = rng.standard_normal((n, 128)).astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b = rng.standard_normal((n, 128)).astype(np.float32) * 0.1
+    g = Gallery({"a": (ids, a), "b": (ids, b)})
+    found = g.search({"a": a[12344], "b": b[12344]}, FUSION)
+    assert found.decision == "match" and found.user_id == 12345
