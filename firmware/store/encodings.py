@@ -1,0 +1,155 @@
+"""Face verification storage: enrolment samples and per-model encodings (table access only).
+
+Vectors are stored as little-endian float32 BLOBs with their dimension and the sha256 of the
+exact model file that produced them; reading filters by model name, so encodings of different
+models are never mixed. The numpy conversion lives here because the BLOB layout is a storage
+detail. Writers run inside writer jobs (``Store.write``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.clock import now_iso
+from firmware.errors import InvalidInputError, NotFoundError
+from firmware.store.db import Connection
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One enrolment sample (row of ``face_samples``)."""
+
+    id: int
+    user_id: int
+    chip_path: str | None
+    keypoints: list[list[float]]
+    source: str | None
+    detection_score: float | None
+    sharpness: float | None
+    created_at: str
+
+
+def to_blob(vector: npt.ArrayLike) -> tuple[int, bytes]:
+    """Validate and serialise a vector.
+
+    Raises:
+        InvalidInputError: not a finite 1-D vector of 1-4096 numbers.
+    """
+    try:
+        array = np.asarray(vector, dtype="<f4")
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"encoding is not a vector of numbers: {err}") from err
+    if array.ndim != 1 or not 1 <= array.size <= 4096:
+        raise InvalidInputError(f"encoding must be a 1-D vector of 1-4096 numbers, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidInputError("encoding contains NaN or infinity")
+    return int(array.size), array.tobytes()
+
+
+def from_blob(blob: bytes, dim: int) -> Vector:
+    """The float32 vector stored in ``blob``."""
+    return np.frombuffer(blob, dtype="<f4", count=dim).astype(np.float32)
+
+
+def _rows(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    return list(conn.execute(sql, params).fetchall())
+
+
+def _require_user(conn: Connection, user_id: int) -> None:
+    if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+        raise NotFoundError(f"no user with id {user_id}")
+
+
+def add_sample(
+    conn: Connection,
+    user_id: int,
+    chip_path: str | None,
+    keypoints: list[list[float]],
+    source: str | None,
+    detection_score: float | None,
+    sharpness: float | None,
+) -> int:
+    """Insert a sample; returns its id.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    _require_user(conn, user_id)
+    conn.execute(
+        "INSERT INTO face_samples (user_id, chip_path, keypoints, source, detection_score, sharpness, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (user_id, chip_path, json.dumps(keypoints), source, detection_score, sharpness, now_iso()),
+    )
+    return int(conn.last_insert_rowid())
+
+
+def add_encoding(
+    conn: Connection, user_id: int, model: str, model_sha256: str, vector: npt.ArrayLike, sample_id: int | None = None
+) -> int:
+    """Insert one encoding; returns its id.
+
+    Raises:
+        NotFoundError: no such user.
+        InvalidInputError: bad vector, or the dimension differs from this model's stored ones.
+    """
+    _require_user(conn, user_id)
+    dim, blob = to_blob(vector)
+    row = conn.execute("SELECT dim FROM face_encodings WHERE model = ? LIMIT 1", (model,)).fetchone()
+    if row is not None and int(row[0]) != dim:
+        raise InvalidInputError(f"model {model} encodings are {row[0]}-D, got {dim}-D")
+    conn.execute(
+        "INSERT INTO face_encodings (user_id, sample_id, model, model_sha256, dim, vector, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (user_id, sample_id, model, model_sha256, dim, blob, now_iso()),
+    )
+    return int(conn.last_insert_rowid())
+
+
+def encodings_of(conn: Connection, user_id: int, model: str) -> list[Vector]:
+    """A user's encodings for ``model``, oldest first."""
+    rows = _rows(
+        conn, "SELECT vector, dim FROM face_encodings WHERE user_id = ? AND model = ? ORDER BY id", (user_id, model)
+    )
+    return [from_blob(bytes(r[0]), int(r[1])) for r in rows]
+
+
+def gallery_rows(conn: Connection, model: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """All encodings of ``model`` as (user ids, matrix), ordered by user id."""
+    rows = _rows(conn, "SELECT user_id, vector, dim FROM face_encodings WHERE model = ? ORDER BY user_id, id", (model,))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    users = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), int(rows[0][2]))
+    return users, matrix.astype(np.float32)
+
+
+def gallery_version(conn: Connection) -> int:
+    """A number that changes whenever encodings are added or removed or a user is renamed."""
+    row = conn.execute("SELECT version FROM gallery_state WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def samples_of(conn: Connection, user_id: int) -> list[Sample]:
+    """A user's enrolment samples, oldest first."""
+    rows = _rows(
+        conn,
+        "SELECT id, user_id, chip_path, keypoints, source, detection_score, sharpness, created_at"
+        " FROM face_samples WHERE user_id = ? ORDER BY id",
+        (user_id,),
+    )
+    return [Sample(int(r[0]), int(r[1]), r[2], json.loads(r[3]), r[4], r[5], r[6], str(r[7])) for r in rows]
+
+
+def encoding_counts(conn: Connection) -> dict[int, dict[str, int]]:
+    """Per user id, the number of encodings per model."""
+    counts: dict[int, dict[str, int]] = {}
+    for user_id, model, n in _rows(conn, "SELECT user_id, model, count(*) FROM face_encodings GROUP BY user_id, model"):
+        counts.setdefault(int(user_id), {})[str(model)] = int(n)
+    return counts
