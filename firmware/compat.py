@@ -11,6 +11,10 @@ keeps working: ``from firmware.compat import log_face_event``. Differences that 
 - The data folder is ``$OCCUR_DATA_DIR`` read at each call (else ``./data``); one database file,
   ``occur.db``, holds what the original split over ``face_events.db`` and its main database.
 
+Face verification storage (``storage/face_verification_storage.py``): ``store_face_encoding``,
+``retrieve_face_encoding`` and ``verify_face`` work on dlib ResNet encodings, as the original's
+``face_recognition`` produced; the door itself fuses two models (see ``firmware.recognition``).
+
 The process keeps one open :class:`~firmware.store.store.Store` per data folder and closes it
 at exit; a forked child opens its own.
 """
@@ -20,9 +24,15 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from firmware import config as config_module
+from firmware.errors import InvalidInputError
+from firmware.store import encodings, users
 from firmware.store.store import Store
 
 _lock = threading.Lock()
@@ -110,3 +120,82 @@ def initialize_db() -> None:
         firmware.errors.StoreError: the database is damaged, newer than the code, or not ours.
     """
     _store()
+
+
+COMPAT_MODEL = "dlib"
+"""The model whose encodings the documented verification functions handle: dlib's ResNet
+descriptor, the 128-D format of the ``face_recognition`` library the original system used."""
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """Outcome of :func:`verify_face`: the nearest enrolled user and whether it is a match."""
+
+    verified: bool
+    user_id: int | None
+    name: str | None
+    distance: float | None
+
+
+def _user_id(user_id: int | str) -> int:
+    try:
+        return int(user_id)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"user_id must be a user's numeric id, got {user_id!r}") from err
+
+
+def store_face_encoding(user_id: int | str, encoding: npt.ArrayLike) -> None:
+    """Store a face encoding for a user; returns once it is on disk.
+
+    Args:
+        user_id: the user's id in ``users``.
+        encoding: a 128-D dlib ResNet descriptor (e.g. from ``face_recognition``); kept with the
+            user's other dlib encodings and used by :func:`verify_face` and the door.
+
+    Raises:
+        ValueError: not a finite 128-D vector; nothing is written.
+        firmware.errors.NotFoundError: no such user.
+    """
+    uid = _user_id(user_id)
+    vector = np.asarray(encoding, dtype=np.float64) if not isinstance(encoding, np.ndarray) else encoding
+    if vector.shape != (128,):
+        raise InvalidInputError(f"encoding must have 128 numbers (dlib format), got shape {vector.shape}")
+    _store().write(lambda c: encodings.add_encoding(c, uid, COMPAT_MODEL, "external", vector))
+
+
+def retrieve_face_encoding(user_id: int | str) -> npt.NDArray[np.float32] | None:
+    """The user's most recent dlib face encoding, or None if the user has none.
+
+    Raises:
+        firmware.errors.NotFoundError: no such user.
+    """
+    uid = _user_id(user_id)
+    with _store().reader() as conn:
+        users.find_user(conn, uid)
+        found = encodings.encodings_of(conn, uid, COMPAT_MODEL)
+    return found[-1] if found else None
+
+
+def verify_face(encoding: npt.ArrayLike, threshold: float = 0.6) -> VerificationResult:
+    """Compare an encoding with every stored dlib encoding (Euclidean distance, as dlib does).
+
+    Returns the nearest user; ``verified`` is true when the distance is below ``threshold``
+    (0.6 is dlib's own decision threshold).
+
+    Raises:
+        ValueError: not a finite 128-D vector, or a threshold that is not positive.
+    """
+    probe = np.asarray(encoding, dtype=np.float32)
+    if probe.shape != (128,) or not np.all(np.isfinite(probe)):
+        raise InvalidInputError(f"encoding must be 128 finite numbers (dlib format), got shape {probe.shape}")
+    if not threshold > 0:
+        raise InvalidInputError(f"threshold must be positive, got {threshold!r}")
+    with _store().reader() as conn:
+        ids, matrix = encodings.gallery_rows(conn, COMPAT_MODEL)
+        if not ids.size:
+            return VerificationResult(False, None, None, None)
+        d = np.linalg.norm(matrix - probe, axis=1)
+        best = int(np.argmin(d))
+        user = users.find_user(conn, int(ids[best]))
+    distance = float(d[best])
+    return VerificationResult(distance < threshold, user.id, user.name, distance)

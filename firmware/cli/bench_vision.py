@@ -1,0 +1,126 @@
+"""``occur bench vision|match|calibrate``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.errors import InvalidInputError
+
+_SHARED_FACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"
+
+
+def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the vision benchmarks to ``bench``."""
+    v = bsub.add_parser("vision", help="ms per stage of detect/align/embed/match on a folder of photos")
+    v.add_argument("--images", type=Path, help=f"folder of photos, searched recursively (default {_SHARED_FACES})")
+    v.add_argument("--threads", type=int, default=1, help="threads per model (default 1)")
+    v.add_argument("--limit", type=int, default=500, help="most images used (default 500)")
+    add_json_flag(v)
+    v.set_defaults(handler=bench_vision)
+
+    m = bsub.add_parser("match", help="1:N search latency at N enrolled users")
+    m.add_argument("--users", type=int, default=100_000, help="enrolled users (default 100000)")
+    add_json_flag(m)
+    m.set_defaults(handler=bench_match)
+
+    c = bsub.add_parser("calibrate", help="fusion statistics and door thresholds from labelled photos")
+    c.add_argument("faces", type=Path, help="folder with one sub-folder of photos per person")
+    c.add_argument("--target-far", type=float, default=0.001)
+    add_json_flag(c)
+    c.set_defaults(handler=bench_calibrate)
+
+
+def _folder(path: Path | None) -> Path:
+    folder = path or _SHARED_FACES
+    if not folder.is_dir():
+        raise InvalidInputError(f"{folder} is not a folder of photos; pass --images DIR")
+    return folder
+
+
+def bench_vision(ctx: Context, args: argparse.Namespace) -> int:
+    """Print per-stage medians and p95s, throughput, load time and peak RSS."""
+    from firmware.bench.visionbench import percentiles, run_vision
+
+    if args.threads < 1 or args.limit < 1:
+        raise InvalidInputError("--threads and --limit must be positive")
+    report = run_vision(ctx.config.vision, _folder(args.images), args.threads, args.limit)
+    stats = {k: percentiles(v) for k, v in report.stages.items()}
+    per_s = report.images / report.wall_s if report.wall_s else 0.0
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "images": report.images,
+                "faces": report.faces,
+                "load_ms": report.load_ms,
+                "images_per_s": per_s,
+                "peak_rss_mib": report.peak_rss_mib,
+                "stages": {k: {"median_ms": a, "p95_ms": b, "n": len(report.stages[k])} for k, (a, b) in stats.items()},
+            }
+        )
+        return ExitStatus.SUCCESS
+    ctx.out(
+        f"{report.images} images, {report.faces} faces, models {'+'.join(ctx.config.vision.models)}, "
+        f"{args.threads} thread(s) per model"
+    )
+    ctx.table(
+        ["stage", "median ms", "p95 ms", "n"],
+        [(k, f"{a:.2f}", f"{b:.2f}", len(report.stages[k])) for k, (a, b) in stats.items()],
+    )
+    ctx.out(f"{per_s:.1f} images/s; models loaded in {report.load_ms:.0f} ms; peak RSS {report.peak_rss_mib:.0f} MiB")
+    return ExitStatus.SUCCESS
+
+
+def bench_match(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the 1:N search latency."""
+    from firmware.bench.visionbench import run_match
+
+    if not 1 <= args.users <= 1_000_000:
+        raise InvalidInputError("--users must be 1..1000000")
+    result = run_match(ctx.config.vision, args.users)
+    if ctx.json:
+        ctx.emit_json(result)
+    else:
+        ctx.out(
+            f"1:N fused search over {args.users} users x {result['models']} models: median "
+            f"{result['median_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms; peak RSS {result['peak_rss_mib']:.0f} MiB"
+        )
+    return ExitStatus.SUCCESS
+
+
+def bench_calibrate(ctx: Context, args: argparse.Namespace) -> int:
+    """Print per-model statistics and thresholds per model combination."""
+    from firmware.bench.calibrate import calibrate
+
+    if not args.faces.is_dir():
+        raise InvalidInputError(f"{args.faces} is not a folder")
+    report = calibrate(args.faces, ctx.config.vision, args.target_far)
+    if ctx.json:
+        ctx.emit_json(report)
+        return ExitStatus.SUCCESS
+    ctx.out(
+        f"{report.pairs_genuine} same-person / {report.pairs_impostor} different-person pairs; "
+        f"{len(report.missing)} photos without a face"
+    )
+    ctx.table(
+        ["model", "genuine mean", "genuine std", "impostor mean", "impostor std"],
+        [
+            (
+                m,
+                f"{s['genuine_mean']:.4f}",
+                f"{s['genuine_std']:.4f}",
+                f"{s['impostor_mean']:.4f}",
+                f"{s['impostor_std']:.4f}",
+            )
+            for m, s in report.models.items()
+        ],
+    )
+    ctx.table(
+        ["models", f"threshold (FAR<={args.target_far})", "accuracy", "FAR", "FRR"],
+        [
+            (k, v["threshold"], f"{v['accuracy']:.4f}", f"{v['far']:.4f}", f"{v['frr']:.4f}")
+            for k, v in report.combos.items()
+        ],
+    )
+    return ExitStatus.SUCCESS

@@ -1,0 +1,184 @@
+"""``occur enroll|identify|verify|embed``: faces against the enrolled users."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from firmware.cli.common import Context, ExitStatus, add_json_flag
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the face commands."""
+    e = sub.add_parser(
+        "enroll",
+        help="enrol a person from photos",
+        description="Each photo must hold exactly one usable face; others are rejected "
+        "with the reason and nothing from them is stored.",
+    )
+    e.add_argument("name", help="the person's name (an existing name adds samples to that user)")
+    e.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    e.add_argument("--email")
+    e.add_argument("--role", help="role used by the door's access policy (e.g. staff, visitor)")
+    add_json_flag(e)
+    e.set_defaults(handler=enroll)
+
+    i = sub.add_parser("identify", help="who is in these photos")
+    i.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    add_json_flag(i)
+    i.set_defaults(handler=identify)
+
+    v = sub.add_parser("verify", help="exit 0 if the photo shows this person, 1 if not")
+    v.add_argument("user", help="numeric id or exact name")
+    v.add_argument("image", type=Path)
+    add_json_flag(v)
+    v.set_defaults(handler=verify)
+
+    m = sub.add_parser("embed", help="save the largest face's embedding of each photo to an .npz file")
+    m.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    m.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
+    m.add_argument("--model", default="dlib", help="embedding model (default dlib)")
+    m.set_defaults(handler=embed)
+
+
+def _engine(ctx: Context, models: tuple[str, ...] | None = None) -> Any:
+    from dataclasses import replace
+
+    from firmware.vision.engine import FaceEngine
+
+    vision = ctx.config.vision if models is None else replace(ctx.config.vision, models=models)
+    return FaceEngine.load(vision)
+
+
+def enroll(ctx: Context, args: argparse.Namespace) -> int:
+    """Enrol; exit 0 when every image was accepted, 1 when some were rejected."""
+    from firmware.recognition.enrol import enrol
+
+    engine = _engine(ctx)
+    with ctx.open_store() as store:
+        report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
+    if ctx.json:
+        ctx.emit_json(report)
+    else:
+        verb = "created" if report.created else "added to"
+        ctx.out(f"{verb} user {report.user_id} ({report.name}): {len(report.accepted)} sample(s) enrolled")
+        for path, reasons in report.rejected.items():
+            print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
+    return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
+
+
+def _box(box: tuple[float, ...]) -> list[int]:
+    return [round(v) for v in box]
+
+
+def identify(ctx: Context, args: argparse.Namespace) -> int:
+    """Print every face of every image with its user (or none) and score."""
+    from firmware.errors import ImageError
+    from firmware.recognition.recogniser import Recogniser
+    from firmware.vision.image import read_image
+
+    engine = _engine(ctx)
+    results: list[dict[str, Any]] = []
+    failed = False
+    with ctx.open_store() as store:
+        recogniser = Recogniser(store, engine)
+        for path in args.images:
+            try:
+                found = recogniser.identify(read_image(path))
+            except ImageError as err:
+                results.append({"image": str(path), "error": str(err), "faces": []})
+                failed = True
+                continue
+            faces = [
+                {
+                    "box": _box(f.face.detection.box),
+                    "detection_score": round(f.face.detection.score, 3),
+                    "user_id": f.match.user_id,
+                    "name": f.name,
+                    "decision": f.match.decision,
+                    "score": None if f.match.score is None else round(f.match.score, 4),
+                    "distances": {k: round(v, 4) for k, v in f.match.distances.items()},
+                    "margin": None if f.match.margin is None else round(f.match.margin, 4),
+                    "quality": list(f.face.quality.problems),
+                }
+                for f in found
+            ]
+            results.append({"image": str(path), "faces": faces})
+    if ctx.json:
+        ctx.emit_json({"threshold": engine.fusion.threshold, "images": results})
+    else:
+        rows: list[tuple[Any, ...]] = []
+        for r in results:
+            if "error" in r:
+                print(f"occur: error: {r['error']}", file=ctx.stderr)
+            rows.extend(
+                (
+                    r["image"],
+                    ",".join(map(str, f["box"])),
+                    f["detection_score"],
+                    f["name"] or "-",
+                    f["decision"],
+                    f["score"],
+                    f["margin"],
+                )
+                for f in r["faces"]
+            )
+            if not r["faces"] and "error" not in r:
+                rows.append((r["image"], "no face", None, None, None, None, None))
+        ctx.table(["image", "box", "det", "user", "decision", "score", "margin"], rows)
+    return ExitStatus.ERROR if failed else ExitStatus.SUCCESS
+
+
+def verify(ctx: Context, args: argparse.Namespace) -> int:
+    """1:1 check; exit 0 same person, 1 not (including no face)."""
+    from firmware.recognition.recogniser import Recogniser
+    from firmware.store import users
+    from firmware.vision.image import read_image
+
+    engine = _engine(ctx)
+    image = read_image(args.image)
+    with ctx.open_store() as store:
+        with store.reader() as conn:
+            user = users.find_user(conn, args.user)
+        same, score, face = Recogniser(store, engine).verify(user.id, image)
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "user_id": user.id,
+                "name": user.name,
+                "same": same,
+                "score": score,
+                "threshold": engine.fusion.threshold,
+                "face_found": face is not None,
+            }
+        )
+    elif face is None:
+        ctx.out(f"no face found in {args.image}: not {user.name}")
+    elif score is None:
+        ctx.out(f"{user.name} has no enrolled samples for these models: not verified")
+    else:
+        verdict = "same person" if same else "different person"
+        ctx.out(f"{verdict}: {user.name}, score {score:.4f} (threshold {engine.fusion.threshold:.4f})")
+    return ExitStatus.SUCCESS if same else ExitStatus.ERROR
+
+
+def embed(ctx: Context, args: argparse.Namespace) -> int:
+    """Write {path: embedding} for each image with a face; list the others on stderr."""
+    import numpy as np
+
+    from firmware.recognition.evaluate import EmbeddingCache
+
+    cache = EmbeddingCache(_engine(ctx, (args.model,)))
+    vectors: dict[str, Any] = {}
+    for path in args.images:
+        found = cache.get(str(path))
+        if found is not None:
+            vectors[str(path)] = found[args.model]
+    for path, reason in cache.errors.items():
+        print(f"left out {path}: {reason}", file=ctx.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("wb") as handle:
+        np.savez(handle, **vectors)
+    ctx.out(f"wrote {len(vectors)} embedding(s) ({args.model}) to {args.out}")
+    return ExitStatus.SUCCESS if vectors else ExitStatus.ERROR

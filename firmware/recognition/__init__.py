@@ -1,0 +1,1 @@
+"""Recognition: the vision engine combined with the stored gallery (enrol, identify, evaluate)."""

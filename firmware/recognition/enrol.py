@@ -1,0 +1,168 @@
+"""Enrolment: accepted faces become samples, chips under ``face_db/`` and per-model encodings.
+
+An image is accepted only when it holds exactly one face of usable size that passes every
+quality gate; otherwise it is rejected with the reasons and nothing from it is stored. All
+accepted samples of one call are stored in one transaction with the user (created if the name is
+new): if anything fails, no row is kept and the chip files written for it are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from firmware.config import Paths
+from firmware.errors import ImageError, InvalidInputError, NotFoundError
+from firmware.store import encodings, users
+from firmware.store.db import Connection
+from firmware.store.store import Store
+from firmware.vision.align import ENROL_224, chip_transform
+from firmware.vision.engine import Face, FaceEngine
+from firmware.vision.image import Image, encode_jpeg, read_image
+
+
+@dataclass
+class EnrolReport:
+    """What happened to each image of one enrolment."""
+
+    user_id: int | None = None
+    name: str = ""
+    created: bool = False
+    accepted: list[str] = field(default_factory=list)
+    sample_ids: list[int] = field(default_factory=list)
+    rejected: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Accepted:
+    source: str
+    face: Face
+    chip: Image
+    keypoints: list[list[float]]
+
+
+def usable_face(engine: FaceEngine, image: Image) -> tuple[Face | None, list[str]]:
+    """The one usable face in ``image``, or None with the reasons."""
+    faces = engine.faces(image)
+    big = [f for f in faces if f.quality.face_px >= engine.limits.min_face_px]
+    if not faces:
+        return None, ["no face found"]
+    if len(big) > 1:
+        return None, [f"{len(big)} faces found; an enrolment photo must show one person"]
+    face = big[0] if big else faces[0]
+    if not face.quality.ok:
+        return None, list(face.quality.problems)
+    return face, []
+
+
+def _chip_keypoints(face: Face) -> list[list[float]]:
+    matrix = chip_transform(face.detection, ENROL_224)
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    points = np.asarray(face.detection.keypoints, dtype=np.float64) @ inverse[:, :2].T + inverse[:, 2]
+    return [[round(float(x), 2), round(float(y), 2)] for x, y in points]
+
+
+def _sample_path(folder: Path, stamp: str) -> Path:
+    path = folder / f"sample_{stamp}.jpg"
+    n = 2
+    while path.exists():
+        path = folder / f"sample_{stamp}_{n}.jpg"
+        n += 1
+    return path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _store(
+    conn: Connection,
+    paths: Paths,
+    engine: FaceEngine,
+    report: EnrolReport,
+    items: list[_Accepted],
+    email: str | None,
+    role: str | None,
+    written: list[Path],
+) -> None:
+    # Store.write may run this job again after freeing disk space: start from a clean slate.
+    for path in written:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    written.clear()
+    report.sample_ids.clear()
+    report.created = False
+    try:
+        user = users.find_user(conn, report.name)
+    except NotFoundError:
+        user = users.find_user(conn, users.add_user(conn, report.name, email, role))
+        report.created = True
+    report.user_id = user.id
+    folder = paths.face_db / f"user_{user.id:03d}"
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    for item in items:
+        path = _sample_path(folder, stamp)
+        _write_private(path, encode_jpeg(item.chip))
+        written.append(path)
+        sample = encodings.add_sample(
+            conn,
+            user.id,
+            str(path.relative_to(paths.root)),
+            item.keypoints,
+            item.source,
+            item.face.detection.score,
+            item.face.quality.sharpness,
+        )
+        for embedder in engine.embedders:
+            encodings.add_encoding(
+                conn, user.id, embedder.name, embedder.manifest.sha256, item.face.embeddings[embedder.name], sample
+            )
+        report.sample_ids.append(sample)
+
+
+def enrol(
+    store: Store, engine: FaceEngine, name: str, images: list[Path], email: str | None = None, role: str | None = None
+) -> EnrolReport:
+    """Enrol ``images`` of one person under ``name`` (a new user, or more samples of an existing one).
+
+    Raises:
+        InvalidInputError: bad name/email/role, or no image was usable (nothing is stored).
+        AmbiguousError: several users already have this name.
+    """
+    users.validate_user(name, email, role)
+    report = EnrolReport(name=name.strip())
+    items: list[_Accepted] = []
+    for path in images:
+        try:
+            image = read_image(path)
+        except ImageError as err:
+            report.rejected[str(path)] = [str(err)]
+            continue
+        face, reasons = usable_face(engine, image)
+        if face is None:
+            report.rejected[str(path)] = reasons
+            continue
+        items.append(_Accepted(path.name, face, engine.enrolment_chip(image, face), _chip_keypoints(face)))
+        report.accepted.append(str(path))
+    if not items:
+        raise InvalidInputError(f"no usable face in any image; nothing enrolled for {report.name}")
+    written: list[Path] = []
+    paths = store.paths
+    try:
+        store.write(lambda conn: _store(conn, paths, engine, report, items, email, role, written))
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    return report

@@ -1,0 +1,164 @@
+"""Enrolment, identification and verification through the CLI, on real photos and real models."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware.config import Paths, VisionConfig
+from firmware.recognition.recogniser import Recogniser
+from firmware.store.store import Store
+from firmware.vision.engine import FaceEngine
+from firmware.vision.image import read_image
+from tests.conftest import SHARED, Cli, query
+
+FACES = SHARED / "data" / "faces"
+
+
+def photos(who: str) -> list[str]:
+    return [str(p) for p in sorted((FACES / who).glob("*.jpg"))]
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def enrol(cli: Cli, data: Path, name: str, *images: str) -> dict[str, object]:
+    result = cli("--data-dir", str(data), "enroll", name, *images, "--json")
+    assert result.status in (0, 1), result.err
+    return dict(json.loads(result.out))
+
+
+def test_enrolment_stores_samples_chips_and_one_encoding_per_model(cli: Cli, data: Path) -> None:
+    report = enrol(cli, data, "Amy Farrah", *photos("amy"), "--email", "amy@example.org", "--role", "staff")
+    assert report["created"] is True and len(report["accepted"]) == 5 and report["rejected"] == {}
+    paths = Paths(data)
+    rows = query(paths, "SELECT model, count(*), min(dim), max(dim) FROM face_encodings GROUP BY model ORDER BY model")
+    assert rows == [("dlib", 5, 128, 128), ("sface", 5, 128, 128)]
+    samples = query(paths, "SELECT chip_path, keypoints FROM face_samples ORDER BY id")
+    assert len(samples) == 5
+    for chip_path, keypoints in samples:
+        assert re.fullmatch(r"face_db/user_001/sample_\d{8}_\d{6}(_\d+)?\.jpg", str(chip_path))
+        chip = read_image(data / str(chip_path))
+        assert chip.shape == (224, 224, 3)
+        assert (data / str(chip_path)).stat().st_mode & 0o777 == 0o600
+        assert len(json.loads(str(keypoints))) == 6
+    assert query(paths, "SELECT name, email, role FROM users") == [("Amy Farrah", "amy@example.org", "staff")]
+
+
+def test_a_second_enrolment_adds_samples_to_the_same_user(cli: Cli, data: Path) -> None:
+    enrol(cli, data, "Raj", *photos("raj")[:2])
+    report = enrol(cli, data, "Raj", *photos("raj")[2:])
+    assert report["created"] is False and report["user_id"] == 1
+    assert query(Paths(data), "SELECT count(*) FROM face_samples WHERE user_id = 1") == [(5,)]
+
+
+def test_bad_images_are_rejected_with_reasons_and_nothing_from_them_is_stored(
+    cli: Cli, data: Path, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes((FACES / "amy" / "amy1.jpg").read_bytes()[:600])
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    group = str(FACES / "group" / "faceapi_bbt4.jpg")
+    noface = str(FACES / "noface" / "compreface_landscape.jpg")
+    result = cli(
+        "--data-dir", str(data), "enroll", "Howard", photos("howard")[0], str(corrupt), str(text), group, noface
+    )
+    assert result.status == 1
+    assert "created user 1 (Howard): 1 sample(s) enrolled" in result.out
+    assert re.search(r"rejected .*corrupt\.jpg: .*not a decodable image", result.err)
+    assert re.search(r"rejected .*notes\.jpg: .*not a decodable image", result.err)
+    assert re.search(
+        r"rejected .*faceapi_bbt4\.jpg: \d faces found; an enrolment photo must show one person", result.err
+    )
+    assert re.search(r"rejected .*compreface_landscape\.jpg: no face found", result.err)
+    assert query(Paths(data), "SELECT count(*) FROM face_samples") == [(1,)]
+    assert len(list((data / "face_db" / "user_001").iterdir())) == 1
+
+
+def test_when_no_image_is_usable_no_user_is_created(cli: Cli, data: Path) -> None:
+    result = cli("--data-dir", str(data), "enroll", "Nobody", str(FACES / "noface" / "faceapi_white.jpg"))
+    assert result.status == 2 and "no usable face in any image; nothing enrolled" in result.err
+    assert query(Paths(data), "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_identify_names_enrolled_people_and_leaves_strangers_unknown(cli: Cli, data: Path) -> None:
+    enrol(cli, data, "Amy", *photos("amy")[1:])
+    enrol(cli, data, "Raj", *photos("raj")[1:])
+    result = cli("--data-dir", str(data), "identify", photos("amy")[0], photos("raj")[0], photos("penny")[0], "--json")
+    assert result.status == 0, result.err
+    images = json.loads(result.out)["images"]
+    decisions = [(i["faces"][0]["name"], i["faces"][0]["decision"]) for i in images]
+    assert decisions == [("Amy", "match"), ("Raj", "match"), (None, "unknown")]
+    amy = images[0]["faces"][0]
+    assert set(amy["distances"]) == {"sface", "dlib"} and amy["margin"] > 0.05 and len(amy["box"]) == 4
+
+
+def test_identify_reports_a_corrupt_image_and_carries_on(cli: Cli, data: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    result = cli("--data-dir", str(data), "identify", str(bad), photos("amy")[0])
+    assert result.status == 1
+    assert "bad.png: not a decodable image" in result.err and "amy1.jpg" in result.out
+
+
+def test_verify_exits_0_for_the_person_and_1_otherwise(cli: Cli, data: Path) -> None:
+    enrol(cli, data, "Sheldon", *photos("sheldon")[1:])
+    same = cli("--data-dir", str(data), "verify", "Sheldon", photos("sheldon")[0])
+    assert same.status == 0 and same.out.startswith("same person: Sheldon, score")
+    other = cli("--data-dir", str(data), "verify", "Sheldon", photos("leonard")[0])
+    assert other.status == 1 and other.out.startswith("different person")
+    noface = cli("--data-dir", str(data), "verify", "Sheldon", str(FACES / "noface" / "faceapi_white.jpg"))
+    assert noface.status == 1 and "no face found" in noface.out
+    missing = cli("--data-dir", str(data), "verify", "Penny", photos("penny")[0])
+    assert missing.status == 6
+
+
+def test_embed_writes_the_largest_face_per_image_and_lists_the_rest(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "e.npz"
+    images = [photos("amy")[0], str(FACES / "noface" / "faceapi_white.jpg")]
+    result = cli("embed", "--out", str(out), *images)
+    assert result.status == 0 and f"left out {images[1]}: no face found" in result.err
+    saved = np.load(out)
+    assert list(saved.keys()) == [images[0]] and saved[images[0]].shape == (128,)
+    sface = cli("embed", "--out", str(out), "--model", "sface", images[0])
+    assert sface.status == 0 and abs(float(np.linalg.norm(np.load(out)[images[0]])) - 1) < 1e-5
+
+
+def test_eval_pairs_decides_and_reports_rates(cli: Cli, tmp_path: Path) -> None:
+    a, b = photos("john_savage")[:2]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        f"{a}\t{b}\t1\n{a}\t{photos('john_simm')[0]}\t0\n{a}\t{FACES / 'noface' / 'faceapi_white.jpg'}\t0\n"
+    )
+    result = cli("eval-pairs", str(pairs), "--json")
+    assert result.status == 0, result.err
+    doc = json.loads(result.out)
+    assert [p["decision"] for p in doc["pairs"]] == ["same", "different", "different"]
+    assert doc["pairs"][2]["distance"] is None and "no face" in doc["pairs"][2]["note"]
+    assert doc["summary"]["accuracy"] == 1.0 and doc["summary"]["genuine"] == 1
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(f"{a} {b}\n")
+    assert cli("eval-pairs", str(bad)).status == 2
+
+
+def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data: Path) -> None:
+    engine = FaceEngine.load(VisionConfig())
+    store = Store.open(Paths(data))
+    try:
+        recogniser = Recogniser(store, engine)
+        probe = read_image(Path(photos("stuart")[0]))
+        assert recogniser.identify(probe)[0].match.decision == "unknown"
+        enrol(cli, data, "Stuart", *photos("stuart")[1:])  # another process-level store writes
+        found = recogniser.identify(probe)[0]
+        assert found.match.decision == "match" and found.name == "Stuart"
+        assert cli("--data-dir", str(data), "users", "remove", "Stuart").status == 0
+        assert recogniser.identify(probe)[0].match.decision == "unknown"
+    finally:
+        store.close()
