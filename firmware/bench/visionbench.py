@@ -14,7 +14,7 @@ from firmware.config import VisionConfig
 from firmware.recognition.evaluate import IMAGE_SUFFIXES
 from firmware.vision.engine import FaceEngine
 from firmware.vision.gallery import Fusion, Gallery
-from firmware.vision.image import read_image
+from firmware.vision.image import read_image_limited
 
 
 @dataclass
@@ -26,6 +26,7 @@ class VisionReport:
     load_ms: float = 0.0
     stages: dict[str, list[float]] = field(default_factory=dict)
     wall_s: float = 0.0
+    load_rss_mib: float = 0.0
     peak_rss_mib: float = 0.0
 
     def add(self, stage: str, ms: float) -> None:
@@ -57,12 +58,13 @@ def run_vision(config: VisionConfig, folder: Path, threads: int, limit: int, gal
     started = time.perf_counter()
     engine = FaceEngine.load(replace(config, threads=threads))
     report.load_ms = (time.perf_counter() - started) * 1000
+    report.load_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gallery = _synthetic_gallery(engine.fusion, gallery_users, 128, np.random.default_rng(0))
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     wall = time.perf_counter()
     for path in files:
         t0 = time.perf_counter()
-        image = read_image(path)
+        image, _ = read_image_limited(path)
         report.add("decode", (time.perf_counter() - t0) * 1000)
         faces = engine.faces(image)
         report.images += 1

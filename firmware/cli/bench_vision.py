@@ -56,6 +56,7 @@ def bench_vision(ctx: Context, args: argparse.Namespace) -> int:
                 "load_ms": report.load_ms,
                 "images_per_s": per_s,
                 "peak_rss_mib": report.peak_rss_mib,
+                "load_peak_rss_mib": report.load_rss_mib,
                 "stages": {k: {"median_ms": a, "p95_ms": b, "n": len(report.stages[k])} for k, (a, b) in stats.items()},
             }
         )
@@ -68,7 +69,10 @@ def bench_vision(ctx: Context, args: argparse.Namespace) -> int:
         ["stage", "median ms", "p95 ms", "n"],
         [(k, f"{a:.2f}", f"{b:.2f}", len(report.stages[k])) for k, (a, b) in stats.items()],
     )
-    ctx.out(f"{per_s:.1f} images/s; models loaded in {report.load_ms:.0f} ms; peak RSS {report.peak_rss_mib:.0f} MiB")
+    ctx.out(
+        f"{per_s:.1f} images/s; models loaded in {report.load_ms:.0f} ms; peak RSS "
+        f"{report.load_rss_mib:.0f} MiB after loading, {report.peak_rss_mib:.0f} MiB over the run"
+    )
     return ExitStatus.SUCCESS
 
 

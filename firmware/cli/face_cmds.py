@@ -68,15 +68,16 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
     return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
 
 
-def _box(box: tuple[float, ...]) -> list[int]:
-    return [round(v) for v in box]
+def _box(box: tuple[float, ...], factor: float) -> list[int]:
+    """A face box in the photo's own pixels (large photos are decoded reduced)."""
+    return [round(v * factor) for v in box]
 
 
 def identify(ctx: Context, args: argparse.Namespace) -> int:
     """Print every face of every image with its user (or none) and score."""
     from firmware.errors import ImageError
     from firmware.recognition.recogniser import Recogniser
-    from firmware.vision.image import read_image
+    from firmware.vision.image import read_image_limited
 
     engine = _engine(ctx)
     results: list[dict[str, Any]] = []
@@ -85,14 +86,15 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
         recogniser = Recogniser(store, engine)
         for path in args.images:
             try:
-                found = recogniser.identify(read_image(path))
+                image, factor = read_image_limited(path)
+                found = recogniser.identify(image)
             except ImageError as err:
                 results.append({"image": str(path), "error": str(err), "faces": []})
                 failed = True
                 continue
             faces = [
                 {
-                    "box": _box(f.face.detection.box),
+                    "box": _box(f.face.detection.box, factor),
                     "detection_score": round(f.face.detection.score, 3),
                     "user_id": f.match.user_id,
                     "name": f.name,
@@ -134,10 +136,10 @@ def verify(ctx: Context, args: argparse.Namespace) -> int:
     """1:1 check; exit 0 same person, 1 not (including no face)."""
     from firmware.recognition.recogniser import Recogniser
     from firmware.store import users
-    from firmware.vision.image import read_image
+    from firmware.vision.image import read_image_limited
 
     engine = _engine(ctx)
-    image = read_image(args.image)
+    image, _ = read_image_limited(args.image)
     with ctx.open_store() as store:
         with store.reader() as conn:
             user = users.find_user(conn, args.user)

@@ -23,7 +23,7 @@ from firmware.store.db import Connection
 from firmware.store.store import Store
 from firmware.vision.align import ENROL_224, chip_transform
 from firmware.vision.engine import Face, FaceEngine
-from firmware.vision.image import Image, encode_jpeg, read_image
+from firmware.vision.image import Image, encode_jpeg, read_image_limited
 
 
 @dataclass
@@ -144,7 +144,7 @@ def enrol(
     items: list[_Accepted] = []
     for path in images:
         try:
-            image = read_image(path)
+            image, _ = read_image_limited(path)
         except ImageError as err:
             report.rejected[str(path)] = [str(err)]
             continue

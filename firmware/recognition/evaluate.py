@@ -18,7 +18,7 @@ from firmware.errors import ImageError
 from firmware.vision.embed import Vector, distances
 from firmware.vision.engine import FaceEngine
 from firmware.vision.gallery import Fusion
-from firmware.vision.image import read_image
+from firmware.vision.image import read_image_limited
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -35,7 +35,7 @@ class EmbeddingCache:
         """Embeddings of the largest face in ``path``; None when there is no face or no image."""
         if path not in self._cache:
             try:
-                faces = self.engine.faces(read_image(Path(path)))
+                faces = self.engine.faces(read_image_limited(Path(path))[0])
             except ImageError as err:
                 self.errors[path] = str(err)
                 faces = []

@@ -149,4 +149,3 @@ def stats(conn: Connection, path: Path) -> Stats:
         wal_bytes=os.path.getsize(wal) if wal.exists() else 0,
         tables=counts,
     )
-

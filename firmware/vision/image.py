@@ -33,6 +33,57 @@ def read_image(path: Path) -> Image:
     return np.asarray(image, dtype=np.uint8)
 
 
+MAX_SIDE = 2048
+"""Photos larger than this (pixels, longest side) are decoded at 1/2, 1/4 or 1/8 size: a 36 MP
+photo would otherwise take 108 MB decoded, and no face needs that many pixels."""
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG or PNG header without decoding; None for other formats."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 9 < len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(data[pos + 5 : pos + 7], "big")
+        pos += 2 + length
+    return None
+
+
+def read_image_limited(path: Path, max_side: int = MAX_SIDE) -> tuple[Image, float]:
+    """Decode an image no larger than about ``max_side``; returns it and the factor from its
+    pixels to the file's (1, 2, 4 or 8).
+
+    Raises:
+        ImageError: as :func:`read_image`.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
+    size = image_size(data[:65536].tobytes())
+    factor = 1
+    while size is not None and max(size) / factor > max_side and factor < 8:
+        factor *= 2
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[factor]  # fmt: skip
+    image: Any = cv2.imdecode(data, flags) if data.size else None
+    if image is None:
+        raise ImageError(f"{path}: not a decodable image (corrupt, truncated or unsupported format)")
+    return np.asarray(image, dtype=np.uint8), (size[0] / image.shape[1] if size else 1.0)
+
+
 def letterbox_tensor(image: Image, size: int) -> tuple[npt.NDArray[np.float32], Letterbox]:
     """Scale ``image`` to fit ``size`` x ``size`` keeping its aspect ratio, pad evenly with
     black, convert BGR to RGB and to [-1, 1]: BlazeFace's input, with the mapping back."""

@@ -70,7 +70,11 @@ class Manifest:
         """
         if not self.path.is_file():
             raise ModelError(f"model {self.name}: {self.path} is missing (run ./setup.sh)")
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        hasher = hashlib.sha256()
+        with self.path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(block)
+        digest = hasher.hexdigest()
         if digest != self.sha256:
             raise ModelError(
                 f"model {self.name}: {self.path.name} has sha256 {digest[:12]}…, manifest says {self.sha256[:12]}…"

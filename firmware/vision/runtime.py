@@ -105,7 +105,33 @@ def load(path: Path, threads: int = 2) -> TfliteModel:
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
         raise ModelError(f"{path} is not a usable TFLite model: {err}") from err
+    _release_file_pages(path)
     return TfliteModel(path, interpreter)
+
+
+def _release_file_pages(path: Path) -> None:
+    """Drop the model file's mapped pages from this process's resident set.
+
+    The runtime memory-maps the file and XNNPACK copies the weights into its own packed buffers
+    at ``allocate_tensors``; the mapped pages are not read again, yet count in RSS (about the
+    file's size: 38 MB for SFace). ``MADV_DONTNEED`` on the read-only shared file mapping only
+    unmaps them: any later access faults them back in from the page cache, so it is safe even
+    for ops XNNPACK does not take. Linux only; elsewhere, or on any error, nothing happens.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    target = str(path.resolve())
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        with open("/proc/self/maps") as maps:
+            ranges = [line.split()[0] for line in maps if line.rstrip("\n").endswith(" " + target)]
+        for span in ranges:
+            start, end = (int(v, 16) for v in span.split("-"))
+            libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 4)  # MADV_DONTNEED
+    except OSError as err:
+        log.debug("could not release pages of %s: %s", path, err)
 
 
 @contextlib.contextmanager
