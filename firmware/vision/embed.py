@@ -19,16 +19,21 @@ from firmware.vision.manifest import Manifest
 Vector = npt.NDArray[np.float32]
 
 
-def distances(metric: str, gallery: npt.NDArray[np.float32], probe: Vector) -> npt.NDArray[np.float32]:
+def distances(
+    metric: str, gallery: npt.NDArray[np.float32], probe: Vector, norms: npt.NDArray[np.float32] | None = None
+) -> npt.NDArray[np.float32]:
     """Distance from ``probe`` to each row of ``gallery`` (smaller = more alike).
 
     Cosine vectors are unit length (see :meth:`Embedder.embed`), so cosine distance is
-    ``1 - dot``; Euclidean uses ``|g|^2 - 2 g.p + |p|^2`` so that 1:N is one matrix product.
+    ``1 - dot``; Euclidean uses ``|g|^2 - 2 g.p + |p|^2`` so that 1:N is one matrix product
+    (``norms``, the rows' ``|g|^2``, can be precomputed by the caller).
     """
     dots = gallery @ probe
     if metric == "cosine":
         return np.asarray(1.0 - dots, dtype=np.float32)
-    squared = np.einsum("ij,ij->i", gallery, gallery) - 2.0 * dots + float(probe @ probe)
+    if norms is None:
+        norms = np.einsum("ij,ij->i", gallery, gallery)
+    squared = norms - 2.0 * dots + float(probe @ probe)
     return np.asarray(np.sqrt(np.maximum(squared, 0.0)), dtype=np.float32)
 
 

@@ -61,6 +61,7 @@ class Match:
 @dataclass
 class _ModelRows:
     matrix: npt.NDArray[np.float32]
+    norms: npt.NDArray[np.float32]  # squared row lengths, for Euclidean search
     starts: npt.NDArray[np.intp]  # first row of each present user
     present: npt.NDArray[np.intp]  # index into Gallery.users for each start
 
@@ -81,7 +82,9 @@ class Gallery:
                 raise ValueError(f"gallery rows of {model} are not grouped by user")
             starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
             present = np.searchsorted(self.users, ids[starts])
-            self._models[model] = _ModelRows(np.ascontiguousarray(matrix, dtype=np.float32), starts, present)
+            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+            norms = np.einsum("ij,ij->i", matrix, matrix)
+            self._models[model] = _ModelRows(matrix, norms, starts, present)
 
     def __len__(self) -> int:
         return int(self.users.size)
@@ -96,7 +99,7 @@ class Gallery:
         out = np.full(self.users.size, np.inf, dtype=np.float32)
         rows = self._models.get(model)
         if rows is not None:
-            out[rows.present] = np.minimum.reduceat(distances(metric, rows.matrix, probe), rows.starts)
+            out[rows.present] = np.minimum.reduceat(distances(metric, rows.matrix, probe, rows.norms), rows.starts)
         return out
 
     def search(self, probes: dict[str, Vector], fusion: Fusion) -> Match:
