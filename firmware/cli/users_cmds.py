@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 from firmware.store import users
@@ -47,25 +48,42 @@ def add(ctx: Context, args: argparse.Namespace) -> int:
 
 def list_(ctx: Context, args: argparse.Namespace) -> int:
     """Print all users."""
+    from firmware.store.encodings import encoding_counts
+
     with ctx.open_store() as store, store.reader() as conn:
         rows = users.list_users(conn)
+        counts = encoding_counts(conn)
     if ctx.json:
-        ctx.emit_json(rows)
+        ctx.emit_json([{**dataclasses.asdict(u), "encodings": counts.get(u.id, {})} for u in rows])
     else:
         ctx.table(
-            ["id", "name", "email", "role", "created_at", "legacy encoding"],
-            [(u.id, u.name, u.email, u.role, u.created_at, "yes" if u.has_face_encoding else "no") for u in rows],
+            ["id", "name", "email", "role", "created_at", "encodings", "legacy encoding"],
+            [
+                (
+                    u.id,
+                    u.name,
+                    u.email,
+                    u.role,
+                    u.created_at,
+                    " ".join(f"{m}:{n}" for m, n in sorted(counts.get(u.id, {}).items())) or None,
+                    "yes" if u.has_face_encoding else "no",
+                )
+                for u in rows
+            ],
         )
     return ExitStatus.SUCCESS
 
 
 def remove(ctx: Context, args: argparse.Namespace) -> int:
     """Remove a user."""
+    from firmware.recognition.enrol import delete_chips
+
     with ctx.open_store() as store:
         user, history = store.write(lambda c: users.remove_user(c, args.user, args.delete_attendance))
+    chips = delete_chips(ctx.config.paths, user.id)
     if ctx.json:
-        ctx.emit_json({"removed": user, "attendance_deleted": history})
+        ctx.emit_json({"removed": user, "attendance_deleted": history, "face_samples_deleted": chips})
     else:
         extra = f" and {history} attendance records" if history else ""
-        ctx.out(f"removed user {user.id} ({user.name}){extra}")
+        ctx.out(f"removed user {user.id} ({user.name}){extra}; {chips} face sample image(s) deleted")
     return ExitStatus.SUCCESS

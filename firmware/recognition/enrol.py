@@ -166,3 +166,22 @@ def enrol(
                 path.unlink()
         raise
     return report
+
+
+def delete_chips(paths: Paths, user_id: int) -> int:
+    """Delete a removed user's enrolment chips (``face_db/user_NNN``); returns how many files.
+
+    Called after the user's rows are gone, so a crash in between leaves orphan files, never
+    rows pointing at missing ones; the next removal of the same id cleans them.
+    """
+    folder = paths.face_db / f"user_{user_id:03d}"
+    if not folder.is_dir():
+        return 0
+    count = 0
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            count += 1
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return count

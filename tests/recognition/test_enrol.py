@@ -155,10 +155,16 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
         recogniser = Recogniser(store, engine)
         probe = read_image(Path(photos("stuart")[0]))
         assert recogniser.identify(probe)[0].match.decision == "unknown"
-        enrol(cli, data, "Stuart", *photos("stuart")[1:])  # another process-level store writes
+        accepted = len(enrol(cli, data, "Stuart", *photos("stuart")[1:])["accepted"])  # through another store
         found = recogniser.identify(probe)[0]
         assert found.match.decision == "match" and found.name == "Stuart"
-        assert cli("--data-dir", str(data), "users", "remove", "Stuart").status == 0
+        listed = json.loads(cli("--data-dir", str(data), "users", "list", "--json").out)
+        assert accepted >= 2 and listed[0]["encodings"] == {"dlib": accepted, "sface": accepted}
+        removed = cli("--data-dir", str(data), "users", "remove", "Stuart")
+        assert removed.status == 0 and f"{accepted} face sample image(s) deleted" in removed.out
         assert recogniser.identify(probe)[0].match.decision == "unknown"
+        assert not (data / "face_db" / "user_001").exists()
+        assert query(Paths(data), "SELECT count(*) FROM face_encodings") == [(0,)]
+        assert query(Paths(data), "SELECT count(*) FROM face_samples") == [(0,)]
     finally:
         store.close()
