@@ -55,7 +55,9 @@ class VisionConfig:
     """Face detection, embedding models, quality gates and the door threshold."""
 
     models_dir: str = _f("", "folder with the model files and manifests ('' = the set-up build, models/build)")
-    detector: Literal["short_range", "full_range"] = _f("short_range", "BlazeFace variant: short range for a door")
+    detector: Literal["auto", "short_range", "full_range"] = _f(
+        "auto", "BlazeFace variant; auto = short range, then full range when it finds no face (small faces)"
+    )
     models: tuple[str, ...] = _f(("sface", "dlib"), "embedding models, fused; one name = low-CPU mode")
     threads: int = _f(2, "CPU threads per model", min=1, max=16)
     threshold: float = _f(

@@ -82,7 +82,7 @@ LAYERS = {
     "firmware.errors": 0, "firmware.clock": 0, "firmware.tomlcheck": 0, "firmware.domain": 0,
     "firmware.config": 1, "firmware.log": 1,
     "firmware.store": 2, "firmware.vision": 2,
-    "firmware.compat": 3, "firmware.recognition": 3, "firmware.demo": 3, "firmware.bench": 4, "firmware.original_system": 3,
+    "firmware.compat": 3, "firmware.recognition": 3, "firmware.demo": 3, "firmware.demo_vision": 4, "firmware.bench": 4, "firmware.original_system": 3,
     "firmware.cli": 5,
 }  # fmt: skip
 

@@ -23,9 +23,8 @@ from firmware.recognition.evaluate import (
     rates,
     threshold_at_far,
 )
-from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import FaceEngine, default_models_dir
+from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors
 from firmware.vision.gallery import Fusion
 from firmware.vision.manifest import Calibration, load_manifests
 from firmware.vision.quality import QualityLimits
@@ -50,7 +49,8 @@ def calibrate(faces: Path, config: VisionConfig, target_far: float = 0.001) -> C
     neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
     fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 1.0)
     limits = QualityLimits(min_face_px=0, min_score=0, min_sharpness=0, max_roll_deg=90, max_yaw=1)
-    engine = FaceEngine(FaceDetector.load(folder, config.detector, config.threads), embedders, limits, fusion)
+    detector, fallback = load_detectors(folder, config.detector, config.threads)
+    engine = FaceEngine(detector, embedders, limits, fusion, fallback=fallback)
     cache = EmbeddingCache(engine)
     pairs = all_pairs(labelled_images(faces))
     rows: list[tuple[int, dict[str, float]]] = []

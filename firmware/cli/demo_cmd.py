@@ -1,4 +1,4 @@
-"""``occur demo``: show the appliance's storage system working, on a scratch folder."""
+"""``occur demo``: show the appliance's storage and recognition working, on a scratch folder."""
 
 from __future__ import annotations
 
@@ -8,11 +8,21 @@ from pathlib import Path
 
 from firmware.cli.common import Context, ExitStatus
 
+_SHARED_FACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the command."""
-    p = sub.add_parser("demo", help="run the storage demo on a scratch data folder", description=__doc__)
+    p = sub.add_parser(
+        "demo", help="run the storage and recognition demo on a scratch data folder", description=__doc__
+    )
     p.add_argument("--into", type=Path, metavar="DIR", help="empty folder to use (default: a new temporary folder)")
+    p.add_argument(
+        "--faces",
+        type=Path,
+        metavar="DIR",
+        help=f"labelled photos, one folder per person (default {_SHARED_FACES} when present)",
+    )
     p.set_defaults(handler=demo)
 
 
@@ -48,5 +58,40 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
     verdict = "ok" if report.check.ok else "FAILED: " + "; ".join(report.check.problems)
     ctx.out(f"5. integrity_check, foreign_key_check, schema check: {verdict}")
     ctx.out("")
+    vision_ok = _vision(ctx, report.data_dir, args.faces or _SHARED_FACES)
+    ctx.out("")
     ctx.out(f"Explore it: .venv/bin/occur --data-dir {report.data_dir} events --limit 20")
-    return ExitStatus.SUCCESS if report.check.ok else ExitStatus.CHECK_FAILED
+    ctx.out(f"            .venv/bin/occur --data-dir {report.data_dir} identify PHOTO...")
+    return ExitStatus.SUCCESS if report.check.ok and vision_ok else ExitStatus.CHECK_FAILED
+
+
+def _vision(ctx: Context, data_dir: Path, faces: Path) -> bool:
+    from firmware import demo_vision
+    from firmware.config import Paths
+
+    if not faces.is_dir():
+        ctx.out(f"6. Recognition: skipped, no labelled photos at {faces} (pass --faces DIR)")
+        return True
+    report = demo_vision.run(Paths(data_dir), faces)
+    ctx.out(f"6. Recognition (BlazeFace + SFace + dlib ResNet fused, models loaded in {report.load_ms:.0f} ms):")
+    ctx.out(
+        f"   enrolled {', '.join(f'{k} ({v} photos)' for k, v in report.enrolled.items())}; "
+        f"{report.rejected} photo(s) rejected by the quality gates"
+    )
+    ctx.table(
+        ["held-out photo", "expected", "decision", "named", "fused score"],
+        [
+            (
+                Path(p.photo).name,
+                p.expected or "(stranger)",
+                p.decision,
+                p.name,
+                None if p.score is None else f"{p.score:.3f}",
+            )
+            for p in report.probes
+        ],
+    )
+    if any(p.decision == "low_quality" for p in report.probes):
+        ctx.out("   low_quality: the face failed a quality gate (e.g. turned away) and was not matched")
+    ctx.out(f"   {'ok' if report.ok else 'FAILED'}: nobody named wrongly, the stranger not named")
+    return report.ok

@@ -71,6 +71,18 @@ def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float, ma
     return Fusion({e.name: e.manifest.metric for e in embedders}, calibrations, threshold, margin)
 
 
+def load_detectors(folder: Path, variant: str, threads: int) -> tuple[FaceDetector, FaceDetector | None]:
+    """The primary detector and, for ``auto``, the full-range fallback used when the short-range
+    model finds no face (faces under about a tenth of the frame width).
+
+    Raises:
+        ModelError: unknown variant or missing model.
+    """
+    if variant == "auto":
+        return FaceDetector.load(folder, "short_range", threads), FaceDetector.load(folder, "full_range", threads)
+    return FaceDetector.load(folder, variant, threads), None
+
+
 class FaceEngine:
     """Detector + embedding models + quality limits. Use :meth:`load`."""
 
@@ -82,8 +94,10 @@ class FaceEngine:
         fusion: Fusion,
         mirror: bool = False,
         load_ms: float = 0.0,
+        fallback: FaceDetector | None = None,
     ) -> None:
         self.detector = detector
+        self.fallback = fallback
         self.embedders = embedders
         self.limits = limits
         self.fusion = fusion
@@ -106,7 +120,7 @@ class FaceEngine:
                 f"embedding model(s) {', '.join(unknown) or '(none)'} not found in {folder}; "
                 f"installed: {', '.join(sorted(manifests)) or 'none (run ./setup.sh)'}"
             )
-        detector = FaceDetector.load(folder, config.detector, config.threads)
+        detector, fallback = load_detectors(folder, config.detector, config.threads)
         embedders = [Embedder.load(manifests[m], config.threads) for m in config.models]
         fusion = fusion_for(folder, embedders, config.threshold, config.margin)
         limits = QualityLimits(
@@ -114,7 +128,7 @@ class FaceEngine:
         )
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
-        return cls(detector, embedders, limits, fusion, config.mirror, load_ms)
+        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback)
 
     def faces(self, image: Image, embed: bool = True) -> list[Face]:
         """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.
@@ -123,6 +137,8 @@ class FaceEngine:
         """
         started = time.perf_counter()
         detections = self.detector.detect(image)
+        if self.fallback is not None and not any(d.score >= self.limits.min_score for d in detections):
+            detections = self.fallback.detect(image)
         detect_ms = (time.perf_counter() - started) * 1000
         faces = []
         for det in sorted(detections, key=lambda d: d.width * d.height, reverse=True):

@@ -1,7 +1,7 @@
 """Recognition quality on the labelled dev faces in ../shared/data/faces (never copied here).
 
 Floors sit just under what was measured when the models and calibration were committed
-(leave-one-out 147/148 for each model and fused), so a regression in conversion, alignment,
+(leave-one-out 157/159 SFace, 157/159 dlib, 158/159 fused, detector auto), so a regression in conversion, alignment,
 fusion or calibration fails here.
 """
 
@@ -29,7 +29,7 @@ def engine() -> FaceEngine:
 def test_leave_one_out_identification_per_model_and_fused(engine: FaceEngine) -> None:
     result = leave_one_out(EmbeddingCache(engine), engine.fusion, labelled_images(FACES))
     probes = result["fused"][1]
-    assert probes >= 140
+    assert probes >= 155
     for key in ("sface", "dlib", "fused"):
         correct, total = result[key]
         assert total == probes

@@ -71,7 +71,9 @@ def hold_write_lock(paths: Paths, seconds: float, holding: threading.Event) -> t
         other = open_plain(paths.database, readonly=False)
         try:
             other.execute("BEGIN IMMEDIATE")
-            other.execute("INSERT INTO system_events (timestamp, event_type) VALUES ('2026-01-01T00:00:00+00:00', 'other')")
+            other.execute(
+                "INSERT INTO system_events (timestamp, event_type) VALUES ('2026-01-01T00:00:00+00:00', 'other')"
+            )
             holding.set()
             time.sleep(seconds)
             other.execute("COMMIT")
@@ -104,6 +106,9 @@ def test_a_long_lock_fails_cleanly_and_the_store_recovers(paths: Paths) -> None:
         thread.join()
         store.log_system_event("later")
         with store.reader() as conn:
-            assert [r[0] for r in conn.execute("SELECT event_type FROM system_events ORDER BY id")] == ["other", "later"]
+            assert [r[0] for r in conn.execute("SELECT event_type FROM system_events ORDER BY id")] == [
+                "other",
+                "later",
+            ]
     finally:
         store.close()

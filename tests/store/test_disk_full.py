@@ -25,7 +25,9 @@ DETAILS = "x" * 4096
 
 def try_mount(target: Path) -> bool:
     target.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(target)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(target)], capture_output=True
+    )
     return done.returncode == 0
 
 
@@ -74,7 +76,9 @@ def rows(paths: Paths) -> list[str]:
     conn = open_plain(paths.database)
     try:
         assert [r[0] for r in conn.execute("PRAGMA integrity_check")] == ["ok"]
-        return [str(r[0]).split(":")[0] for r in conn.execute("SELECT details FROM system_events WHERE event_type = 'fill'")]
+        return [
+            str(r[0]).split(":")[0] for r in conn.execute("SELECT details FROM system_events WHERE event_type = 'fill'")
+        ]
     finally:
         conn.close()
 

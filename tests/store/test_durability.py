@@ -69,7 +69,9 @@ def stored(paths: Paths) -> list[str]:
     try:
         assert [r[0] for r in conn.execute("PRAGMA integrity_check")] == ["ok"]
         faces = [str(r[0]) for r in conn.execute("SELECT user_id FROM face_events")]
-        heartbeats = [str(r[0]) for r in conn.execute("SELECT details FROM system_events WHERE event_type = 'heartbeat'")]
+        heartbeats = [
+            str(r[0]) for r in conn.execute("SELECT details FROM system_events WHERE event_type = 'heartbeat'")
+        ]
         return faces + heartbeats
     finally:
         conn.close()

@@ -21,7 +21,9 @@ def photos(folder: str | None = None) -> list[Path]:
     assert FACES.is_dir(), f"the face photos are expected at {FACES}"
     if folder:
         return sorted((FACES / folder).glob("*.jpg"))
-    return sorted(p for d in FACES.iterdir() if d.is_dir() and d.name not in ("group", "noface") for p in d.glob("*.jpg"))
+    return sorted(
+        p for d in FACES.iterdir() if d.is_dir() and d.name not in ("group", "noface") for p in d.glob("*.jpg")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,9 @@ def test_short_range_finds_the_one_face_in_portraits(short: FaceDetector) -> Non
 
 
 def test_full_range_counts_faces_in_group_photos(full: FaceDetector) -> None:
-    labelled = [(p, int(m.group(1))) for p in photos("group") if (m := re.fullmatch(r"compreface_\d+_(\d+)\.jpg", p.name))]
+    labelled = [
+        (p, int(m.group(1))) for p in photos("group") if (m := re.fullmatch(r"compreface_\d+_(\d+)\.jpg", p.name))
+    ]
     assert len(labelled) >= 6
     found = sum(min(len(full.detect(read_image(p))), n) for p, n in labelled)
     expected = sum(n for _, n in labelled)

@@ -66,14 +66,18 @@ def test_altered_model_file_is_refused_before_use(tmp_path: Path) -> None:
         handle.write(b"\x00\x01\x02\x03")
     write_manifest(tmp_path, "sface")
     with pytest.raises(ModelError, match="sha256"):
-        FaceEngine.load(VisionConfig(models_dir=str(tmp_path), models=("sface",), threshold=0.5))
+        FaceEngine.load(
+            VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("sface",), threshold=0.5)
+        )
 
 
 def test_a_new_model_is_usable_by_writing_a_manifest(tmp_path: Path) -> None:
     for name in ("blazeface_short_range.tflite", "sface_f32.tflite"):
         (tmp_path / name).symlink_to(BUILD / name)
     write_manifest(tmp_path, "door-model-x", threshold=0.5)
-    engine = FaceEngine.load(VisionConfig(models_dir=str(tmp_path), models=("door-model-x",), threshold=0.55))
+    engine = FaceEngine.load(
+        VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("door-model-x",), threshold=0.55)
+    )
     faces = engine.faces(read_image(SHARED / "data" / "faces" / "amy" / "amy1.jpg"))
     assert len(faces) == 1 and faces[0].embeddings["door-model-x"].shape == (128,)
     assert engine.fusion.threshold == 0.55
@@ -89,4 +93,4 @@ def test_uncalibrated_threshold_must_be_configured(tmp_path: Path) -> None:
         (tmp_path / name).symlink_to(BUILD / name)
     write_manifest(tmp_path, "other")
     with pytest.raises(ModelError, match=r"set \[vision\] threshold"):
-        FaceEngine.load(VisionConfig(models_dir=str(tmp_path), models=("other",)))
+        FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("other",)))
