@@ -67,7 +67,7 @@ class VisionConfig:
     mirror: bool = _f(False, "also embed the mirrored face and average (about 2x CPU)")
     min_face_px: float = _f(40.0, "smallest face accepted, pixels (box side)", min=8.0, max=4096.0)
     min_score: float = _f(0.6, "lowest detector score accepted", min=0.0, max=1.0)
-    min_sharpness: float = _f(10.0, "lowest Laplacian variance of the aligned face accepted", min=0.0)
+    min_sharpness: float = _f(40.0, "lowest Laplacian variance of the aligned eyes-to-mouth region accepted", min=0.0)
     max_roll_deg: float = _f(30.0, "largest head tilt accepted, degrees", min=0.0, max=90.0)
     max_yaw: float = _f(
         0.45, "largest nose offset from the eyes' midpoint over half the eye distance", min=0.0, max=1.0

@@ -16,7 +16,7 @@ from pathlib import Path
 from firmware.config import VisionConfig
 from firmware.domain import Detection
 from firmware.errors import ModelError
-from firmware.vision.align import ENROL_224, align, chip_transform
+from firmware.vision.align import ENROL_224, SFACE_112, align, chip_transform
 from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder, Vector
 from firmware.vision.gallery import Fusion
@@ -143,10 +143,10 @@ class FaceEngine:
         faces = []
         for det in sorted(detections, key=lambda d: d.width * d.height, reverse=True):
             try:
-                chip_transform(det, self.embedders[0].template)
+                chip_transform(det, SFACE_112)
             except ValueError:
                 continue
-            face = Face(det, assess(det, align(image, det, self.embedders[0].template), self.limits))
+            face = Face(det, assess(det, image, self.limits))
             face.timings["detect"] = detect_ms
             if embed:
                 for embedder in self.embedders:

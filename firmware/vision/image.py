@@ -143,3 +143,16 @@ def laplacian_variance(image: Image) -> float:
 
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def crop_resized(image: Image, box: tuple[float, float, float, float], size: int) -> Image | None:
+    """The part of ``box`` inside the image, resized to ``size`` x ``size`` (area filter); None
+    when less than 2 px of it is inside."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x0, y0 = max(0, round(box[0])), max(0, round(box[1]))
+    x1, y1 = min(w, round(box[2])), min(h, round(box[3]))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return np.asarray(cv2.resize(image[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
