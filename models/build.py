@@ -137,6 +137,8 @@ def build(recipe: Path, out: Path, cache: Path) -> list[Path]:
                 "source": f"{spec['source']['package']} {spec['source']['version']} ({spec['source']['file']})",
             }
             manifest["name"] = item.get("model_name", manifest["name"])
+            if "input_size" in item:
+                manifest["input_size"] = item["input_size"]
             write(out / f"{item['name']}.manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
     return done
 

@@ -42,13 +42,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     m.set_defaults(handler=embed)
 
 
-def _engine(ctx: Context, models: tuple[str, ...] | None = None) -> Any:
+def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = True) -> Any:
     from dataclasses import replace
 
     from firmware.vision.engine import FaceEngine
 
     vision = ctx.config.vision if models is None else replace(ctx.config.vision, models=models)
-    return FaceEngine.load(vision)
+    return FaceEngine.load(vision, fused)
 
 
 def enroll(ctx: Context, args: argparse.Namespace) -> int:
@@ -171,7 +171,7 @@ def embed(ctx: Context, args: argparse.Namespace) -> int:
 
     from firmware.recognition.evaluate import EmbeddingCache
 
-    cache = EmbeddingCache(_engine(ctx, (args.model,)))
+    cache = EmbeddingCache(_engine(ctx, (args.model,), fused=False))
     vectors: dict[str, Any] = {}
     for path in args.images:
         found = cache.get(str(path))

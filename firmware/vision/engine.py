@@ -21,7 +21,7 @@ from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder, Vector
 from firmware.vision.gallery import Fusion
 from firmware.vision.image import Image
-from firmware.vision.manifest import load_manifests
+from firmware.vision.manifest import Calibration, load_manifests, verify_beside
 from firmware.vision.quality import Quality, QualityLimits, assess
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,11 @@ def load_detectors(folder: Path, variant: str, threads: int) -> tuple[FaceDetect
     Raises:
         ModelError: unknown variant or missing model.
     """
-    if variant == "auto":
-        return FaceDetector.load(folder, "short_range", threads), FaceDetector.load(folder, "full_range", threads)
-    return FaceDetector.load(folder, variant, threads), None
+    variants = ("short_range", "full_range") if variant == "auto" else (variant,)
+    for name in variants:
+        verify_beside(folder / f"blazeface_{name}.tflite")
+    loaded = [FaceDetector.load(folder, name, threads) for name in variants]
+    return loaded[0], (loaded[1] if len(loaded) > 1 else None)
 
 
 class FaceEngine:
@@ -105,8 +107,12 @@ class FaceEngine:
         self.load_ms = load_ms
 
     @classmethod
-    def load(cls, config: VisionConfig) -> FaceEngine:
+    def load(cls, config: VisionConfig, fused: bool = True) -> FaceEngine:
         """Load the configured detector and models, checking each file against its manifest.
+
+        Args:
+            fused: False for tools that only embed (``occur embed``): a model without
+                calibration is then accepted and the fusion rule is a neutral placeholder.
 
         Raises:
             ModelError: a model is missing, altered, unknown or lacks calibration.
@@ -122,7 +128,11 @@ class FaceEngine:
             )
         detector, fallback = load_detectors(folder, config.detector, config.threads)
         embedders = [Embedder.load(manifests[m], config.threads) for m in config.models]
-        fusion = fusion_for(folder, embedders, config.threshold, config.margin)
+        if fused:
+            fusion = fusion_for(folder, embedders, config.threshold, config.margin)
+        else:
+            neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
+            fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)
         limits = QualityLimits(
             config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw
         )

@@ -70,15 +70,38 @@ class Manifest:
         """
         if not self.path.is_file():
             raise ModelError(f"model {self.name}: {self.path} is missing (run ./setup.sh)")
-        hasher = hashlib.sha256()
-        with self.path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(block)
-        digest = hasher.hexdigest()
+        digest = file_sha256(self.path)
         if digest != self.sha256:
             raise ModelError(
                 f"model {self.name}: {self.path.name} has sha256 {digest[:12]}…, manifest says {self.sha256[:12]}…"
             )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def verify_beside(path: Path) -> None:
+    """Check ``path`` against ``<path>.manifest.json`` when that manifest exists (set-up writes
+    one for every model it builds; a hand-made models folder may have none).
+
+    Raises:
+        ModelError: unreadable manifest, or the file's sha256 differs from it.
+    """
+    manifest = path.with_name(path.name + ".manifest.json")
+    if not manifest.exists():
+        return
+    try:
+        expected = json.loads(manifest.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{manifest}: unreadable manifest ({err})") from err
+    if path.is_file() and file_sha256(path) != expected:
+        raise ModelError(f"{path.name} does not match the sha256 in its manifest; run ./setup.sh to rebuild it")
 
 
 def _field(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:

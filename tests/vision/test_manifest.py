@@ -94,3 +94,23 @@ def test_uncalibrated_threshold_must_be_configured(tmp_path: Path) -> None:
     write_manifest(tmp_path, "other")
     with pytest.raises(ModelError, match=r"set \[vision\] threshold"):
         FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("other",)))
+
+
+def test_embed_accepts_a_model_without_calibration(tmp_path: Path) -> None:
+    for name in ("blazeface_short_range.tflite", "sface_f32.tflite"):
+        (tmp_path / name).symlink_to(BUILD / name)
+    write_manifest(tmp_path, "raw")
+    config = VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("raw",))
+    engine = FaceEngine.load(config, fused=False)
+    assert engine.faces(read_image(SHARED / "data" / "faces" / "amy" / "amy1.jpg"))[0].embeddings["raw"].shape == (128,)
+
+
+def test_altered_detector_is_refused(tmp_path: Path) -> None:
+    shutil.copy(BUILD / "blazeface_short_range.tflite.manifest.json", tmp_path)
+    (tmp_path / "sface_f32.tflite").symlink_to(BUILD / "sface_f32.tflite")
+    write_manifest(tmp_path, "sface")
+    data = bytearray((BUILD / "blazeface_short_range.tflite").read_bytes())
+    data[-100] ^= 0xFF
+    (tmp_path / "blazeface_short_range.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match the sha256"):
+        FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("sface",)))
