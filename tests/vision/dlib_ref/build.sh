@@ -18,4 +18,4 @@ fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 g++ -O2 -std=c++14 "$here/dlib_ref.cpp" -o "$1" \
-    -ldlib -lpthread -lpng -ljpeg -l:libblas.so.3 -l:liblapack.so.3
+    -ldlib -lpthread

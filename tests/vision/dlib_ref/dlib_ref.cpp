@@ -8,7 +8,9 @@
 // Usage: dlib_ref MODEL.dat < chips.raw > descriptors.raw
 //
 // Build (Debian 12, libdlib-dev 19.24; see build.sh):
-//   g++ -O2 -std=c++14 dlib_ref.cpp -o dlib_ref -ldlib -lpthread -lpng -ljpeg -l:libblas.so.3 -l:liblapack.so.3
+//   g++ -O2 -std=c++14 dlib_ref.cpp -o dlib_ref -ldlib -lpthread
+// (libdlib.so brings its own BLAS, PNG and JPEG dependencies; naming them here would need
+// their -dev packages, which libdlib-dev does not install.)
 
 #include <dlib/dnn.h>
 
