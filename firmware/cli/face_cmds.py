@@ -35,6 +35,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(v)
     v.set_defaults(handler=verify)
 
+    r = sub.add_parser(
+        "reembed",
+        help="rebuild encodings from the stored enrolment chips with the installed models",
+        description="Run after adding or updating an embedding model: samples whose encoding "
+        "came from another model file (or none) are embedded again.",
+    )
+    add_json_flag(r)
+    r.set_defaults(handler=reembed)
+
     m = sub.add_parser("embed", help="save the largest face's embedding of each photo to an .npz file")
     m.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     m.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
@@ -184,3 +193,19 @@ def embed(ctx: Context, args: argparse.Namespace) -> int:
         np.savez(handle, **vectors)
     ctx.out(f"wrote {len(vectors)} embedding(s) ({args.model}) to {args.out}")
     return ExitStatus.SUCCESS if vectors else ExitStatus.ERROR
+
+
+def reembed(ctx: Context, args: argparse.Namespace) -> int:
+    """Re-embed stale or missing encodings; exit 1 if any sample failed."""
+    from firmware.recognition.reembed import reembed as run
+
+    engine = _engine(ctx)
+    with ctx.open_store() as store:
+        report = run(store, engine)
+    if ctx.json:
+        ctx.emit_json(report)
+    else:
+        ctx.out("re-embedded: " + ", ".join(f"{m} {n}" for m, n in report.embedded.items()))
+        for sample, reason in report.failed.items():
+            print(f"sample {sample}: {reason}", file=ctx.stderr)
+    return ExitStatus.ERROR if report.failed else ExitStatus.SUCCESS

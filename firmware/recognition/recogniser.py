@@ -49,7 +49,13 @@ class Recogniser:
             if version == self._gallery.version:
                 return self._gallery
             with self._lock:
-                rows = {e.name: encodings.gallery_rows(conn, e.name) for e in self.engine.embedders}
+                rows = {e.name: encodings.gallery_rows(conn, e.name, e.manifest.sha256) for e in self.engine.embedders}
+                for e in self.engine.embedders:
+                    stale = encodings.stale_count(conn, e.name, e.manifest.sha256)
+                    if stale:
+                        log.warning(
+                            "gallery: %d %s encodings come from another model file; run occur reembed", stale, e.name
+                        )
                 names: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
                 self._names = {int(i): str(n) for i, n in names}
                 self._gallery = Gallery(rows, version)

@@ -120,9 +120,17 @@ def encodings_of(conn: Connection, user_id: int, model: str) -> list[Vector]:
     return [from_blob(bytes(r[0]), int(r[1])) for r in rows]
 
 
-def gallery_rows(conn: Connection, model: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """All encodings of ``model`` as (user ids, matrix), ordered by user id."""
-    rows = _rows(conn, "SELECT user_id, vector, dim FROM face_encodings WHERE model = ? ORDER BY user_id, id", (model,))
+def gallery_rows(
+    conn: Connection, model: str, model_sha256: str | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """All encodings of ``model`` as (user ids, matrix), ordered by user id; with
+    ``model_sha256``, only those made by exactly that model file."""
+    rows = _rows(
+        conn,
+        "SELECT user_id, vector, dim FROM face_encodings WHERE model = ? AND (? IS NULL OR model_sha256 = ?)"
+        " ORDER BY user_id, id",
+        (model, model_sha256, model_sha256),
+    )
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     users = np.array([int(r[0]) for r in rows], dtype=np.int64)
@@ -153,3 +161,29 @@ def encoding_counts(conn: Connection) -> dict[int, dict[str, int]]:
     for user_id, model, n in _rows(conn, "SELECT user_id, model, count(*) FROM face_encodings GROUP BY user_id, model"):
         counts.setdefault(int(user_id), {})[str(model)] = int(n)
     return counts
+
+
+def stale_count(conn: Connection, model: str, model_sha256: str) -> int:
+    """Encodings of ``model`` made by another file than ``model_sha256`` (need re-embedding)."""
+    row = conn.execute(
+        "SELECT count(*) FROM face_encodings WHERE model = ? AND model_sha256 != ?", (model, model_sha256)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def samples_missing(conn: Connection, model: str, model_sha256: str) -> list[Sample]:
+    """Samples with a chip but no encoding by exactly this model file."""
+    rows = _rows(
+        conn,
+        "SELECT s.id, s.user_id, s.chip_path, s.keypoints, s.source, s.detection_score, s.sharpness, s.created_at"
+        " FROM face_samples s WHERE s.chip_path IS NOT NULL AND NOT EXISTS (SELECT 1 FROM face_encodings e"
+        " WHERE e.sample_id = s.id AND e.model = ? AND e.model_sha256 = ?) ORDER BY s.id",
+        (model, model_sha256),
+    )
+    return [Sample(int(r[0]), int(r[1]), r[2], json.loads(r[3]), r[4], r[5], r[6], str(r[7])) for r in rows]
+
+
+def replace_encoding(conn: Connection, sample: Sample, model: str, model_sha256: str, vector: npt.ArrayLike) -> None:
+    """Swap a sample's encoding for ``model`` (any older file's) for a new one."""
+    conn.execute("DELETE FROM face_encodings WHERE sample_id = ? AND model = ?", (sample.id, model))
+    add_encoding(conn, sample.user_id, model, model_sha256, vector, sample.id)

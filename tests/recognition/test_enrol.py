@@ -168,3 +168,34 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
         assert query(Paths(data), "SELECT count(*) FROM face_samples") == [(0,)]
     finally:
         store.close()
+
+
+def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: Path, tmp_path: Path) -> None:
+    sface_only = tmp_path / "sface.toml"
+    sface_only.write_text('[vision]\nmodels = ["sface"]\n')
+    result = cli("--config", str(sface_only), "--data-dir", str(data), "enroll", "Penny", *photos("penny")[1:])
+    assert result.status in (0, 1), result.err
+    paths = Paths(data)
+    assert query(paths, "SELECT DISTINCT model FROM face_encodings") == [("sface",)]
+    probe = photos("penny")[0]
+    # the fused door needs dlib encodings too: until re-embedded, Penny is not recognised
+    assert (
+        json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]["decision"]
+        == "unknown"
+    )
+    first = cli("--data-dir", str(data), "reembed", "--json")
+    assert first.status == 0, first.err
+    samples = query(paths, "SELECT count(*) FROM face_samples")[0][0]
+    assert json.loads(first.out)["embedded"] == {"sface": 0, "dlib": samples}
+    found = json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]
+    assert (found["name"], found["decision"]) == ("Penny", "match")
+    # an updated sface file: old vectors are ignored by the door until re-embedded
+    with Store.open(paths) as store:
+        store.write(lambda c: c.execute("UPDATE face_encodings SET model_sha256 = 'old' WHERE model = 'sface'"))
+    stale = json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]
+    assert stale["decision"] == "unknown"
+    again = json.loads(cli("--data-dir", str(data), "reembed", "--json").out)
+    assert again["embedded"] == {"sface": samples, "dlib": 0}
+    assert query(paths, "SELECT count(*) FROM face_encodings WHERE model_sha256 = 'old'") == [(0,)]
+    found = json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]
+    assert found["decision"] == "match"

@@ -1,0 +1,66 @@
+"""Re-embed stored enrolment chips with the installed models.
+
+Encodings are tied to the exact model file that made them (its sha256). When a model is added
+or replaced (a new manifest, an update), the door must not compare new faces with old vectors:
+the gallery ignores encodings from another file, and this module rebuilds them from the 224 px
+chips kept under ``face_db/`` with the keypoints stored beside them, so nobody has to enrol
+again. Each sample is written in its own transaction; a chip that cannot be read is reported
+and skipped, leaving that sample's old encoding in place.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+
+from firmware.domain import Detection
+from firmware.errors import ImageError
+from firmware.store import encodings
+from firmware.store.store import Store
+from firmware.vision.engine import FaceEngine
+from firmware.vision.image import read_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReembedReport:
+    """Counts per model, and the samples that could not be re-embedded with why."""
+
+    embedded: dict[str, int] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def _detection(keypoints: list[list[float]]) -> Detection:
+    xs, ys = [p[0] for p in keypoints], [p[1] for p in keypoints]
+    return Detection((min(xs), min(ys), max(xs), max(ys)), tuple((float(x), float(y)) for x, y in keypoints), 1.0)
+
+
+def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
+    """Give every sample with a chip an encoding from each loaded model's current file."""
+    report = ReembedReport()
+    for embedder in engine.embedders:
+        sha = embedder.manifest.sha256
+        with store.reader() as conn:
+            todo = encodings.samples_missing(conn, embedder.name, sha)
+        done = 0
+        for sample in todo:
+            if sample.chip_path is None or len(sample.keypoints) != 6:
+                report.failed[sample.id] = "no chip or keypoints stored"
+                continue
+            try:
+                chip = read_image(store.paths.root / sample.chip_path)
+                vector = embedder.embed(embedder.chip(chip, _detection(sample.keypoints)), engine.mirror)
+            except (ImageError, ValueError) as err:
+                report.failed[sample.id] = str(err)
+                continue
+            store.write(
+                functools.partial(
+                    encodings.replace_encoding, sample=sample, model=embedder.name, model_sha256=sha, vector=vector
+                )
+            )
+            done += 1
+        report.embedded[embedder.name] = done
+        log.info("reembed: %d samples embedded with %s", done, embedder.name)
+    return report
