@@ -82,3 +82,8 @@ def parse_zone(text: str) -> tzinfo:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {text!r}") from err
+
+
+def unix_iso(seconds: float) -> str:
+    """Format Unix time (seconds) in the stored format."""
+    return to_iso(datetime.fromtimestamp(seconds, UTC))

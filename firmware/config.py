@@ -75,6 +75,55 @@ class VisionConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    """Where frames come from; chosen here, never by silent fallback."""
+
+    source: str = _f("picamera2", "picamera2 | opencv:INDEX_OR_URL_OR_PIPELINE | replay:PATH (folder or video)")
+    width: int = _f(1280, "requested frame width, px (picamera2, opencv)", min=64, max=8192)
+    height: int = _f(720, "requested frame height, px (picamera2, opencv)", min=64, max=8192)
+    fps: float = _f(15.0, "frame rate; for replay, 0 = as fast as possible", min=0.0, max=240.0)
+    reopen_max_s: float = _f(30.0, "longest wait between attempts to reopen a failed camera, s", min=0.5, max=3600.0)
+
+
+@dataclass(frozen=True)
+class DoorConfig:
+    """Relay, LEDs, inputs and who may enter. Pins are BCM numbers; 0 = not fitted."""
+
+    relay_pin: int = _f(17, "door relay output pin", min=0, max=40)
+    relay_active_high: bool = _f(True, "relay energises (unlocks) on a high level")
+    pulse_s: float = _f(3.0, "how long the door stays unlocked on a grant, s", min=0.2, max=30.0)
+    green_led_pin: int = _f(22, "granted/idle LED pin", min=0, max=40)
+    red_led_pin: int = _f(27, "denied/fault LED pin", min=0, max=40)
+    contact_pin: int = _f(0, "door contact input (closed = door shut)", min=0, max=40)
+    exit_button_pin: int = _f(0, "request-to-exit button input", min=0, max=40)
+    tamper_pin: int = _f(0, "tamper switch input", min=0, max=40)
+    held_open_s: float = _f(30.0, "door open longer than this raises door_held_open, s", min=1.0, max=3600.0)
+    allowed_roles: tuple[str, ...] = _f((), "roles let in at this door (empty = every enrolled, active user)")
+    schedule: tuple[str, ...] = _f((), "weekly windows 'ROLE DAYS HH:MM-HH:MM', e.g. 'staff mon-fri 07:00-19:00'")
+    timezone: str = _f("", "zone for the schedule ('' = this machine's)")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How frames become decisions."""
+
+    agree_frames: int = _f(3, "agreeing frames needed for a decision", min=1, max=100)
+    max_gap_frames: int = _f(5, "frames without the face before a visit ends", min=1, max=1000)
+    cooldown_s: float = _f(10.0, "a decided person is not recorded again within this time, s", min=0.0, max=86400.0)
+    unknown_match: float = _f(0.35, "fused score under which a stranger counts as one seen before", min=0.0, max=5.0)
+    unknown_memory_days: float = _f(30.0, "how long strangers' embeddings are kept for recognising them", min=0.0)
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    """Event pictures: quality and retention."""
+
+    jpeg_quality: int = _f(90, "JPEG quality, 1-100", min=1, max=100)
+    keep_days: float = _f(30.0, "snapshots older than this are deleted, days", min=0.0)
+    min_free_mb: int = _f(200, "below this much free disk the oldest snapshots go first, MiB", min=0)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -91,6 +140,10 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    door: DoorConfig = field(default_factory=DoorConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
 
     @property
     def paths(self) -> Paths:

@@ -83,3 +83,11 @@ class ModelError(OccurError):
 
 class ImageError(OccurError, ValueError):
     """An image cannot be decoded (corrupt, truncated, not an image)."""
+
+
+class CameraError(OccurError):
+    """The camera cannot be opened or stopped delivering frames."""
+
+
+class HardwareError(OccurError):
+    """A GPIO device cannot be set up (pin in use, no pin factory)."""

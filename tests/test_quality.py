@@ -66,7 +66,9 @@ SDK_OWNERS = {
     "sqlite3": {"firmware.original_system"},
     "ai_edge_litert": {"firmware.vision.runtime"},
     "tflite_runtime": {"firmware.vision.runtime"},
-    "cv2": {"firmware.vision.image"},
+    "cv2": {"firmware.vision.image", "firmware.hw.opencv_camera"},
+    "gpiozero": {"firmware.hw.door"},
+    "picamera2": {"firmware.hw.picamera2_camera"},
 }
 
 
@@ -80,10 +82,13 @@ def test_vendor_sdks_have_one_adapter() -> None:
 
 LAYERS = {
     "firmware.errors": 0, "firmware.clock": 0, "firmware.tomlcheck": 0, "firmware.domain": 0,
-    "firmware.config": 1, "firmware.log": 1,
+    "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
     "firmware.store": 2, "firmware.vision": 2,
-    "firmware.compat": 3, "firmware.recognition": 3, "firmware.demo": 3, "firmware.demo_vision": 4, "firmware.bench": 4, "firmware.original_system": 3,
-    "firmware.cli": 5,
+    "firmware.compat": 3, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
+    "firmware.hw": 3, "firmware.snapshots": 3,
+    "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
+    "firmware.service": 5, "firmware.demo_door": 6,
+    "firmware.cli": 7,
 }  # fmt: skip
 
 

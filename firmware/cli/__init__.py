@@ -14,7 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from firmware import __version__
-from firmware.cli import bench_cmds, config_cmds, db_cmds, demo_cmd, eval_cmds, events_cmds, face_cmds, users_cmds
+from firmware.cli import (
+    bench_cmds,
+    config_cmds,
+    db_cmds,
+    demo_cmd,
+    eval_cmds,
+    events_cmds,
+    face_cmds,
+    run_cmds,
+    users_cmds,
+)
 from firmware.cli.common import Context, ExitStatus
 from firmware.errors import (
     AmbiguousError,
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log progress (-v: info, -vv: debug); default warnings only"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (demo_cmd, config_cmds, db_cmds, events_cmds, users_cmds, face_cmds, eval_cmds, bench_cmds):
+    for module in (demo_cmd, run_cmds, config_cmds, db_cmds, events_cmds, users_cmds, face_cmds, eval_cmds, bench_cmds):
         module.register(sub)
     return parser
 

@@ -159,15 +159,19 @@ class FaceEngine:
             face = Face(det, assess(det, image, self.limits))
             face.timings["detect"] = detect_ms
             if embed:
-                for embedder in self.embedders:
-                    t0 = time.perf_counter()
-                    chip = embedder.chip(image, det)
-                    t1 = time.perf_counter()
-                    face.embeddings[embedder.name] = embedder.embed(chip, self.mirror)
-                    face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000
-                    face.timings[f"embed_{embedder.name}"] = (time.perf_counter() - t1) * 1000
+                self.embed(image, face)
             faces.append(face)
         return faces
+
+    def embed(self, image: Image, face: Face) -> None:
+        """Fill ``face.embeddings`` (and its timings) with every model's embedding."""
+        for embedder in self.embedders:
+            t0 = time.perf_counter()
+            chip = embedder.chip(image, face.detection)
+            t1 = time.perf_counter()
+            face.embeddings[embedder.name] = embedder.embed(chip, self.mirror)
+            face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000
+            face.timings[f"embed_{embedder.name}"] = (time.perf_counter() - t1) * 1000
 
     def enrolment_chip(self, image: Image, face: Face) -> Image:
         """The wide aligned chip kept with an enrolment sample (see ``ENROL_224``)."""

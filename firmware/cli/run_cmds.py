@@ -1,0 +1,103 @@
+"""``occur run`` and ``occur status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import threading
+from datetime import datetime
+from typing import Any
+
+from firmware.cli.common import Context, ExitStatus, add_json_flag
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run`` and ``status``."""
+    r = sub.add_parser(
+        "run",
+        help="run the door: camera, recognition, relay, LEDs, records",
+        description="Runs until SIGTERM/SIGINT; the relay is locked at start and on every exit.",
+    )
+    r.add_argument(
+        "--source", metavar="SPEC", help="replay:PATH | opencv:INDEX_OR_URL | picamera2 (default: [camera] source)"
+    )
+    r.add_argument(
+        "--gpio", choices=("real", "mock"), default="real", help="mock: gpiozero MockFactory pins (no hardware)"
+    )
+    r.add_argument("--until-end", action="store_true", help="stop when a replay source ends")
+    r.add_argument("--quiet", action="store_true", help="do not print each decision")
+    r.set_defaults(handler=run)
+
+    s = sub.add_parser("status", help="is the door running: fps, last frame, decisions, disk, database")
+    add_json_flag(s)
+    s.set_defaults(handler=status)
+
+
+def _describe(d: Any) -> str:
+    who = d.name or (f"stranger #{d.unknown_id}" if d.unknown_id else "stranger")
+    score = "-" if d.score is None else f"{d.score:.3f}"
+    extra = "" if d.recorded else " (cooldown: not recorded again)"
+    return f"frame {d.frame}: {who}: {'GRANTED' if d.granted else 'denied'} ({d.reason}), score {score}{extra}"
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    """Run until stopped; exit 0 on a clean stop."""
+    from firmware import service
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        report = service.run(
+            ctx.config,
+            args.source,
+            args.gpio,
+            args.until_end,
+            stop,
+            None if args.quiet else (lambda d: ctx.out(_describe(d))),
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    first = "-" if report.first_decision_s is None else f"{report.first_decision_s:.2f} s"
+    ctx.out(
+        f"stopped: {report.frames} frames, {len(report.decisions)} decisions in {report.elapsed_s:.1f} s "
+        f"(models loaded in {report.load_s:.2f} s; first decision after {first})"
+    )
+    return ExitStatus.SUCCESS
+
+
+def status(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the running loop's status; exit 1 when it is not running."""
+    paths = ctx.config.paths
+    path = paths.root / "run" / "status.json"
+    doc: dict[str, Any] = {}
+    if path.exists():
+        doc = json.loads(path.read_text())
+    running = bool(doc) and _alive(int(doc.get("pid", 0)))
+    if doc.get("last_frame_at"):
+        doc["last_frame_age_s"] = round(
+            datetime.now().astimezone().timestamp() - datetime.fromisoformat(doc["last_frame_at"]).timestamp(), 1
+        )
+    doc["running"] = running
+    doc["disk_free_mb"] = shutil.disk_usage(paths.root if paths.root.exists() else ".").free // 2**20
+    doc["database_mb"] = round(paths.database.stat().st_size / 2**20, 2) if paths.database.exists() else None
+    if ctx.json:
+        ctx.emit_json(doc)
+    else:
+        ctx.table(["key", "value"], sorted(doc.items()))
+    return ExitStatus.SUCCESS if running else ExitStatus.ERROR
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,1 @@
+"""Hardware adapters: cameras (picamera2, OpenCV, replay) and the door's GPIO devices."""

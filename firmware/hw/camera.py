@@ -1,0 +1,73 @@
+"""The camera interface and the ``--source`` / ``[camera] source`` spec parser.
+
+A backend is chosen by the spec, never by silent fallback: a Pi camera that is missing is an
+error, not a USB camera. Each backend lives in its own module and imports its SDK only when
+opened, so the package imports where libcamera or a display stack is absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from firmware.config import CameraConfig
+from firmware.errors import CameraError, InvalidInputError
+from firmware.vision.image import Image
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured picture: BGR pixels, capture time (Unix seconds) and sequence number."""
+
+    image: Image
+    captured_at: float
+    index: int
+
+
+class Camera(Protocol):
+    """What the loop needs from a camera backend."""
+
+    name: str
+
+    def open(self) -> None:
+        """Start capturing. Raises CameraError."""
+
+    def read(self) -> Frame | None:
+        """The next frame; None at the end of a finite source (replay). Raises CameraError."""
+
+    def close(self) -> None:
+        """Stop capturing; safe to call twice."""
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """Split ``kind:argument``; raises InvalidInputError for an unknown kind."""
+    kind, _, argument = spec.partition(":")
+    if kind not in ("picamera2", "opencv", "replay"):
+        raise InvalidInputError(f"camera source {spec!r}: use picamera2, opencv:INDEX_OR_URL or replay:PATH")
+    if kind in ("opencv", "replay") and not argument:
+        raise InvalidInputError(f"camera source {spec!r} needs an argument after ':'")
+    return kind, argument
+
+
+def make_camera(spec: str, config: CameraConfig) -> Camera:
+    """The backend named by ``spec`` (not yet opened).
+
+    Raises:
+        InvalidInputError: malformed spec. CameraError: replay path missing.
+    """
+    kind, argument = parse_source(spec)
+    if kind == "replay":
+        from firmware.hw.replay import ReplayCamera
+
+        path = Path(argument)
+        if not path.exists():
+            raise CameraError(f"replay source {path} does not exist")
+        return ReplayCamera(path, config.fps)
+    if kind == "opencv":
+        from firmware.hw.opencv_camera import OpenCvCamera
+
+        return OpenCvCamera(argument, config.width, config.height, config.fps)
+    from firmware.hw.picamera2_camera import Picamera2Camera
+
+    return Picamera2Camera(config.width, config.height, config.fps)

@@ -1,0 +1,134 @@
+"""The door's GPIO devices through gpiozero: relay, two status LEDs, optional inputs.
+
+gpiozero's device / pin-factory split keeps this one code path for a Raspberry Pi (lgpio or
+RPi.GPIO factories), and for tests and the demo (``MockFactory``, whose pins record their
+history). The relay is driven locked when the object is built, before anything else, and again
+on :meth:`close`; every grant is a pulse that ends by itself even if the process hangs after
+starting it (gpiozero's background blink thread), and it is capped by ``[door] pulse_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from firmware.config import DoorConfig
+from firmware.errors import HardwareError
+
+log = logging.getLogger(__name__)
+
+# LED patterns: (green, red), each "on", "off" or (on_s, off_s) blinking.
+Pattern = tuple[str | tuple[float, float], str | tuple[float, float]]
+PATTERNS: dict[str, Pattern] = {
+    "idle": ((0.1, 2.9), "off"),
+    "processing": ((0.15, 0.15), "off"),
+    "granted": ("on", "off"),
+    "denied": ("off", "on"),
+    "fault": ("off", (0.5, 0.5)),
+    "offline": ((1.0, 1.0), (1.0, 1.0)),
+}
+
+
+def mock_factory() -> Any:
+    """gpiozero's MockFactory (pins that record their state history), for tests and the demo."""
+    from gpiozero.pins.mock import MockFactory
+
+    return MockFactory()
+
+
+class Door:
+    """Relay + LEDs + optional door contact, exit button and tamper inputs."""
+
+    def __init__(self, config: DoorConfig, pin_factory: Any = None,
+                 on_input: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        from gpiozero import LED, Button, DigitalOutputDevice
+
+        self.config = config
+        self._lock = threading.Lock()
+        self._devices: list[Any] = []
+        self._state = ""
+        on_input = on_input or (lambda _: None)
+        try:
+            self.relay = DigitalOutputDevice(config.relay_pin, active_high=config.relay_active_high,
+                                             initial_value=False, pin_factory=pin_factory)  # fmt: skip
+            self._devices.append(self.relay)
+            self.green = LED(config.green_led_pin, pin_factory=pin_factory) if config.green_led_pin else None
+            self.red = LED(config.red_led_pin, pin_factory=pin_factory) if config.red_led_pin else None
+            self._devices += [d for d in (self.green, self.red) if d is not None]
+            self.contact = self._button(Button, config.contact_pin, pin_factory)
+            self.exit_button = self._button(Button, config.exit_button_pin, pin_factory)
+            self.tamper = self._button(Button, config.tamper_pin, pin_factory)
+        except Exception as err:
+            self.close()
+            raise HardwareError(f"door GPIO: {err}") from err
+        if self.contact is not None:
+            self.contact.when_released = lambda: on_input("door_opened")
+            self.contact.when_pressed = lambda: on_input("door_closed")
+        if self.exit_button is not None:
+            self.exit_button.when_pressed = lambda: on_input("exit_request")
+        if self.tamper is not None:
+            self.tamper.when_pressed = lambda: on_input("tamper")
+        self.show("idle")
+
+    def _button(self, kind: Any, pin: int, factory: Any) -> Any:
+        if not pin:
+            return None
+        device = kind(pin, pull_up=True, bounce_time=0.05, pin_factory=factory)
+        self._devices.append(device)
+        return device
+
+    @property
+    def unlocked(self) -> bool:
+        """True while the relay holds the door unlocked."""
+        return bool(self.relay.value)
+
+    @property
+    def door_open(self) -> bool | None:
+        """The door contact: True open, False shut, None when no contact is fitted."""
+        return None if self.contact is None else not self.contact.is_pressed
+
+    def grant(self, seconds: float | None = None) -> None:
+        """Unlock for ``seconds`` (default and cap: ``pulse_s``), then lock again by itself."""
+        duration = min(seconds or self.config.pulse_s, self.config.pulse_s)
+        with self._lock:
+            self.relay.blink(on_time=duration, off_time=0.0, n=1, background=True)
+        log.info("door unlocked for %.1f s", duration)
+
+    def lock(self) -> None:
+        """Lock now (also stops a pulse in progress)."""
+        with self._lock:
+            self.relay.off()
+
+    def show(self, state: str) -> None:
+        """Set the LED pattern: idle, processing, granted, denied, fault or offline."""
+        if state == self._state:
+            return
+        self._state = state
+        for led, how in zip((self.green, self.red), PATTERNS[state], strict=True):
+            if led is None:
+                continue
+            if how == "on":
+                led.on()
+            elif how == "off":
+                led.off()
+            else:
+                led.blink(on_time=how[0], off_time=how[1], background=True)
+
+    @property
+    def state(self) -> str:
+        """The LED pattern shown."""
+        return self._state
+
+    def close(self) -> None:
+        """Lock, turn the LEDs off and release every pin; safe to call twice."""
+        devices: list[Any] = list(reversed(self._devices))
+        for device in devices:
+            try:
+                if device is self.__dict__.get("relay"):
+                    self.relay.off()
+                device.close()
+            except Exception as err:  # noqa: BLE001 - closing must go on for the other pins
+                log.error("door GPIO: closing %s failed: %s", device, err)
+        self._devices.clear()

@@ -1,0 +1,1 @@
+"""The appliance loop: frames to tracks, tracks to decisions, decisions to the door and records."""

@@ -1,0 +1,248 @@
+"""Frames in, door actions and records out.
+
+For each frame: detect; follow faces with the :class:`Tracker`; embed and match only faces of
+undecided tracks that pass the quality gates; when a track's votes agree, decide once. A
+decision is (1) the access policy's verdict, (2) a snapshot and, in one transaction, the
+``face_events`` row, the ``attendance_logs`` row for a recognised person, the stranger's
+``unknown_faces`` row (new, or seen again), and the ``door_events`` row with the reason, then
+(3) the door pulse for a grant, only after those rows are committed. A person decided within
+``cooldown_s`` gets the door again but no new records. Any error while deciding leaves the door
+locked (fail closed) and is logged as a system event; the loop goes on.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from firmware.access import AccessPolicy, Person
+from firmware.clock import unix_iso
+from firmware.config import Config
+from firmware.errors import OccurError
+from firmware.hw.camera import Frame
+from firmware.hw.door import Door
+from firmware.loop.records import DecisionRows, write_decision
+from firmware.loop.strangers import StrangerMemory
+from firmware.loop.tracker import Track, Tracker
+from firmware.recognition.recogniser import Identified, Recogniser
+from firmware.snapshots import SnapshotStore
+from firmware.store import door_records, users
+from firmware.store.store import Store
+from firmware.vision.engine import Face, FaceEngine
+
+log = logging.getLogger(__name__)
+SHOW_RESULT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decided visit, as acted on."""
+
+    frame: int
+    track: int
+    kind: str  # recognized | unknown
+    user_id: int | None
+    name: str | None
+    granted: bool
+    reason: str
+    score: float | None
+    snapshot: str | None
+    unknown_id: int | None = None
+    recorded: bool = True
+
+
+@dataclass
+class LoopStats:
+    """Counters and per-stage times (ms) for ``occur status`` and ``occur bench loop``."""
+
+    frames: int = 0
+    decisions: int = 0
+    granted: int = 0
+    last_frame_at: float = 0.0
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, stage: str, ms: float) -> None:
+        """Record a stage time (keeps the last 1000)."""
+        values = self.stage_ms.setdefault(stage, [])
+        values.append(ms)
+        if len(values) > 1000:
+            del values[:500]
+
+
+def confidence(score: float, threshold: float) -> float:
+    """The fused score as a [0, 1] confidence for ``face_events``: 0.5 at the door threshold."""
+    return 1.0 / (1.0 + math.exp(min(50.0, 10.0 * (score - threshold))))
+
+
+class DoorLoop:
+    """The decision engine of one door."""
+
+    def __init__(self, config: Config, store: Store, engine: FaceEngine, door: Door) -> None:
+        self.config = config
+        self.store = store
+        self.engine = engine
+        self.door = door
+        self.recogniser = Recogniser(store, engine)
+        self.policy = AccessPolicy.from_config(config.door)
+        self.zone = ZoneInfo(config.door.timezone) if config.door.timezone else None
+        self.tracker = Tracker(config.loop.agree_frames, config.loop.max_gap_frames)
+        self.snapshots = SnapshotStore(config.paths, config.snapshots)
+        self.strangers = StrangerMemory(engine, config.loop.unknown_match)
+        self.strangers.load(store, time.time() - config.loop.unknown_memory_days * 86400)
+        self.stats = LoopStats()
+        self.frame_times: collections.deque[float] = collections.deque(maxlen=300)
+        self._last_decided: dict[int, float] = {}
+        self._show_until = 0.0
+
+    def process(self, frame: Frame) -> list[Decision]:
+        """Handle one frame; returns the decisions it produced."""
+        t0 = time.perf_counter()
+        faces = self.engine.faces(frame.image, embed=False)
+        self.stats.add("detect", (time.perf_counter() - t0) * 1000)
+        tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])
+        decisions = []
+        for face, track in zip(faces, tracks, strict=True):
+            if track.decided is not None or not face.quality.ok:
+                continue
+            t1 = time.perf_counter()
+            self.engine.embed(frame.image, face)
+            t2 = time.perf_counter()
+            found = self.recogniser.match(face)
+            self.stats.add("embed", (t2 - t1) * 1000)
+            self.stats.add("match", (time.perf_counter() - t2) * 1000)
+            vote = {"match": f"user:{found.match.user_id}", "unknown": "unknown"}.get(found.match.decision)
+            decided = self.tracker.vote(track, vote)
+            if decided is not None:
+                decisions.append(self._decide(frame, face, track, found))
+        self.tracker.expire(frame.index)
+        self.stats.frames += 1
+        self.frame_times.append(time.monotonic())
+        self.stats.last_frame_at = frame.captured_at
+        self.stats.add("frame", (time.perf_counter() - t0) * 1000)
+        self._show(frame, bool(faces))
+        return decisions
+
+    def _show(self, frame: Frame, busy: bool) -> None:
+        if frame.captured_at < self._show_until:
+            return
+        undecided = any(t.decided is None for t in self.tracker.tracks)
+        self.door.show("processing" if busy and undecided else "idle")
+
+    def _decide(self, frame: Frame, face: Face, track: Track, found: Identified) -> Decision:
+        t0 = time.perf_counter()
+        match = found.match
+        user_id = match.user_id if match.decision == "match" else None
+        try:
+            decision = self._act(frame, face, track, found, user_id)
+        except (OccurError, OSError, ValueError) as err:
+            self.door.lock()
+            self.door.show("fault")
+            log.error("decision for track %d failed, door stays locked: %s", track.id, err)
+            try:
+                self.store.log_system_event("decision_failed", f"track {track.id}: {err}")
+            except (OccurError, OSError) as again:
+                log.error("could not record the failure either: %s", again)
+            decision = Decision(
+                frame.index,
+                track.id,
+                "recognized" if user_id else "unknown",
+                user_id,
+                found.name,
+                False,
+                f"fault: {err}",
+                match.score,
+                None,
+                recorded=False,
+            )
+        self._show_until = frame.captured_at + SHOW_RESULT_S
+        self.stats.decisions += 1
+        self.stats.granted += int(decision.granted)
+        self.stats.add("decide", (time.perf_counter() - t0) * 1000)
+        return decision
+
+    def _act(self, frame: Frame, face: Face, track: Track, found: Identified, user_id: int | None) -> Decision:
+        match = found.match
+        person = self._person(user_id) if user_id is not None else None
+        local = (
+            datetime.fromtimestamp(frame.captured_at, self.zone)
+            if self.zone
+            else datetime.fromtimestamp(frame.captured_at)
+        )
+        granted, reason = self.policy.decide(match.decision, person, local)
+        kind = "recognized" if user_id is not None else "unknown"
+        last = self._last_decided.get(user_id) if user_id is not None else None
+        if user_id is not None:
+            self._last_decided[user_id] = frame.captured_at
+        if last is not None and frame.captured_at - last < self.config.loop.cooldown_s:
+            self._open_or_deny(granted)
+            return Decision(
+                frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None, recorded=False
+            )
+        snapshot = str(self.snapshots.capture(frame.image, face.detection.box, user_id, _utc(frame.captured_at)))
+        unknown_id = None
+        rows = DecisionRows(
+            unix_iso(frame.captured_at),
+            kind,
+            user_id,
+            match.score,
+            None if match.score is None else confidence(match.score, self.engine.fusion.threshold),
+            snapshot,
+            granted,
+            reason,
+        )
+        if user_id is None:
+            unknown_id = self.strangers.find(face.embeddings)
+            rows.unknown_id = unknown_id
+            if unknown_id is None:
+                rows.unknown_snapshot = self._unknown_snapshot(frame, face)
+                rows.unknown_vectors = {
+                    e.name: (e.manifest.sha256, face.embeddings[e.name]) for e in self.engine.embedders
+                }
+        ids = self.store.write(lambda conn: write_decision(conn, rows))
+        self._open_or_deny(granted)  # only once the decision is on disk: no entry without a record
+        if user_id is None and unknown_id is None:
+            unknown_id = ids.unknown_id
+            assert unknown_id is not None
+            self.strangers.add(unknown_id, face.embeddings)
+        return Decision(
+            frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id
+        )
+
+    def _open_or_deny(self, granted: bool) -> None:
+        if granted:
+            self.door.grant()
+        self.door.show("granted" if granted else "denied")
+
+    def _person(self, user_id: int) -> Person | None:
+        with self.store.reader() as conn:
+            try:
+                user = users.find_user(conn, user_id)
+            except OccurError:
+                return None
+            return Person(user.id, user.role, door_records.user_active(conn, user.id))
+
+    def _unknown_snapshot(self, frame: Frame, face: Face) -> str:
+        from firmware.snapshots import face_crop, write_private
+        from firmware.vision.image import encode_jpeg
+
+        stamp = _utc(frame.captured_at).strftime("%Y%m%d_%H%M%S")
+        folder = self.config.paths.unknown_faces
+        path = folder / f"unknown_{stamp}.jpg"
+        n = 2
+        while path.exists():
+            path = folder / f"unknown_{stamp}_{n}.jpg"
+            n += 1
+        write_private(path, encode_jpeg(face_crop(frame.image, face.detection.box), self.config.snapshots.jpeg_quality))
+        return str(Path(path).relative_to(self.config.paths.root))
+
+
+def _utc(seconds: float) -> datetime:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(seconds, UTC)

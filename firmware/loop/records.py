@@ -1,0 +1,62 @@
+"""One decision's rows, written in one transaction (inside a writer job)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.store import door_records, events
+from firmware.store.db import Connection
+
+
+@dataclass
+class DecisionRows:
+    """Everything recorded about one decision."""
+
+    timestamp: str
+    kind: str  # recognized | unknown
+    user_id: int | None
+    score: float | None
+    confidence: float | None
+    snapshot: str
+    granted: bool
+    reason: str
+    unknown_id: int | None = None  # a stranger seen before
+    unknown_snapshot: str | None = None  # set for a new stranger
+    unknown_vectors: dict[str, tuple[str, npt.NDArray[np.float32]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecisionIds:
+    """Row ids written."""
+
+    face_event_id: int
+    door_event_id: int
+    attendance_id: int | None
+    unknown_id: int | None
+
+
+def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
+    """Insert the rows of one decision; the caller's job is the transaction."""
+    face_event = events.insert_face_event(
+        conn,
+        rows.timestamp,
+        rows.kind,
+        None if rows.user_id is None else str(rows.user_id),
+        rows.snapshot,
+        rows.confidence,
+    )
+    attendance = None
+    unknown_id = rows.unknown_id
+    if rows.user_id is not None:
+        attendance = door_records.insert_attendance(conn, rows.user_id, "recognized", rows.timestamp, rows.snapshot)
+    elif unknown_id is not None:
+        door_records.unknown_seen_again(conn, unknown_id, rows.timestamp)
+    else:
+        unknown_id = door_records.new_unknown(conn, rows.timestamp, rows.unknown_snapshot, rows.unknown_vectors)
+    door = door_records.insert_door_event(
+        conn, rows.timestamp, "granted" if rows.granted else "denied", rows.reason, rows.user_id, face_event, rows.score
+    )
+    return DecisionIds(face_event, door, attendance, unknown_id)

@@ -1,0 +1,200 @@
+"""``occur run``: build the appliance from the config, run the loop, stop cleanly.
+
+Start order: door GPIO first (the relay is driven locked before anything else), then the store,
+the vision models, the camera, the loop. Stop (SIGTERM, SIGINT, end of a replay with
+``--until-end``) runs in reverse and always leaves the relay locked. Under systemd it sends
+READY=1 once the first frame can be read, then WATCHDOG=1 from the loop, so a hung loop is
+restarted. A status file (``run/status.json`` in the data folder) feeds ``occur status``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmware import sdnotify
+from firmware.clock import now_iso, unix_iso
+from firmware.config import Config
+from firmware.errors import OccurError
+from firmware.hw.camera import make_camera
+from firmware.hw.door import Door, mock_factory
+from firmware.hw.resilient import ResilientCamera
+from firmware.loop.door_loop import Decision, DoorLoop
+from firmware.snapshots import write_private
+from firmware.store import door_records
+from firmware.store.store import Store
+from firmware.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
+STATUS_EVERY_S = 1.0
+RETENTION_EVERY_S = 600.0
+
+
+@dataclass
+class RunReport:
+    """What a run did."""
+
+    frames: int = 0
+    decisions: list[Decision] = field(default_factory=list)
+    first_decision_s: float | None = None
+    elapsed_s: float = 0.0
+    load_s: float = 0.0
+    pin_factory: Any = None
+
+
+class _Inputs:
+    """Door inputs (gpiozero callback threads) turned into actions and records."""
+
+    def __init__(self) -> None:
+        self.store: Store | None = None
+        self.door: Door | None = None
+        self.opened_at: float | None = None
+        self.held_reported = False
+
+    def __call__(self, kind: str) -> None:
+        door = self.door
+        if door is None:
+            return
+        outcome, reason = {
+            "exit_request": ("exit_request", "request-to-exit button"),
+            "door_closed": ("closed", "door contact closed"),
+            "tamper": ("tamper", "tamper switch"),
+        }.get(kind, ("", ""))
+        if kind == "exit_request":
+            door.grant()
+        if kind == "door_opened":
+            self.opened_at, self.held_reported = time.monotonic(), False
+            if door.unlocked:
+                return
+            outcome, reason = "forced_open", "door opened while locked"
+        if kind == "door_closed":
+            self.opened_at = None
+        if outcome:
+            self._record(outcome, reason)
+
+    def _record(self, outcome: str, reason: str) -> None:
+        stamp = now_iso()
+        if self.store is None:
+            return
+        try:
+            self.store.submit(lambda c: door_records.insert_door_event(c, stamp, outcome, reason))
+        except OccurError as err:
+            log.error("could not record %s: %s", outcome, err)
+
+    def tick(self, held_open_s: float) -> None:
+        """Raise door_held_open once per opening that lasts too long."""
+        if self.opened_at is not None and not self.held_reported and time.monotonic() - self.opened_at > held_open_s:
+            self.held_reported = True
+            self._record("held_open", f"door open more than {held_open_s:.0f} s")
+
+
+def write_status(config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: Door) -> None:
+    """Write ``run/status.json`` atomically."""
+    stats = loop.stats
+    frame_ms = stats.stage_ms.get("frame", [])[-50:]
+    recent = [t for t in loop.frame_times if t > time.monotonic() - 5.0]
+    fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+    status = {
+        "pid": os.getpid(),
+        "started_at": unix_iso(started),
+        "updated_at": now_iso(),
+        "source": source,
+        "frames": stats.frames,
+        "decisions": stats.decisions,
+        "granted": stats.granted,
+        "fps": round(fps, 1),
+        "processing_ms": round(sum(frame_ms) / len(frame_ms), 1) if frame_ms else None,
+        "last_frame_at": unix_iso(stats.last_frame_at) if stats.last_frame_at else None,
+        "camera_ok": camera_ok,
+        "door": door.state,
+        "door_unlocked": door.unlocked,
+    }
+    write_private(config.paths.root / "run" / "status.json", json.dumps(status, indent=2).encode())
+
+
+def run(
+    config: Config,
+    source: str | None = None,
+    gpio: str = "real",
+    until_end: bool = False,
+    stop: threading.Event | None = None,
+    on_decision: Callable[[Decision], None] | None = None,
+) -> RunReport:
+    """Run the door until ``stop`` is set (or the replay ends with ``until_end``).
+
+    Raises:
+        OccurError: set-up failed (GPIO, store, models, camera spec); the relay is locked.
+    """
+    stop = stop or threading.Event()
+    report = RunReport()
+    started = time.time()
+    t0 = time.monotonic()
+    factory = mock_factory() if gpio == "mock" else None
+    report.pin_factory = factory
+    inputs = _Inputs()
+    with contextlib.ExitStack() as stack:
+        door = Door(config.door, factory, on_input=inputs)
+        stack.callback(door.close)
+        store = Store.open(config.paths, config.storage)
+        stack.callback(store.close)
+        inputs.store, inputs.door = store, door
+        spec = source or config.camera.source
+        engine = FaceEngine.load(config.vision)
+        report.load_s = time.monotonic() - t0
+        camera = ResilientCamera(
+            make_camera(spec, config.camera),
+            config.camera.reopen_max_s,
+            on_outage=lambda reason: _event(store, door, "camera_outage", reason),
+            on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s"),
+            stop=stop,
+        )
+        stack.callback(camera.close)
+        loop = DoorLoop(config, store, engine, door)
+        store.log_system_event("system_start", f"occur run, source {spec}, pid {os.getpid()}")
+        stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames"))
+        sdnotify.notify("READY=1")
+        last_status = last_retention = 0.0
+        while not stop.is_set():
+            frame = camera.read()
+            if frame is None:
+                if until_end or camera.camera.name.startswith("replay:"):
+                    break
+                continue
+            for decision in loop.process(frame):
+                if report.first_decision_s is None:
+                    report.first_decision_s = time.monotonic() - t0
+                report.decisions.append(decision)
+                if on_decision is not None:
+                    on_decision(decision)
+            now = time.monotonic()
+            inputs.tick(config.door.held_open_s)
+            if now - last_status >= STATUS_EVERY_S:
+                last_status = now
+                write_status(config, loop, spec, started, not camera.in_outage, door)
+                sdnotify.notify("WATCHDOG=1")
+            if now - last_retention >= RETENTION_EVERY_S:
+                last_retention = now
+                loop.snapshots.cleanup()
+                loop.snapshots.enforce_free_space()
+        sdnotify.notify("STOPPING=1")
+        door.lock()
+        write_status(config, loop, spec, started, not camera.in_outage, door)
+        report.frames = loop.stats.frames
+    report.elapsed_s = time.monotonic() - t0
+    return report
+
+
+def _event(store: Store, door: Door, kind: str, details: str) -> None:
+    if kind == "camera_outage":
+        door.show("fault")
+    try:
+        store.log_system_event(kind, details)
+    except OccurError as err:
+        log.error("could not record %s: %s", kind, err)

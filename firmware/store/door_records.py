@@ -1,0 +1,124 @@
+"""Table access for the appliance loop: door events, attendance, strangers, user access.
+
+Writers run inside writer jobs (``Store.write``); the loop puts one decision's rows in one job so
+a decision is recorded whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.store.db import Connection
+from firmware.store.encodings import from_blob, to_blob
+
+ATTENDANCE_STATUSES = ("recognized", "manual", "corrected")
+DOOR_OUTCOMES = ("granted", "denied", "exit_request", "forced_open", "held_open", "closed", "tamper")
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A row of ``unknown_faces``."""
+
+    id: int
+    snapshot_path: str | None
+    first_seen: str | None
+    last_seen: str | None
+    seen_count: int
+
+
+def _rows(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    return list(conn.execute(sql, params).fetchall())
+
+
+def insert_door_event(conn: Connection, timestamp: str, outcome: str, reason: str, user_id: int | None = None,
+                      face_event_id: int | None = None, score: float | None = None) -> int:  # fmt: skip
+    """Record a door decision or input; returns its id."""
+    if outcome not in DOOR_OUTCOMES:
+        raise ValueError(f"door outcome {outcome!r} is not one of {DOOR_OUTCOMES}")
+    conn.execute(
+        "INSERT INTO door_events (timestamp, outcome, reason, user_id, face_event_id, score) VALUES (?, ?, ?, ?, ?, ?)",
+        (timestamp, outcome, reason, user_id, face_event_id, score),
+    )
+    return int(conn.last_insert_rowid())
+
+
+def insert_attendance(conn: Connection, user_id: int, status: str, timestamp: str, snapshot_path: str | None) -> int:
+    """Add an attendance row; returns its id."""
+    conn.execute(
+        "INSERT INTO attendance_logs (user_id, status, timestamp, snapshot_path) VALUES (?, ?, ?, ?)",
+        (user_id, status, timestamp, snapshot_path),
+    )
+    return int(conn.last_insert_rowid())
+
+
+def new_unknown(conn: Connection, timestamp: str, snapshot_path: str | None,
+                vectors: dict[str, tuple[str, npt.NDArray[np.float32]]]) -> int:  # fmt: skip
+    """A stranger seen for the first time, with its embeddings per model; returns its id."""
+    conn.execute(
+        "INSERT INTO unknown_faces (snapshot_path, first_seen, last_seen, seen_count) VALUES (?, ?, ?, 1)",
+        (snapshot_path, timestamp, timestamp),
+    )
+    unknown_id = int(conn.last_insert_rowid())
+    for model, (sha, vector) in vectors.items():
+        dim, blob = to_blob(vector)
+        conn.execute(
+            "INSERT INTO unknown_encodings (unknown_id, model, model_sha256, dim, vector, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (unknown_id, model, sha, dim, blob, timestamp),
+        )
+    return unknown_id
+
+
+def unknown_seen_again(conn: Connection, unknown_id: int, timestamp: str) -> None:
+    """The same stranger came back."""
+    conn.execute(
+        "UPDATE unknown_faces SET last_seen = ?, seen_count = coalesce(seen_count, 0) + 1 WHERE id = ?",
+        (timestamp, unknown_id),
+    )
+
+
+def unknown_gallery_rows(conn: Connection, model: str, model_sha256: str,
+                         since: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # fmt: skip
+    """Strangers' embeddings of one model file, seen since ``since``, ordered by stranger id."""
+    rows = _rows(
+        conn,
+        "SELECT e.unknown_id, e.vector, e.dim FROM unknown_encodings e JOIN unknown_faces u ON u.id = e.unknown_id"
+        " WHERE e.model = ? AND e.model_sha256 = ? AND coalesce(u.last_seen, u.first_seen) >= ?"
+        " ORDER BY e.unknown_id, e.id",
+        (model, model_sha256, since),
+    )
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    return np.array([int(r[0]) for r in rows], dtype=np.int64), np.stack(
+        [from_blob(bytes(r[1]), int(r[2])) for r in rows]
+    )
+
+
+def list_unknown(conn: Connection, limit: int = 100) -> list[Unknown]:
+    """Strangers, most recently seen first."""
+    rows = _rows(
+        conn,
+        "SELECT id, snapshot_path, first_seen, last_seen, coalesce(seen_count, 1) FROM unknown_faces"
+        " ORDER BY coalesce(last_seen, first_seen) DESC, id DESC LIMIT ?",
+        (limit,),
+    )
+    return [Unknown(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+
+
+def user_active(conn: Connection, user_id: int) -> bool:
+    """False only when the user was disabled."""
+    row = conn.execute("SELECT active FROM user_access WHERE user_id = ?", (user_id,)).fetchone()
+    return row is None or bool(row[0])
+
+
+def set_user_active(conn: Connection, user_id: int, active: bool, timestamp: str) -> None:
+    """Enable or disable a user at every door."""
+    conn.execute(
+        "INSERT INTO user_access (user_id, active, changed_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(user_id) DO UPDATE SET active = excluded.active, changed_at = excluded.changed_at",
+        (user_id, int(active), timestamp),
+    )
