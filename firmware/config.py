@@ -110,7 +110,7 @@ class LoopConfig:
     agree_frames: int = _f(3, "agreeing frames needed for a decision", min=1, max=100)
     max_gap_frames: int = _f(5, "frames without the face before a visit ends", min=1, max=1000)
     cooldown_s: float = _f(10.0, "a decided person is not recorded again within this time, s", min=0.0, max=86400.0)
-    unknown_match: float = _f(0.35, "fused score under which a stranger counts as one seen before", min=0.0, max=5.0)
+    unknown_match: float = _f(0.45, "fused score under which a stranger counts as one seen before", min=0.0, max=5.0)
     unknown_memory_days: float = _f(30.0, "how long strangers' embeddings are kept for recognising them", min=0.0)
 
 

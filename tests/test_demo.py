@@ -1,0 +1,32 @@
+"""``occur demo``, the README's first command: storage, the door loop, recognition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from firmware.config import Paths
+from tests.conftest import Cli, query
+
+
+def test_demo_runs_every_part_and_passes(cli: Cli, tmp_path: Path) -> None:
+    result = cli("demo", "--into", str(tmp_path / "demo"))
+    assert result.status == 0, result.out + result.err
+    out = result.out
+    assert "5. integrity_check, foreign_key_check, schema check: ok" in out
+    assert "ok: the door opened for her twice, never for the stranger, and is locked" in out
+    assert "ok: nobody named wrongly, the stranger not named" in out
+    door = Paths(tmp_path / "demo" / "door")
+    assert query(door, "SELECT outcome FROM door_events ORDER BY id") == [
+        ("granted",),
+        ("denied",),
+        ("granted",),
+        ("denied",),
+    ]
+    assert query(door, "SELECT seen_count FROM unknown_faces") == [(2,)]
+
+
+def test_demo_without_labelled_photos_skips_only_that_part(cli: Cli, tmp_path: Path) -> None:
+    result = cli("demo", "--into", str(tmp_path / "demo"), "--faces", str(tmp_path / "none"))
+    assert result.status == 0, result.out + result.err
+    assert "7. Recognition: skipped, no labelled photos" in result.out
+    assert "ok: the door opened for her twice" in result.out
