@@ -46,6 +46,10 @@ class RunReport:
     first_decision_s: float | None = None
     elapsed_s: float = 0.0
     load_s: float = 0.0
+    loop_s: float = 0.0  # from the first frame read to the end
+    camera_s: float = 0.0  # waiting for and reading frames (for a replay: decoding files)
+    inference_s: float = 0.0  # inside the models' invoke() during the loop
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
     pin_factory: Any = None
 
 
@@ -161,8 +165,12 @@ def run(
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames"))
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
+        loop_started = time.monotonic()
+        inference_before = engine.inference_s()
         while not stop.is_set():
+            read_started = time.monotonic()
             frame = camera.read()
+            report.camera_s += time.monotonic() - read_started
             if frame is None:
                 if until_end or camera.camera.name.startswith("replay:"):
                     break
@@ -187,6 +195,9 @@ def run(
         door.lock()
         write_status(config, loop, spec, started, not camera.in_outage, door)
         report.frames = loop.stats.frames
+        report.loop_s = time.monotonic() - loop_started
+        report.inference_s = engine.inference_s() - inference_before
+        report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
 

@@ -30,3 +30,14 @@ def test_demo_without_labelled_photos_skips_only_that_part(cli: Cli, tmp_path: P
     assert result.status == 0, result.out + result.err
     assert "7. Recognition: skipped, no labelled photos" in result.out
     assert "ok: the door opened for her twice" in result.out
+
+
+def test_bench_loop_prints_its_figures(cli: Cli, tmp_path: Path) -> None:
+    assert cli("demo", "--into", str(tmp_path / "demo"), "--faces", str(tmp_path / "none")).status == 0
+    frames = tmp_path / "demo" / "door" / "demo_frames"
+    result = cli("bench", "loop", "--source", f"replay:{frames}", "--dir", str(tmp_path / "bench"), "--json")
+    assert result.status == 0, result.err
+    import json
+
+    doc = json.loads(result.out)
+    assert doc["frames"] == 80 and doc["decisions"] == 4 and doc["inference_s"] > 0 and doc["overhead_ratio"] > 1

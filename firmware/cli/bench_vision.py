@@ -25,6 +25,13 @@ def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(m)
     m.set_defaults(handler=bench_match)
 
+    lp = bsub.add_parser("loop", help="the whole door loop on a replay: frames/s, stages, overhead, RSS")
+    lp.add_argument("--source", required=True, metavar="replay:DIR", help="a replay source")
+    lp.add_argument("--models", help="comma-separated embedding models (default: [vision] models)")
+    lp.add_argument("--dir", type=Path, help="scratch data folder (default: a new temporary one)")
+    add_json_flag(lp)
+    lp.set_defaults(handler=bench_loop)
+
     c = bsub.add_parser("calibrate", help="fusion statistics and door thresholds from labelled photos")
     c.add_argument("faces", type=Path, help="folder with one sub-folder of photos per person")
     c.add_argument("--target-far", type=float, default=0.001)
@@ -126,5 +133,36 @@ def bench_calibrate(ctx: Context, args: argparse.Namespace) -> int:
             (k, v["threshold"], f"{v['accuracy']:.4f}", f"{v['far']:.4f}", f"{v['frr']:.4f}")
             for k, v in report.combos.items()
         ],
+    )
+    return ExitStatus.SUCCESS
+
+
+def bench_loop(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the loop's figures. Enrols nobody: every face goes the stranger path."""
+    import tempfile
+
+    from firmware.bench import loopbench
+
+    if not str(args.source).startswith("replay:"):
+        raise InvalidInputError("--source must be replay:PATH")
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="occur-bench-loop-"))
+    models = tuple(m for m in str(args.models).split(",") if m) if args.models else None
+    result = loopbench.run(ctx.config, args.source, folder, models)
+    if ctx.json:
+        ctx.emit_json({**result.__dict__, "fps": result.fps, "overhead_ratio": result.overhead_ratio})
+        return ExitStatus.SUCCESS
+    ctx.out(f"{result.frames} frames, {result.decisions} decisions in {result.loop_s:.2f} s: {result.fps:.1f} frames/s")
+    ctx.table(["stage", "median ms", "p95 ms"], [(k, f"{a:.2f}", f"{b:.2f}") for k, (a, b) in result.stages.items()])
+    n = max(result.frames, 1)
+    per_frame, camera = 1000 * result.loop_s / n, 1000 * result.camera_s / n
+    inference = 1000 * result.inference_s / n
+    ctx.out(f"per frame: {per_frame:.2f} ms end to end, of which {camera:.2f} ms reading the replay (decode);")
+    ctx.out(
+        f"{per_frame - camera:.2f} ms processing, {inference:.2f} ms inside the models: ratio {result.overhead_ratio:.2f}"
+    )
+    first = "-" if result.first_decision_s is None else f"{result.first_decision_s:.2f} s"
+    ctx.out(
+        f"models loaded in {result.load_s:.2f} s; start to first decision {first}; "
+        f"peak RSS {result.peak_rss_mib:.0f} MiB"
     )
     return ExitStatus.SUCCESS

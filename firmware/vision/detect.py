@@ -52,3 +52,8 @@ class FaceDetector:
         return blazeface.detections(
             outputs[self._reg_index], outputs[self._score_index], self.variant, self._anchors, box, self.score_threshold
         )
+
+    @property
+    def model(self) -> runtime.TfliteModel:
+        """The underlying TFLite model (for its inference counters)."""
+        return self._model

@@ -88,3 +88,8 @@ class Embedder:
         pixels = chip[:, :, ::-1] if self.manifest.colour == "RGB" else chip
         tensor = pixels.astype(np.float32) * self.manifest.scale + self.manifest.offset
         return np.asarray(self._model.run(tensor[None])[0].reshape(-1), dtype=np.float32)
+
+    @property
+    def model(self) -> runtime.TfliteModel:
+        """The underlying TFLite model (for its inference counters)."""
+        return self._model

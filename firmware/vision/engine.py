@@ -176,3 +176,10 @@ class FaceEngine:
     def enrolment_chip(self, image: Image, face: Face) -> Image:
         """The wide aligned chip kept with an enrolment sample (see ``ENROL_224``)."""
         return align(image, face.detection, ENROL_224)
+
+    def inference_s(self) -> float:
+        """Seconds spent inside the TFLite models' ``invoke`` since loading."""
+        models = [self.detector.model, *(e.model for e in self.embedders)]
+        if self.fallback is not None:
+            models.append(self.fallback.model)
+        return sum(m.busy_s for m in models)

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class TfliteModel:
         self._interpreter = interpreter
         self._inputs = interpreter.get_input_details()
         self._outputs = interpreter.get_output_details()
+        self.busy_s = 0.0  # time spent in invoke(), for benchmarks
+        self.runs = 0
 
     @property
     def inputs(self) -> list[TensorSpec]:
@@ -83,7 +86,10 @@ class TfliteModel:
                     f"{detail['dtype'].__name__}, got {tuple(array.shape)} {array.dtype}"
                 )
             self._interpreter.set_tensor(detail["index"], array)
+        started = time.perf_counter()
         self._interpreter.invoke()
+        self.busy_s += time.perf_counter() - started
+        self.runs += 1
         return [np.array(self._interpreter.get_tensor(d["index"])) for d in self._outputs]
 
 
