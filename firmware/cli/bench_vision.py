@@ -158,7 +158,8 @@ def bench_loop(ctx: Context, args: argparse.Namespace) -> int:
     inference = 1000 * result.inference_s / n
     ctx.out(f"per frame: {per_frame:.2f} ms end to end, of which {camera:.2f} ms reading the replay (decode);")
     ctx.out(
-        f"{per_frame - camera:.2f} ms processing, {inference:.2f} ms inside the models: ratio {result.overhead_ratio:.2f}"
+        f"{per_frame - camera:.2f} ms processing, {inference:.2f} ms inside the models: "
+        f"ratio {result.overhead_ratio:.2f}"
     )
     first = "-" if result.first_decision_s is None else f"{result.first_decision_s:.2f} s"
     ctx.out(
