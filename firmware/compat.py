@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from firmware import config as config_module
 from firmware.errors import InvalidInputError
+from firmware.snapshots import SnapshotStore
 from firmware.store import encodings, users
 from firmware.store.store import Store
 
@@ -199,3 +200,41 @@ def verify_face(encoding: npt.ArrayLike, threshold: float = 0.6) -> Verification
         user = users.find_user(conn, int(ids[best]))
     distance = float(d[best])
     return VerificationResult(distance < threshold, user.id, user.name, distance)
+
+
+def _snapshots() -> SnapshotStore:
+    config = config_module.load()
+    return SnapshotStore(config.paths, config.snapshots)
+
+
+def capture_snapshot(frame: npt.ArrayLike, bbox: tuple[float, float, float, float], user_id: object = None) -> str:
+    """Save the face at ``bbox`` (x0, y0, x1, y1 pixels) of a BGR ``frame`` as a snapshot.
+
+    Returns:
+        The path relative to the data folder:
+        ``snapshots/YYYY/MM/DD/<user_id or unknown>/snapshot_NNN.jpg``.
+
+    Raises:
+        ValueError: a frame that is not an 8-bit colour image, an empty box or one outside the
+            frame, or a ``user_id`` that could leave the folder (``..``, separators).
+    """
+    image = np.asarray(frame)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidInputError(f"frame must be an HxWx3 uint8 image, got {image.shape} {image.dtype}")
+    return str(_snapshots().capture(image, bbox, user_id))
+
+
+def organize_snapshots() -> int:
+    """Move snapshot files found outside the dated layout into it; returns how many moved."""
+    return _snapshots().organize()
+
+
+def cleanup_old_snapshots(days_old: float = 30) -> int:
+    """Delete snapshots older than ``days_old`` days; returns how many files were deleted.
+
+    Raises:
+        ValueError: a negative age.
+    """
+    if not days_old >= 0:
+        raise InvalidInputError(f"days_old must be >= 0, got {days_old!r}")
+    return _snapshots().cleanup(days_old)

@@ -107,7 +107,8 @@ class SnapshotStore:
         return sorted(found)
 
     def cleanup(self, days_old: float | None = None, now: datetime | None = None) -> int:
-        """Delete day folders older than ``days_old`` (default ``keep_days``); returns files deleted."""
+        """Delete day folders that ended more than ``days_old`` days ago (default ``keep_days``; whole
+        UTC days, so today's pictures always stay); returns files deleted."""
         limit = (now or datetime.now(UTC)) - timedelta(days=self.config.keep_days if days_old is None else days_old)
         deleted = 0
         for day in self.days():

@@ -19,6 +19,7 @@ from firmware.cli import (
     config_cmds,
     db_cmds,
     demo_cmd,
+    door_cmds,
     eval_cmds,
     events_cmds,
     face_cmds,
@@ -61,7 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log progress (-v: info, -vv: debug); default warnings only"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (demo_cmd, run_cmds, config_cmds, db_cmds, events_cmds, users_cmds, face_cmds, eval_cmds, bench_cmds):
+    for module in (
+        demo_cmd,
+        run_cmds,
+        door_cmds,
+        config_cmds,
+        db_cmds,
+        events_cmds,
+        users_cmds,
+        face_cmds,
+        eval_cmds,
+        bench_cmds,
+    ):
         module.register(sub)
     return parser
 

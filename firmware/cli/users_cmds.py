@@ -25,6 +25,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(ls)
     ls.set_defaults(handler=list_)
 
+    for action in ("enable", "disable"):
+        e = usub.add_parser(action, help=f"{action} a user at every door (their records stay)")
+        e.add_argument("user", help="numeric id or exact name")
+        e.set_defaults(handler=set_active, active=action == "enable")
+
     r = usub.add_parser("remove", help="remove a user (by id or exact name)")
     r.add_argument("user", help="numeric id or exact name")
     r.add_argument("--delete-attendance", action="store_true", help="also delete the user's attendance records")
@@ -86,4 +91,17 @@ def remove(ctx: Context, args: argparse.Namespace) -> int:
     else:
         extra = f" and {history} attendance records" if history else ""
         ctx.out(f"removed user {user.id} ({user.name}){extra}; {chips} face sample image(s) deleted")
+    return ExitStatus.SUCCESS
+
+
+def set_active(ctx: Context, args: argparse.Namespace) -> int:
+    """Enable or disable a user."""
+    from firmware.clock import now_iso
+    from firmware.store.door_records import set_user_active
+
+    with ctx.open_store() as store:
+        with store.reader() as conn:
+            user = users.find_user(conn, args.user)
+        store.write(lambda c: set_user_active(c, user.id, args.active, now_iso()))
+    ctx.out(f"user {user.id} ({user.name}) {'enabled' if args.active else 'disabled'}")
     return ExitStatus.SUCCESS

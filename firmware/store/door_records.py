@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from firmware.store.db import Connection
 from firmware.store.encodings import from_blob, to_blob
+from firmware.store.events import insert_system_event
 
 ATTENDANCE_STATUSES = ("recognized", "manual", "corrected")
 DOOR_OUTCOMES = ("granted", "denied", "exit_request", "forced_open", "held_open", "closed", "tamper")
@@ -122,3 +123,9 @@ def set_user_active(conn: Connection, user_id: int, active: bool, timestamp: str
         " ON CONFLICT(user_id) DO UPDATE SET active = excluded.active, changed_at = excluded.changed_at",
         (user_id, int(active), timestamp),
     )
+
+
+def forget_unknown(conn: Connection, unknown_id: int, timestamp: str, details: str) -> None:
+    """Delete a stranger (its embeddings cascade) and log why."""
+    conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
+    insert_system_event(conn, timestamp, "unknown_promoted", details)
