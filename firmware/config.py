@@ -89,6 +89,9 @@ class CameraConfig:
 class DoorConfig:
     """Relay, LEDs, inputs and who may enter. Pins are BCM numbers; 0 = not fitted."""
 
+    gpio: Literal["gpiozero", "jetson"] = _f(
+        "gpiozero", "GPIO library: gpiozero (Raspberry Pi, BCM pins) or jetson (Jetson.GPIO, BOARD pins)"
+    )
     relay_pin: int = _f(17, "door relay output pin", min=0, max=40)
     relay_active_high: bool = _f(True, "relay energises (unlocks) on a high level")
     pulse_s: float = _f(3.0, "how long the door stays unlocked on a grant, s", min=0.2, max=30.0)

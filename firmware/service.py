@@ -24,7 +24,7 @@ from firmware.clock import now_iso, unix_iso
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.camera import make_camera
-from firmware.hw.door import Door, mock_factory
+from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.loop.door_loop import Decision, DoorLoop
 from firmware.snapshots import write_private
@@ -58,7 +58,7 @@ class _Inputs:
 
     def __init__(self) -> None:
         self.store: Store | None = None
-        self.door: Door | None = None
+        self.door: DoorDevice | None = None
         self.opened_at: float | None = None
         self.held_reported = False
 
@@ -99,7 +99,9 @@ class _Inputs:
             self._record("held_open", f"door open more than {held_open_s:.0f} s")
 
 
-def write_status(config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: Door) -> None:
+def write_status(
+    config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: DoorDevice
+) -> None:
     """Write ``run/status.json`` atomically."""
     stats = loop.stats
     frame_ms = stats.stage_ms.get("frame", [])[-50:]
@@ -144,7 +146,7 @@ def run(
     report.pin_factory = factory
     inputs = _Inputs()
     with contextlib.ExitStack() as stack:
-        door = Door(config.door, factory, on_input=inputs)
+        door = _door(config, factory, inputs)
         stack.callback(door.close)
         store = Store.open(config.paths, config.storage)
         stack.callback(store.close)
@@ -202,10 +204,19 @@ def run(
     return report
 
 
-def _event(store: Store, door: Door, kind: str, details: str) -> None:
+def _event(store: Store, door: DoorDevice, kind: str, details: str) -> None:
     if kind == "camera_outage":
         door.show("fault")
     try:
         store.log_system_event(kind, details)
     except OccurError as err:
         log.error("could not record %s: %s", kind, err)
+
+
+def _door(config: Config, factory: Any, inputs: Callable[[str], None]) -> DoorDevice:
+    """The configured GPIO backend (mock pins always use gpiozero's MockFactory)."""
+    if config.door.gpio == "jetson" and factory is None:
+        from firmware.hw.jetson_door import JetsonDoor
+
+        return JetsonDoor(config.door, on_input=inputs)
+    return Door(config.door, factory, on_input=inputs)

@@ -68,6 +68,7 @@ SDK_OWNERS = {
     "tflite_runtime": {"firmware.vision.runtime"},
     "cv2": {"firmware.vision.image", "firmware.hw.opencv_camera"},
     "gpiozero": {"firmware.hw.door"},
+    "Jetson": {"firmware.hw.jetson_door"},
     "picamera2": {"firmware.hw.picamera2_camera"},
 }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from firmware.config import DoorConfig
 from firmware.errors import HardwareError
@@ -29,6 +29,30 @@ PATTERNS: dict[str, Pattern] = {
     "fault": ("off", (0.5, 0.5)),
     "offline": ((1.0, 1.0), (1.0, 1.0)),
 }
+
+
+class DoorDevice(Protocol):
+    """What the loop needs from a door backend (gpiozero :class:`Door`, or ``JetsonDoor``)."""
+
+    @property
+    def unlocked(self) -> bool:
+        """True while the relay holds the door unlocked."""
+
+    @property
+    def state(self) -> str:
+        """The LED pattern shown."""
+
+    def grant(self, seconds: float | None = None) -> None:
+        """Unlock for a capped pulse."""
+
+    def lock(self) -> None:
+        """Lock now."""
+
+    def show(self, state: str) -> None:
+        """Show an LED pattern."""
+
+    def close(self) -> None:
+        """Lock and release the pins."""
 
 
 def mock_factory() -> Any:

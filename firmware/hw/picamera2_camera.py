@@ -26,7 +26,7 @@ class Picamera2Camera:
     def open(self) -> None:
         """Start the camera. Raises CameraError when picamera2 or the camera is missing."""
         try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
+            from picamera2 import Picamera2
         except ImportError as err:
             raise CameraError("picamera2 is not installed (apt install python3-picamera2)") from err
         try:

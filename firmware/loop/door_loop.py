@@ -28,7 +28,7 @@ from firmware.clock import unix_iso
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.camera import Frame
-from firmware.hw.door import Door
+from firmware.hw.door import DoorDevice
 from firmware.loop.records import DecisionRows, write_decision
 from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
@@ -86,7 +86,7 @@ def confidence(score: float, threshold: float) -> float:
 class DoorLoop:
     """The decision engine of one door."""
 
-    def __init__(self, config: Config, store: Store, engine: FaceEngine, door: Door) -> None:
+    def __init__(self, config: Config, store: Store, engine: FaceEngine, door: DoorDevice) -> None:
         self.config = config
         self.store = store
         self.engine = engine
