@@ -227,5 +227,5 @@ def test_jetson_backend_without_its_library_is_a_clear_error() -> None:
     from firmware.errors import HardwareError
     from firmware.hw.jetson_door import JetsonDoor
 
-    with pytest.raises(HardwareError, match="Jetson.GPIO is not installed"):
+    with pytest.raises(HardwareError, match=r"Jetson\.GPIO is not installed"):
         JetsonDoor(DoorConfig(gpio="jetson"))
