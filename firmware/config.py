@@ -56,7 +56,10 @@ class VisionConfig:
 
     models_dir: str = _f("", "folder with the model files and manifests ('' = the set-up build, models/build)")
     detector: Literal["auto", "short_range", "full_range"] = _f(
-        "auto", "BlazeFace variant; auto = short range, then full range when it finds no face (small faces)"
+        "short_range", "BlazeFace variant for the door camera (faces 0.3-2 m away fill the frame)"
+    )
+    photo_detector: Literal["auto", "short_range", "full_range"] = _f(
+        "auto", "for enrolment and photo tools: auto = short range, then full range when it finds no face"
     )
     models: tuple[str, ...] = _f(("sface", "dlib"), "embedding models, fused; one name = low-CPU mode")
     threads: int = _f(2, "CPU threads per model", min=1, max=16)
@@ -72,6 +75,10 @@ class VisionConfig:
     max_yaw: float = _f(
         0.45, "largest nose offset from the eyes' midpoint over half the eye distance", min=0.0, max=1.0
     )
+
+    def for_photos(self) -> VisionConfig:
+        """The same settings with the photo detector: enrolment photos, identify, eval-pairs."""
+        return replace(self, detector=self.photo_detector)
 
 
 @dataclass(frozen=True)

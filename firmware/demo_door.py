@@ -82,7 +82,7 @@ def run(data_dir: Path, images: Path | None = None) -> DoorDemoReport:
         loop=LoopConfig(cooldown_s=0.0),
         camera=replace(base.camera, fps=30.0),
     )
-    engine = FaceEngine.load(config.vision)
+    engine = FaceEngine.load(config.vision.for_photos())
     with Store.open(config.paths) as store:
         enrol(store, engine, PERSON[1], [images / PERSON[0]], role="staff")
     visits = [PERSON[0], STRANGER, PERSON[0], STRANGER]

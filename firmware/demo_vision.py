@@ -53,7 +53,7 @@ class VisionDemoReport:
 def run(paths: Paths, faces: Path, people: int = 4) -> VisionDemoReport:
     """Enrol ``people`` identities from ``faces`` and identify held-out photos of them."""
     report = VisionDemoReport()
-    engine = FaceEngine.load(VisionConfig())
+    engine = FaceEngine.load(VisionConfig().for_photos())
     report.load_ms = engine.load_ms
     chosen = [(who, files) for who, files in labelled_images(faces).items() if len(files) >= 4][: people + 1]
     with Store.open(paths) as store:

@@ -56,7 +56,7 @@ def run_vision(config: VisionConfig, folder: Path, threads: int, limit: int, gal
     """Time every stage on up to ``limit`` images under ``folder`` (recursively)."""
     report = VisionReport()
     started = time.perf_counter()
-    engine = FaceEngine.load(replace(config, threads=threads))
+    engine = FaceEngine.load(replace(config.for_photos(), threads=threads))
     report.load_ms = (time.perf_counter() - started) * 1000
     report.load_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gallery = _synthetic_gallery(engine.fusion, gallery_users, 128, np.random.default_rng(0))

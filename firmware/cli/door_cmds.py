@@ -156,7 +156,7 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.store.door_records import forget_unknown, list_unknown
     from firmware.vision.engine import FaceEngine
 
-    engine = FaceEngine.load(ctx.config.vision)
+    engine = FaceEngine.load(ctx.config.vision.for_photos())
     with ctx.open_store() as store:
         with store.reader() as conn:
             found = [u for u in list_unknown(conn, 1_000_000) if u.id == args.id]

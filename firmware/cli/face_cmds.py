@@ -56,7 +56,8 @@ def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = T
 
     from firmware.vision.engine import FaceEngine
 
-    vision = ctx.config.vision if models is None else replace(ctx.config.vision, models=models)
+    photos = ctx.config.vision.for_photos()
+    vision = photos if models is None else replace(photos, models=models)
     return FaceEngine.load(vision, fused)
 
 

@@ -23,7 +23,7 @@ FACES = SHARED / "data" / "faces"
 
 @pytest.fixture(scope="module")
 def engine() -> FaceEngine:
-    return FaceEngine.load(VisionConfig())
+    return FaceEngine.load(VisionConfig().for_photos())
 
 
 def test_leave_one_out_identification_per_model_and_fused(engine: FaceEngine) -> None:

@@ -149,7 +149,7 @@ def test_eval_pairs_decides_and_reports_rates(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data: Path) -> None:
-    engine = FaceEngine.load(VisionConfig())
+    engine = FaceEngine.load(VisionConfig().for_photos())
     store = Store.open(Paths(data))
     try:
         recogniser = Recogniser(store, engine)
