@@ -134,6 +134,32 @@ class SnapshotConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """The building's broker. No ``host`` = no broker: events wait in the outbox."""
+
+    host: str = _f("", "broker host name or address ('' = run without a broker)")
+    port: int = _f(1883, "broker port (8883 is the usual TLS port)", min=1, max=65535)
+    topic_prefix: str = _f("", "topic prefix ('' = occur/<device id>)", pattern=r"[^#+\x00]{0,200}")
+    client_id: str = _f("", "MQTT client id ('' = occur-<device id>)")
+    protocol: Literal["5", "3.1.1"] = _f("5", "MQTT protocol version")
+    username: str = _f("", "user name ('' = none)")
+    password_file: str = _f("", "file holding the password (never put the password in this file)")
+    tls: bool = _f(False, "connect with TLS")
+    ca_file: str = _f("", "CA certificate(s) that signed the broker's certificate ('' = system CAs)")
+    cert_file: str = _f("", "client certificate for TLS client authentication")
+    key_file: str = _f("", "client private key for TLS client authentication")
+    keepalive_s: int = _f(30, "MQTT keepalive, s", min=5, max=3600)
+    message_expiry_s: int = _f(86400, "MQTT 5 message expiry of events, s (0 = none)", min=0)
+    outbox_max_rows: int = _f(100_000, "outbox bound; system then door messages are dropped first", min=100)
+    drain_timeout_s: float = _f(10.0, "occur run --until-end waits this long for the outbox to drain", min=0.0)
+    status_interval_s: float = _f(60.0, "how often the retained status JSON is refreshed, s", min=1.0)
+    command_key_file: str = _f("", "HMAC-SHA256 key for commands ('' = commands are refused)")
+    command_max_age_s: float = _f(30.0, "commands older or newer than this are refused, s", min=1.0, max=3600.0)
+    discovery: bool = _f(True, "publish Home Assistant device discovery")
+    discovery_prefix: str = _f("homeassistant", "Home Assistant discovery prefix")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -154,6 +180,7 @@ class Config:
     door: DoorConfig = field(default_factory=DoorConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     @property
     def paths(self) -> Paths:

@@ -21,14 +21,15 @@ from typing import Any
 
 from firmware import sdnotify
 from firmware.clock import now_iso, unix_iso
+from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
+from firmware.loop import records
 from firmware.loop.door_loop import Decision, DoorLoop
 from firmware.snapshots import write_private
-from firmware.store import door_records
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 
@@ -57,6 +58,7 @@ class _Inputs:
     """Door inputs (gpiozero callback threads) turned into actions and records."""
 
     def __init__(self) -> None:
+        self.config: Config | None = None
         self.store: Store | None = None
         self.door: DoorDevice | None = None
         self.opened_at: float | None = None
@@ -85,10 +87,14 @@ class _Inputs:
 
     def _record(self, outcome: str, reason: str) -> None:
         stamp = now_iso()
-        if self.store is None:
+        if self.store is None or self.config is None:
             return
+        event = payloads.event(
+            payloads.DOOR_OUTCOME_TYPES.get(outcome, "system"), stamp, self.config.device.id, reason=reason
+        )
+        max_rows = self.config.mqtt.outbox_max_rows
         try:
-            self.store.submit(lambda c: door_records.insert_door_event(c, stamp, outcome, reason))
+            self.store.submit(lambda c: records.write_door_input(c, stamp, outcome, reason, event, max_rows))
         except OccurError as err:
             log.error("could not record %s: %s", outcome, err)
 
@@ -150,21 +156,21 @@ def run(
         stack.callback(door.close)
         store = Store.open(config.paths, config.storage)
         stack.callback(store.close)
-        inputs.store, inputs.door = store, door
+        inputs.store, inputs.door, inputs.config = store, door, config
         spec = source or config.camera.source
         engine = FaceEngine.load(config.vision)
         report.load_s = time.monotonic() - t0
         camera = ResilientCamera(
             make_camera(spec, config.camera),
             config.camera.reopen_max_s,
-            on_outage=lambda reason: _event(store, door, "camera_outage", reason),
-            on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s"),
+            on_outage=lambda reason: _event(store, door, "camera_outage", reason, config),
+            on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s", config),
             stop=stop,
         )
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
-        store.log_system_event("system_start", f"occur run, source {spec}, pid {os.getpid()}")
-        stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames"))
+        _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
+        stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
         loop_started = time.monotonic()
@@ -204,11 +210,14 @@ def run(
     return report
 
 
-def _event(store: Store, door: DoorDevice, kind: str, details: str) -> None:
+def _event(store: Store, door: DoorDevice, kind: str, details: str, config: Config) -> None:
+    """A system event and its MQTT message, in one transaction."""
     if kind == "camera_outage":
         door.show("fault")
+    stamp = now_iso()
+    event = payloads.event("system", stamp, config.device.id, reason=f"{kind}: {details}")
     try:
-        store.log_system_event(kind, details)
+        store.write(lambda c: records.write_system(c, stamp, kind, details, event, config.mqtt.outbox_max_rows))
     except OccurError as err:
         log.error("could not record %s: %s", kind, err)
 

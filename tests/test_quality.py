@@ -86,7 +86,7 @@ LAYERS = {
     "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
     "firmware.store": 2, "firmware.vision": 2,
     "firmware.compat": 4, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
-    "firmware.hw": 3, "firmware.snapshots": 3,
+    "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3,
     "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
     "firmware.service": 5, "firmware.demo_door": 6,
     "firmware.cli": 7,

@@ -25,6 +25,7 @@ import numpy as np
 
 from firmware.access import AccessPolicy, Person
 from firmware.clock import unix_iso
+from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.camera import Frame
@@ -202,6 +203,17 @@ class DoorLoop:
             granted,
             reason,
         )
+        rows.event = payloads.event(
+            payloads.decision_type(granted, user_id is not None),
+            rows.timestamp,
+            self.config.device.id,
+            user=None if user_id is None else (user_id, found.name),
+            distance=match.score,
+            confidence=rows.confidence,
+            snapshot=snapshot,
+            reason=reason,
+        )
+        rows.outbox_max_rows = self.config.mqtt.outbox_max_rows
         if user_id is None:
             # a stranger is described by the mean of the track's frames: steadier than one frame
             portrait = self._mean_embeddings(self._seen.get(track.id) or [face.embeddings])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from firmware.store import door_records, events
+from firmware.store import door_records, events, outbox
 from firmware.store.db import Connection
 
 
@@ -26,6 +27,8 @@ class DecisionRows:
     unknown_id: int | None = None  # a stranger seen before
     unknown_snapshot: str | None = None  # set for a new stranger
     unknown_vectors: dict[str, tuple[str, npt.NDArray[np.float32]]] = field(default_factory=dict)
+    event: dict[str, Any] | None = None  # the MQTT event, queued in the same transaction
+    outbox_max_rows: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,27 @@ def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
         door_records.unknown_seen_again(conn, unknown_id, rows.timestamp)
     else:
         unknown_id = door_records.new_unknown(conn, rows.timestamp, rows.unknown_snapshot, rows.unknown_vectors)
+    if rows.event is not None:
+        outbox.add(conn, rows.event["id"], rows.timestamp, "events", "access", rows.event, rows.outbox_max_rows)
     door = door_records.insert_door_event(
         conn, rows.timestamp, "granted" if rows.granted else "denied", rows.reason, rows.user_id, face_event, rows.score
     )
     return DecisionIds(face_event, door, attendance, unknown_id)
+
+
+def write_door_input(
+    conn: Connection, timestamp: str, outcome: str, reason: str, event: dict[str, Any], max_rows: int
+) -> int:
+    """A door input's ``door_events`` row and its MQTT event, together."""
+    row = door_records.insert_door_event(conn, timestamp, outcome, reason)
+    outbox.add(conn, event["id"], timestamp, "events", "door", event, max_rows)
+    return row
+
+
+def write_system(
+    conn: Connection, timestamp: str, kind: str, details: str, event: dict[str, Any], max_rows: int
+) -> int:
+    """A ``system_events`` row and its MQTT event, together."""
+    row = events.insert_system_event(conn, timestamp, kind, details)
+    outbox.add(conn, event["id"], timestamp, "events", "system", event, max_rows)
+    return row

@@ -49,7 +49,7 @@ def test_door_inputs_become_actions_and_records(tmp_path: Path) -> None:
     inputs = service._Inputs()
     factory = mock_factory()
     door = Door(config.door, factory, on_input=inputs)
-    inputs.store, inputs.door = store, door
+    inputs.store, inputs.door, inputs.config = store, door, config
     try:
         contact, exit_button, tamper = factory.pin(5), factory.pin(6), factory.pin(13)
         contact.drive_low()  # door shut (contact closed)

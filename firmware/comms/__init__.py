@@ -1,0 +1,1 @@
+"""MQTT: event ids and payloads, the outbox publisher, Home Assistant discovery, commands."""
