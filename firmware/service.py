@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.loop import records
 from firmware.loop.door_loop import Decision, DoorLoop
+from firmware.mqtt_bridge import MqttBridge
 from firmware.snapshots import write_private
+from firmware.store import outbox
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 
@@ -59,6 +62,7 @@ class _Inputs:
 
     def __init__(self) -> None:
         self.config: Config | None = None
+        self.wake: Callable[[], None] = lambda: None
         self.store: Store | None = None
         self.door: DoorDevice | None = None
         self.opened_at: float | None = None
@@ -95,6 +99,7 @@ class _Inputs:
         max_rows = self.config.mqtt.outbox_max_rows
         try:
             self.store.submit(lambda c: records.write_door_input(c, stamp, outcome, reason, event, max_rows))
+            self.wake()
         except OccurError as err:
             log.error("could not record %s: %s", outcome, err)
 
@@ -105,10 +110,10 @@ class _Inputs:
             self._record("held_open", f"door open more than {held_open_s:.0f} s")
 
 
-def write_status(
-    config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: DoorDevice
-) -> None:
-    """Write ``run/status.json`` atomically."""
+def status_doc(
+    config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: DoorDevice, store: Store
+) -> dict[str, object]:
+    """The health document: ``run/status.json`` and the retained ``<prefix>/status``."""
     stats = loop.stats
     frame_ms = stats.stage_ms.get("frame", [])[-50:]
     recent = [t for t in loop.frame_times if t > time.monotonic() - 5.0]
@@ -127,8 +132,25 @@ def write_status(
         "camera_ok": camera_ok,
         "door": door.state,
         "door_unlocked": door.unlocked,
+        "uptime_s": round(time.time() - started, 1),
+        "outbox_depth": _outbox_depth(store),
+        "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
+        "models": [e.name for e in loop.engine.embedders],
     }
-    write_private(config.paths.root / "run" / "status.json", json.dumps(status, indent=2).encode())
+    return status
+
+
+def _outbox_depth(store: Store) -> int | None:
+    try:
+        with store.reader() as conn:
+            return outbox.depth(conn)
+    except OccurError:
+        return None
+
+
+def write_status(doc: dict[str, object], config: Config) -> None:
+    """Write ``run/status.json`` atomically."""
+    write_private(config.paths.root / "run" / "status.json", json.dumps(doc, indent=2).encode())
 
 
 def run(
@@ -169,6 +191,15 @@ def run(
         )
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
+
+        def status() -> dict[str, object]:
+            return status_doc(config, loop, spec, started, not camera.in_outage, door, store)
+
+        bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
+        if bridge is not None:
+            bridge.start()
+            stack.callback(bridge.stop)
+            inputs.wake = bridge.wake
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
@@ -183,17 +214,12 @@ def run(
                 if until_end or camera.camera.name.startswith("replay:"):
                     break
                 continue
-            for decision in loop.process(frame):
-                if report.first_decision_s is None:
-                    report.first_decision_s = time.monotonic() - t0
-                report.decisions.append(decision)
-                if on_decision is not None:
-                    on_decision(decision)
+            _report(loop.process(frame), frame.image, bridge, report, on_decision, t0)
             now = time.monotonic()
             inputs.tick(config.door.held_open_s)
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
-                write_status(config, loop, spec, started, not camera.in_outage, door)
+                write_status(status(), config)
                 sdnotify.notify("WATCHDOG=1")
             if now - last_retention >= RETENTION_EVERY_S:
                 last_retention = now
@@ -201,13 +227,40 @@ def run(
                 loop.snapshots.enforce_free_space()
         sdnotify.notify("STOPPING=1")
         door.lock()
-        write_status(config, loop, spec, started, not camera.in_outage, door)
+        if bridge is not None:
+            bridge.tick()
+            if until_end and not bridge.drain():
+                log.warning("mqtt: outbox not drained in %.0f s; it is sent later", config.mqtt.drain_timeout_s)
+            bridge.publisher.publish_retained("status", status())
+        write_status(status(), config)
         report.frames = loop.stats.frames
         report.loop_s = time.monotonic() - loop_started
         report.inference_s = engine.inference_s() - inference_before
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _report(
+    decisions: list[Decision],
+    image: Any,
+    bridge: MqttBridge | None,
+    report: RunReport,
+    on_decision: Callable[[Decision], None] | None,
+    t0: float,
+) -> None:
+    """Hand a frame's decisions to the MQTT side and the caller."""
+    if bridge is not None:
+        bridge.last_frame = image
+        if decisions:
+            bridge.wake()
+        bridge.tick()
+    for decision in decisions:
+        if report.first_decision_s is None:
+            report.first_decision_s = time.monotonic() - t0
+        report.decisions.append(decision)
+        if on_decision is not None:
+            on_decision(decision)
 
 
 def _event(store: Store, door: DoorDevice, kind: str, details: str, config: Config) -> None:

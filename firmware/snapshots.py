@@ -21,7 +21,7 @@ from firmware.errors import InvalidInputError
 from firmware.vision.image import Image, encode_jpeg
 
 log = logging.getLogger(__name__)
-_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a user id, "unknown" or "manual"
 _NUMBER = re.compile(r"snapshot_(\d+)\.jpg")
 _DAY = re.compile(r"\d{4}/\d{2}/\d{2}")
 

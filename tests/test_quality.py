@@ -88,8 +88,8 @@ LAYERS = {
     "firmware.compat": 4, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
     "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3,
     "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
-    "firmware.service": 5, "firmware.demo_door": 6,
-    "firmware.cli": 7,
+    "firmware.mqtt_bridge": 5, "firmware.service": 6, "firmware.demo_door": 7,
+    "firmware.cli": 8,
 }  # fmt: skip
 
 

@@ -62,6 +62,11 @@ class Recogniser:
         log.info("gallery: %d users loaded (version %d)", len(self._gallery), version)
         return self._gallery
 
+    def invalidate(self) -> None:
+        """Force a reload from the database at the next search."""
+        with self._lock:
+            self._gallery = Gallery({}, version=-1)
+
     def match(self, face: Face) -> Identified:
         """Search the gallery for one embedded face; a face failing a quality gate is not
         matched at all (decision ``low_quality``), so a blurred or turned face never opens."""
