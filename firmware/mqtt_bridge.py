@@ -93,8 +93,11 @@ class MqttBridge:
             if payload.strip() == b"online":
                 self._discovery()
             return
-        if topic.startswith(f"{self.prefix}/cmd/"):
-            self.handler(topic, payload, retained)
+        if topic.startswith(f"{self.prefix}/cmd/") and not topic.endswith("/reply"):
+            if retained and payload:
+                self.publisher.link.clear_retained(topic)  # a stored command must not wait for the next subscriber
+            if payload or not retained:
+                self.handler(topic, payload, retained)
 
     def _reply(self, topic: str, text: str) -> None:
         self.publisher.link.publish(topic, text, 1, False)

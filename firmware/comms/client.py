@@ -113,8 +113,21 @@ class MqttLink:
         return int(info.mid)
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
-        """Subscribe (call from on_connect so it is renewed after each reconnect)."""
-        self._client.subscribe(topic, qos=qos)
+        """Subscribe (call from on_connect so it is renewed after each reconnect). With MQTT 5
+        the retain flag is kept as published, so a command published retained is seen as such
+        even when it arrives live (3.1.1 brokers clear it; the nonce and timestamp still stop
+        a stored command from acting later)."""
+        if self.v5:
+            from paho.mqtt.subscribeoptions import SubscribeOptions
+
+            options = SubscribeOptions(qos=qos, retainAsPublished=True)
+            self._client.subscribe(topic, options=options)
+        else:
+            self._client.subscribe(topic, qos=qos)
+
+    def clear_retained(self, topic: str) -> None:
+        """Delete a retained message (an empty retained payload)."""
+        self._client.publish(topic, b"", qos=1, retain=True)
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Publish a clean retained ``offline``, disconnect, stop the network thread."""
