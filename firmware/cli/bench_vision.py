@@ -32,6 +32,13 @@ def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(lp)
     lp.set_defaults(handler=bench_loop)
 
+    mq = bsub.add_parser("mqtt", help="events/s through the outbox to the broker, and commit-to-delivery latency")
+    mq.add_argument("--events", type=int, default=5000, help="events for the throughput run (default 5000)")
+    mq.add_argument("--paced", type=int, default=500, help="events for the latency run, 100/s (default 500)")
+    mq.add_argument("--dir", type=Path, help="scratch data folder (default: a new temporary one)")
+    add_json_flag(mq)
+    mq.set_defaults(handler=bench_mqtt)
+
     c = bsub.add_parser("calibrate", help="fusion statistics and door thresholds from labelled photos")
     c.add_argument("faces", type=Path, help="folder with one sub-folder of photos per person")
     c.add_argument("--target-far", type=float, default=0.001)
@@ -165,5 +172,31 @@ def bench_loop(ctx: Context, args: argparse.Namespace) -> int:
     ctx.out(
         f"models loaded in {result.load_s:.2f} s; start to first decision {first}; "
         f"peak RSS {result.peak_rss_mib:.0f} MiB"
+    )
+    return ExitStatus.SUCCESS
+
+
+def bench_mqtt(ctx: Context, args: argparse.Namespace) -> int:
+    """Print MQTT throughput and latency against the configured broker."""
+    import tempfile
+
+    from firmware.bench import mqttbench
+
+    if not ctx.config.mqtt.host:
+        raise InvalidInputError("bench mqtt needs a broker: set [mqtt] host (and port) in the config")
+    if args.events < 1 or args.paced < 1:
+        raise InvalidInputError("--events and --paced must be positive")
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="occur-bench-mqtt-"))
+    result = mqttbench.run(ctx.config, folder, args.events, args.paced)
+    if ctx.json:
+        ctx.emit_json(result)
+        return ExitStatus.SUCCESS
+    ctx.out(
+        f"{result.events} events through the outbox to {ctx.config.mqtt.host}:{ctx.config.mqtt.port} "
+        f"and back to a subscriber: {result.events_per_s:.0f} events/s"
+    )
+    ctx.out(
+        f"commit-to-delivery latency at 100 events/s ({result.latency_events} events): "
+        f"median {result.latency_median_ms:.2f} ms, p95 {result.latency_p95_ms:.2f} ms"
     )
     return ExitStatus.SUCCESS

@@ -28,8 +28,8 @@ from firmware.store.db import (
     Connection,
     DbSettings,
     check_sqlite_version,
+    open_reader,
     open_writer,
-    reading,
     translated,
 )
 from firmware.store.migrate import MigrationReport, migrate
@@ -75,6 +75,9 @@ class Store:
         self._ballast = ballast or Ballast(paths.ballast, 0)
         self._ballast_lock = threading.Lock()
         self._ballast_released = False
+        self._readers = threading.local()
+        self._readers_lock = threading.Lock()
+        self._all_readers: list[Connection] = []
 
     @classmethod
     def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
@@ -120,6 +123,11 @@ class Store:
     def close(self) -> None:
         """Commit everything queued, then close. Idempotent."""
         self._writer.close()
+        with self._readers_lock:
+            for conn in self._all_readers:
+                conn.close()
+            self._all_readers.clear()
+        self._readers = threading.local()
 
     @property
     def writer(self) -> GroupCommitWriter:
@@ -165,8 +173,19 @@ class Store:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Connection]:
-        """A query-only connection for the block (readers never block the writer in WAL)."""
-        with reading(self.paths.database, self.settings) as conn:
+        """A query-only connection for the block (readers never block the writer in WAL).
+
+        Each thread keeps its own connection for the store's life: opening one costs more than
+        most queries, and the door loop and the MQTT publisher read several times a frame. A
+        connection outside a statement holds no snapshot, so it always sees committed data.
+        """
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = open_reader(self.paths.database, self.settings)
+            self._readers.conn = conn
+            with self._readers_lock:
+                self._all_readers.append(conn)
+        with translated(self.paths.database):
             yield conn
 
     def log_face_event(

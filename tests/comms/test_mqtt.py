@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,26 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
     finally:
         sub.close()
         tls_broker.stop()
+
+
+def test_bench_mqtt_prints_its_figures(tmp_path: Path, broker: Broker, cli: Any) -> None:
+    toml = tmp_path / "occur.toml"
+    toml.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n')
+    result = cli(
+        "--config",
+        str(toml),
+        "bench",
+        "mqtt",
+        "--events",
+        "200",
+        "--paced",
+        "20",
+        "--dir",
+        str(tmp_path / "b"),
+        "--json",
+    )
+    assert result.status == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["events"] == 200 and doc["events_per_s"] > 0 and doc["latency_events"] == 20
+    assert 0 < doc["latency_median_ms"] <= doc["latency_p95_ms"]
+    assert cli("bench", "mqtt").status == 2  # no broker configured
