@@ -84,6 +84,8 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     doc["running"] = running
     doc["disk_free_mb"] = shutil.disk_usage(paths.root if paths.root.exists() else ".").free // 2**20
     doc["database_mb"] = round(paths.database.stat().st_size / 2**20, 2) if paths.database.exists() else None
+    if paths.database.exists() and not running:
+        doc["outbox_depth"] = _outbox_depth(ctx)
     if ctx.json:
         ctx.emit_json(doc)
     else:
@@ -101,3 +103,16 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _outbox_depth(ctx: Context) -> int | None:
+    """Unsent MQTT messages, read from the database (the loop is not running to say it)."""
+    from firmware.errors import OccurError
+    from firmware.store import outbox
+    from firmware.store.db import reading
+
+    try:
+        with reading(ctx.config.paths.database, ctx.db_settings) as conn:
+            return outbox.depth(conn)
+    except OccurError:
+        return None

@@ -46,7 +46,7 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
     runner = threading.Thread(
         target=lambda: reports.append(service.run(config, f"replay:{folder}", gpio="mock", stop=stop))
     )
-    sub = Subscriber(broker.port, f"{PREFIX}/#", client_id="operator")
+    sub = Subscriber(broker.port, "#", client_id="operator")
     runner.start()
     replies: dict[str, Any] = {}
     try:
@@ -67,6 +67,9 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
             count = len(sub.on(f"{PREFIX}/cmd/{name}/reply"))
             sub.publish(f"{PREFIX}/cmd/{name}", payload, retain=retain)
             assert sub.wait(lambda n=name, c=count: len(sub.on(f"{PREFIX}/cmd/{n}/reply")) > c, 10)
+        discoveries = len(sub.on("homeassistant/device/door-1/config"))
+        sub.publish("homeassistant/status", "online")  # Home Assistant restarted: announce again
+        assert sub.wait(lambda: len(sub.on("homeassistant/device/door-1/config")) > discoveries, 10)
         answers = [json.loads(p) for p in sub.on(f"{PREFIX}/cmd/unlock/reply")]
         answers += [json.loads(p) for p in sub.on(f"{PREFIX}/cmd/reload/reply")]
         answers += [json.loads(p) for p in sub.on(f"{PREFIX}/cmd/backup/reply")]

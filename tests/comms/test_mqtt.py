@@ -78,8 +78,9 @@ def outbox_ids(config: Config) -> list[str]:
     return [str(r[0]) for r in sql(config, "SELECT event_id FROM outbox WHERE topic = 'events' ORDER BY seq")]
 
 
-def test_events_availability_door_state_and_discovery(tmp_path: Path, broker: Broker) -> None:
-    config = config_for(tmp_path, broker.port)
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_events_availability_door_state_and_discovery(tmp_path: Path, broker: Broker, protocol: str) -> None:
+    config = config_for(tmp_path, broker.port, protocol=protocol)
     enrol_amy(config)
     sub = Subscriber(broker.port, "#")
     try:
