@@ -25,6 +25,7 @@ import atexit
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +239,46 @@ def cleanup_old_snapshots(days_old: float = 30) -> int:
     if not days_old >= 0:
         raise InvalidInputError(f"days_old must be >= 0, got {days_old!r}")
     return _snapshots().cleanup(days_old)
+
+
+def log_secure_event(event_type: str, data: object, user_id: object = None) -> int:
+    """Add an entry to the secure log (encrypted, hash-chained, signed checkpoints).
+
+    Returns:
+        The entry's sequence number.
+
+    Raises:
+        ValueError: empty ``event_type`` or data that is not JSON-serialisable.
+    """
+    from firmware.security.audit import audit
+
+    store = _store()
+    return audit(store, store.paths, event_type, data, user_id)
+
+
+def retrieve_secure_logs(user_id: object, date_range: tuple[str, str] | None = None) -> list[dict[str, object]]:
+    """Decrypted secure-log entries of ``user_id``, oldest first, optionally within
+    ``date_range`` = (from, to) ISO 8601 (to exclusive). The access itself is logged.
+
+    Raises:
+        firmware.security.keys.IntegrityError: an entry was altered.
+        ValueError: a malformed date.
+    """
+    from firmware.clock import parse_iso, to_iso
+    from firmware.security.audit import audit, secure_log
+
+    since = until = None
+    if date_range is not None:
+        try:
+            since, until = (to_iso(parse_iso(d, assume=UTC)) for d in date_range)
+        except ValueError as err:
+            raise InvalidInputError(f"date_range: {err}") from err
+    store = _store()
+    log = secure_log(store.paths)
+    with store.reader() as conn:
+        entries = log.entries(conn, str(user_id), since, until)
+    audit(store, store.paths, "secure_log_read", {"user_id": str(user_id), "entries": len(entries)}, user_id)
+    return [
+        {"seq": e.seq, "timestamp": e.timestamp, "event_type": e.event_type, "user_id": e.user_id, "data": e.data}
+        for e in entries
+    ]

@@ -225,6 +225,11 @@ class Paths:
         return self.root / "unknown_faces"
 
     @property
+    def keys(self) -> Path:
+        """Device keys (0700): the data key and the signing key (see firmware.security.keys)."""
+        return self.root / "keys"
+
+    @property
     def models(self) -> Path:
         """Installed models."""
         return self.root / "models"

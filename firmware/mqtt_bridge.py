@@ -24,6 +24,7 @@ from firmware.config import Config
 from firmware.hw.door import DoorDevice
 from firmware.loop import records
 from firmware.loop.door_loop import DoorLoop
+from firmware.security.audit import secure_log
 from firmware.store.store import Store
 from firmware.vision.image import Image
 
@@ -46,7 +47,16 @@ class MqttBridge:
         mqtt = config.mqtt
         key = read_secret(mqtt.command_key_file, "mqtt.command_key_file").encode() if mqtt.command_key_file else None
         actions: dict[str, Action] = {"unlock": self._unlock, "reload": self._reload, "snapshot": self._snapshot}
-        self.handler = CommandHandler(store, self.prefix, key, mqtt.command_max_age_s, actions, self._reply)
+        log = secure_log(config.paths, config.device.id)
+        self.handler = CommandHandler(
+            store,
+            self.prefix,
+            key,
+            mqtt.command_max_age_s,
+            actions,
+            self._reply,
+            lambda data: store.write(lambda c: log.append(c, "remote_command", data)),
+        )
         self.publisher = Publisher(config, store, on_command=self._route, on_connect=self._announce)
         self._door_state = ""
         self._last_status = 0.0

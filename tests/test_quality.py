@@ -70,6 +70,7 @@ SDK_OWNERS = {
     "gpiozero": {"firmware.hw.door"},
     "Jetson": {"firmware.hw.jetson_door"},
     "picamera2": {"firmware.hw.picamera2_camera"},
+    "cryptography": {"firmware.security.keys"},
 }
 
 
@@ -85,8 +86,8 @@ LAYERS = {
     "firmware.errors": 0, "firmware.clock": 0, "firmware.tomlcheck": 0, "firmware.domain": 0,
     "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
     "firmware.store": 2, "firmware.vision": 2,
-    "firmware.compat": 4, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
-    "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3,
+    "firmware.compat": 5, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
+    "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,
     "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
     "firmware.mqtt_bridge": 5, "firmware.service": 6, "firmware.demo_door": 7,
     "firmware.cli": 8,

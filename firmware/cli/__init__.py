@@ -15,6 +15,7 @@ from pathlib import Path
 
 from firmware import __version__
 from firmware.cli import (
+    audit_cmds,
     bench_cmds,
     config_cmds,
     db_cmds,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo_cmd,
         run_cmds,
         door_cmds,
+        audit_cmds,
         config_cmds,
         db_cmds,
         events_cmds,

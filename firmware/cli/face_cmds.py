@@ -66,8 +66,12 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.recognition.enrol import enrol
 
     engine = _engine(ctx)
+    from firmware.security.audit import audit
+
     with ctx.open_store() as store:
         report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
+        data = {"samples": report.sample_ids, "rejected": len(report.rejected), "created": report.created}
+        audit(store, ctx.config.paths, "enrolment", data, report.user_id, ctx.config.device.id)
     if ctx.json:
         ctx.emit_json(report)
     else:
@@ -87,6 +91,7 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
     """Print every face of every image with its user (or none) and score."""
     from firmware.errors import ImageError
     from firmware.recognition.recogniser import Recogniser
+    from firmware.security.audit import audit
     from firmware.vision.image import read_image_limited
 
     engine = _engine(ctx)
@@ -94,6 +99,13 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
     failed = False
     with ctx.open_store() as store:
         recogniser = Recogniser(store, engine)
+        audit(
+            store,
+            ctx.config.paths,
+            "identification",
+            {"images": [str(p) for p in args.images]},
+            device_id=ctx.config.device.id,
+        )
         for path in args.images:
             try:
                 image, factor = read_image_limited(path)
@@ -145,6 +157,7 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
 def verify(ctx: Context, args: argparse.Namespace) -> int:
     """1:1 check; exit 0 same person, 1 not (including no face)."""
     from firmware.recognition.recogniser import Recogniser
+    from firmware.security.audit import audit
     from firmware.store import users
     from firmware.vision.image import read_image_limited
 
@@ -154,6 +167,14 @@ def verify(ctx: Context, args: argparse.Namespace) -> int:
         with store.reader() as conn:
             user = users.find_user(conn, args.user)
         same, score, face = Recogniser(store, engine).verify(user.id, image)
+        audit(
+            store,
+            ctx.config.paths,
+            "verification",
+            {"image": str(args.image), "same": same},
+            user.id,
+            ctx.config.device.id,
+        )
     if ctx.json:
         ctx.emit_json(
             {

@@ -86,6 +86,16 @@ def remove(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.open_store() as store:
         user, history = store.write(lambda c: users.remove_user(c, args.user, args.delete_attendance))
     chips = delete_chips(ctx.config.paths, user.id)
+    from firmware.security.audit import audit
+
+    with ctx.open_store() as store:
+        audit(
+            store,
+            ctx.config.paths,
+            "user_removed",
+            {"name": user.name, "attendance_deleted": history, "face_samples_deleted": chips},
+            user.id,
+        )
     if ctx.json:
         ctx.emit_json({"removed": user, "attendance_deleted": history, "face_samples_deleted": chips})
     else:

@@ -34,6 +34,7 @@ class CommandHandler:
         max_age_s: float,
         actions: dict[str, Action],
         reply: Callable[[str, str], None],
+        secure_audit: Callable[[dict[str, object]], object] | None = None,
     ) -> None:
         self.store = store
         self.prefix = prefix
@@ -41,6 +42,7 @@ class CommandHandler:
         self.max_age_s = max_age_s
         self.actions = actions
         self.reply = reply
+        self.secure_audit = secure_audit
         self.handled = 0
 
     def __call__(self, topic: str, payload: bytes, retained: bool) -> None:
@@ -74,5 +76,7 @@ class CommandHandler:
         log.log(logging.INFO if ok else logging.WARNING, "command %s: %s", name, result)
         try:
             self.store.write(lambda c: insert_system_event(c, now_iso(), "command", details))
+            if self.secure_audit is not None:
+                self.secure_audit({"command": name, "ok": ok, "result": result, "nonce": nonce})
         except OccurError as err:
             log.error("could not audit command %s: %s", name, err)

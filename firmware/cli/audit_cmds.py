@@ -1,0 +1,92 @@
+"""``occur audit list|verify|checkpoint``: the secure log."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC
+
+from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.clock import parse_iso, to_iso
+from firmware.errors import InvalidInputError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``audit``."""
+    p = sub.add_parser("audit", help="the secure log: who did what to personal data, tamper-evident")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    ls = asub.add_parser("list", help="decrypted entries (this reading is logged too)")
+    ls.add_argument("--user", help="only this user id")
+    ls.add_argument("--from", dest="since", metavar="ISO")
+    ls.add_argument("--to", dest="until", metavar="ISO")
+    add_json_flag(ls)
+    ls.set_defaults(handler=audit_list)
+    vf = asub.add_parser(
+        "verify", help="check the chain, every entry's seal and the signed checkpoints; exit 7 if not intact"
+    )
+    add_json_flag(vf)
+    vf.set_defaults(handler=audit_verify)
+    cp = asub.add_parser("checkpoint", help="sign the chain head now (also queued for MQTT)")
+    cp.set_defaults(handler=audit_checkpoint)
+
+
+def _iso(text: str | None, flag: str) -> str | None:
+    if not text:
+        return None
+    try:
+        return to_iso(parse_iso(text, assume=UTC if len(text.strip()) == 10 else None))
+    except ValueError as err:
+        raise InvalidInputError(f"{flag}: {err}") from err
+
+
+def audit_list(ctx: Context, args: argparse.Namespace) -> int:
+    """Print entries."""
+    from firmware.security.audit import audit, secure_log
+
+    since, until = _iso(args.since, "--from"), _iso(args.until, "--to")
+    with ctx.open_store() as store:
+        log = secure_log(ctx.config.paths, ctx.config.device.id)
+        with store.reader() as conn:
+            entries = log.entries(conn, args.user, since, until)
+        audit(
+            store,
+            ctx.config.paths,
+            "audit_read",
+            {"user": args.user, "from": since, "to": until, "entries": len(entries)},
+        )
+    if ctx.json:
+        ctx.emit_json(entries)
+    else:
+        ctx.table(
+            ["seq", "timestamp", "type", "user", "data"],
+            [(e.seq, e.timestamp, e.event_type, e.user_id, str(e.data)[:80]) for e in entries],
+        )
+    return ExitStatus.SUCCESS
+
+
+def audit_verify(ctx: Context, args: argparse.Namespace) -> int:
+    """Verify; exit 7 naming the first problem."""
+    from firmware.security.audit import secure_log
+
+    with ctx.open_store() as store, store.reader() as conn:
+        log = secure_log(ctx.config.paths, ctx.config.device.id)
+        problems = log.verify(conn)
+        count = int(conn.execute("SELECT count(*) FROM secure_log").fetchone()[0])  # type: ignore[index]
+    if ctx.json:
+        ctx.emit_json({"entries": count, "intact": not problems, "problems": problems})
+    elif problems:
+        for problem in problems:
+            print(f"occur: audit: {problem}", file=ctx.stderr)
+    else:
+        ctx.out(f"secure log intact: {count} entries, chain and checkpoints verified")
+    return ExitStatus.CHECK_FAILED if problems else ExitStatus.SUCCESS
+
+
+def audit_checkpoint(ctx: Context, args: argparse.Namespace) -> int:
+    """Sign the head."""
+    from firmware.security.audit import secure_log
+
+    with ctx.open_store() as store:
+        log = secure_log(ctx.config.paths, ctx.config.device.id)
+        seq = store.write(log.checkpoint)
+    ctx.out("secure log is empty: nothing to sign" if seq is None else f"checkpoint signed at entry {seq}")
+    return ExitStatus.SUCCESS

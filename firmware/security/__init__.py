@@ -1,0 +1,1 @@
+"""Keys, encryption and the tamper-evident secure log."""

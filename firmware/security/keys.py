@@ -1,0 +1,145 @@
+"""Device keys and the cryptographic primitives: the only module that imports ``cryptography``.
+
+Keys live in ``<data>/keys/`` (folder 0700, files 0600; a key file that group or others can read
+is refused at load, because a copied key defeats encryption at rest):
+
+- ``data.key``: 32 random bytes, the device data key. Sub-keys for each purpose are derived
+  from it with HKDF-SHA256, so one file protects everything and rotating it re-keys everything.
+- ``device_ed25519.key`` / ``.pub``: the device's signing key for secure-log checkpoints; the
+  public half can be given to auditors.
+
+Created on first use. AES-256-GCM seals data with a random 96-bit nonce and associated data that
+names what the data is, so a ciphertext moved to another record fails to open.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from firmware.errors import OccurError
+
+NONCE = 12
+
+
+class KeyFileError(OccurError):
+    """A key file is missing, unreadable or readable by others."""
+
+
+class IntegrityError(OccurError):
+    """Sealed data failed authentication: altered, truncated, or moved to another record."""
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_private(path: Path) -> bytes:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"{path} is readable by group or others (mode {oct(mode & 0o777)}): chmod 600 it")
+    return path.read_bytes()
+
+
+class Keys:
+    """The device's keys, loaded (or created) from ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        data = folder / "data.key"
+        signing = folder / "device_ed25519.key"
+        try:
+            if not data.exists():
+                _private_file(data, os.urandom(32))
+            if not signing.exists():
+                self._new_signing_key(signing)
+            self._data = _read_private(data)
+            if len(self._data) != 32:
+                raise KeyFileError(f"{data} must hold 32 bytes")
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            loaded = load_pem_private_key(_read_private(signing), password=None)
+        except OSError as err:
+            raise KeyFileError(f"cannot use the keys in {folder}: {err.strerror}") from err
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise KeyFileError(f"{signing} is not an Ed25519 key")
+        self._signing = loaded
+
+    @staticmethod
+    def _new_signing_key(path: Path) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        _private_file(path, pem)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        path.with_suffix(".pub").write_bytes(public)
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte sub-key for ``purpose`` (HKDF-SHA256 of the data key)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(self._data)
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature by the device key."""
+        return self._signing.sign(message)
+
+    def public_key_pem(self) -> bytes:
+        """The device's public signing key."""
+        from cryptography.hazmat.primitives import serialization
+
+        return self._signing.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """True when ``signature`` is the device key's over ``message``."""
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            self._signing.public_key().verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """AES-256-GCM: nonce || ciphertext || tag."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+
+
+def unseal(key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    """Open :func:`seal`'s output. Raises IntegrityError if anything was changed."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        return AESGCM(key).decrypt(sealed[:NONCE], sealed[NONCE:], associated)
+    except (InvalidTag, ValueError) as err:
+        raise IntegrityError("sealed data failed authentication") from err
+
+
+def mac(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256."""
+    import hashlib
+    import hmac
+
+    return hmac.new(key, message, hashlib.sha256).digest()

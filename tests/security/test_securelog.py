@@ -1,0 +1,125 @@
+"""The secure log: encrypted, chained, signed; every kind of tampering is named by verify."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from firmware import compat
+from firmware.config import Paths
+from firmware.security.keys import IntegrityError, KeyFileError, Keys
+from firmware.security.securelog import CHECKPOINT_EVERY, SecureLog
+from firmware.store.store import Store
+from tests.conftest import Cli
+
+
+def fill(store: Store, log: SecureLog, n: int) -> None:
+    for i in range(n):
+        store.write(lambda c, i=i: log.append(c, "enrolment", {"i": i, "secret": f"value-{i}"}, str(i % 3)))
+
+
+@pytest.fixture
+def log(paths: Paths) -> SecureLog:
+    return SecureLog(Keys(paths.keys), "door-1")
+
+
+def raw(store: Store, sql: str, args: tuple[object, ...] = ()) -> None:
+    """Tamper as an attacker with the SD card would: straight SQL on the file, triggers off."""
+
+    def job(conn: object) -> None:
+        conn.execute("DROP TRIGGER IF EXISTS secure_log_no_update")  # type: ignore[attr-defined]
+        conn.execute(sql, args)  # type: ignore[attr-defined]
+
+    store.write(job)
+
+
+def test_entries_are_sealed_listed_and_verified(store: Store, log: SecureLog, paths: Paths) -> None:
+    fill(store, log, CHECKPOINT_EVERY + 5)
+    with store.reader() as conn:
+        assert log.verify(conn) == []
+        mine = log.entries(conn, "1")
+        assert [e.data["i"] for e in mine][:3] == [1, 4, 7] and mine[0].event_type == "enrolment"
+        checkpoints = conn.execute("SELECT seq FROM secure_log_checkpoints").fetchall()
+        queued = conn.execute("SELECT topic, payload FROM outbox WHERE topic = 'audit'").fetchall()
+    assert [c[0] for c in checkpoints] == [CHECKPOINT_EVERY]
+    assert json.loads(queued[0][1])["seq"] == CHECKPOINT_EVERY
+    database = paths.database.read_bytes() + b"".join(p.read_bytes() for p in paths.root.glob("occur.db-wal"))
+    assert b"value-7" not in database  # data is never stored in the clear
+
+
+def test_sql_cannot_update_entries(store: Store, log: SecureLog) -> None:
+    fill(store, log, 3)
+    with pytest.raises(Exception, match="append-only"):
+        store.write(lambda c: c.execute("UPDATE secure_log SET event_type = 'x' WHERE seq = 1"))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (
+            "UPDATE secure_log SET sealed = CAST(substr(sealed, 1, 20) || x'00' || substr(sealed, 22) AS BLOB) WHERE seq = 5",
+            "entry 5 does not chain",
+        ),
+        ("UPDATE secure_log SET event_type = 'export' WHERE seq = 7", "entry 7 does not chain"),
+        ("UPDATE secure_log SET user_id = '9' WHERE seq = 3", "entry 3 does not chain"),
+        ("DELETE FROM secure_log WHERE seq = 4", "entry 4 is missing"),
+        ("UPDATE secure_log SET seq = seq + 1000 WHERE seq = 6", "entry 6 is missing"),
+        ("UPDATE secure_log SET chain = CAST(x'00' || substr(chain, 2) AS BLOB) WHERE seq = 9", "entry 9 does not chain"),
+        ("DELETE FROM secure_log WHERE seq > 95", "were signed but are gone"),
+        ("UPDATE secure_log_checkpoints SET signature = CAST(x'00' || substr(signature, 2) AS BLOB)", "bad signature"),
+    ],
+)
+def test_tampering_is_found_and_named(store: Store, log: SecureLog, tamper: str, expected: str) -> None:
+    fill(store, log, CHECKPOINT_EVERY)
+    raw(store, tamper)
+    with store.reader() as conn:
+        problems = log.verify(conn)
+    assert problems and any(expected in p for p in problems), problems
+
+
+def test_a_forged_entry_without_the_key_is_found(store: Store, log: SecureLog, paths: Paths, tmp_path: Path) -> None:
+    fill(store, log, 5)
+    forger = SecureLog(Keys(tmp_path / "attacker-keys"))  # a well-formed entry, chained with another key
+    store.write(lambda c: forger.append(c, "export", {"all": True}, "1"))
+    with store.reader() as conn:
+        problems = log.verify(conn)
+        with pytest.raises(IntegrityError):
+            log.entries(conn, "1")
+    assert problems[0] == "entry 6 does not chain to the one before it (altered, reordered or forged)"
+
+
+def test_key_files_readable_by_others_are_refused(paths: Paths) -> None:
+    Keys(paths.keys)
+    os.chmod(paths.keys / "data.key", 0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        Keys(paths.keys)
+
+
+def test_compat_secure_log_api(compat_env: Paths) -> None:
+    seq = compat.log_secure_event("consent", {"text_version": "v1"}, user_id=12)
+    compat.log_secure_event("other", {"x": 1}, user_id=13)
+    entries = compat.retrieve_secure_logs(12)
+    assert [(e["seq"], e["event_type"], e["data"]) for e in entries] == [(seq, "consent", {"text_version": "v1"})]
+    assert compat.retrieve_secure_logs(12, ("2000-01-01", "2000-01-02")) == []
+    with pytest.raises(ValueError, match="JSON"):
+        compat.log_secure_event("bad", {"x": object()})
+    with pytest.raises(ValueError):
+        compat.retrieve_secure_logs(12, ("yesterday", "today"))
+
+
+def test_audit_cli_lists_verifies_and_fails_on_tampering(cli: Cli, tmp_path: Path) -> None:
+    d = str(tmp_path / "data")
+    assert cli("--data-dir", d, "users", "add", "Ada").status == 0
+    assert cli("--data-dir", d, "users", "remove", "Ada").status == 0
+    listed = json.loads(cli("--data-dir", d, "audit", "list", "--json").out)
+    assert [e["event_type"] for e in listed] == ["user_removed"]
+    assert cli("--data-dir", d, "audit", "checkpoint").out.startswith("checkpoint signed at entry")
+    ok = cli("--data-dir", d, "audit", "verify")
+    assert ok.status == 0 and "intact" in ok.out
+    with Store.open(Paths(tmp_path / "data")) as store:
+        raw(store, "UPDATE secure_log SET event_type = 'nothing' WHERE seq = 1")
+    bad = cli("--data-dir", d, "audit", "verify")
+    assert bad.status == 7 and "entry 1 does not chain" in bad.err
