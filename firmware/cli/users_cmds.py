@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         e.add_argument("user", help="numeric id or exact name")
         e.set_defaults(handler=set_active, active=action == "enable")
 
+    f = usub.add_parser(
+        "forget", help="erase a person: encodings, chips, snapshots; events pseudonymised; prints a receipt"
+    )
+    f.add_argument("user", help="numeric id or exact name")
+    add_json_flag(f)
+    f.set_defaults(handler=forget)
+
     r = usub.add_parser("remove", help="remove a user (by id or exact name)")
     r.add_argument("user", help="numeric id or exact name")
     r.add_argument("--delete-attendance", action="store_true", help="also delete the user's attendance records")
@@ -114,4 +121,26 @@ def set_active(ctx: Context, args: argparse.Namespace) -> int:
             user = users.find_user(conn, args.user)
         store.write(lambda c: set_user_active(c, user.id, args.active, now_iso()))
     ctx.out(f"user {user.id} ({user.name}) {'enabled' if args.active else 'disabled'}")
+    return ExitStatus.SUCCESS
+
+
+def forget(ctx: Context, args: argparse.Namespace) -> int:
+    """Erase a user and print the receipt (also kept in the secure log)."""
+    from firmware.recognition.forget import forget as erase
+    from firmware.security.audit import audit
+
+    with ctx.open_store() as store:
+        receipt = erase(store, ctx.config.paths, args.user)
+        seq = audit(
+            store, ctx.config.paths, "erasure", dataclasses.asdict(receipt), receipt.pseudonym, ctx.config.device.id
+        )
+    if ctx.json:
+        ctx.emit_json({**dataclasses.asdict(receipt), "secure_log_entry": seq})
+    else:
+        ctx.out(
+            f"erased user {receipt.user_id}: {receipt.encodings} encodings, {receipt.samples} samples, "
+            f"{receipt.files_deleted} files; {receipt.attendance_detached} attendance records detached, "
+            f"{receipt.events_pseudonymised} events now refer to {receipt.pseudonym}; "
+            f"receipt in the secure log, entry {seq}"
+        )
     return ExitStatus.SUCCESS

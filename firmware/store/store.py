@@ -28,6 +28,7 @@ from firmware.store.db import (
     Connection,
     DbSettings,
     check_sqlite_version,
+    open_plain,
     open_reader,
     open_writer,
     translated,
@@ -215,3 +216,16 @@ class Store:
         events.validate_system_event(event_type, details)
         stamp = now_iso()
         return self.write(lambda c: events.insert_system_event(c, stamp, event_type, details))
+
+    def checkpoint_truncate(self) -> None:
+        """Copy the WAL into the database and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``),
+        so no old page image survives in the WAL file: used after an erasure. Runs on a
+        connection of its own, outside the writer's transactions; waits for readers to finish.
+        """
+        conn = open_plain(self.paths.database, readonly=False)
+        try:
+            with translated(self.paths.database):
+                conn.execute("PRAGMA secure_delete=ON")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()

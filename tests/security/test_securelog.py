@@ -67,7 +67,10 @@ def test_sql_cannot_update_entries(store: Store, log: SecureLog) -> None:
         ("UPDATE secure_log SET user_id = '9' WHERE seq = 3", "entry 3 does not chain"),
         ("DELETE FROM secure_log WHERE seq = 4", "entry 4 is missing"),
         ("UPDATE secure_log SET seq = seq + 1000 WHERE seq = 6", "entry 6 is missing"),
-        ("UPDATE secure_log SET chain = CAST(x'00' || substr(chain, 2) AS BLOB) WHERE seq = 9", "entry 9 does not chain"),
+        (
+            "UPDATE secure_log SET chain = CAST(x'00' || substr(chain, 2) AS BLOB) WHERE seq = 9",
+            "entry 9 does not chain",
+        ),
         ("DELETE FROM secure_log WHERE seq > 95", "were signed but are gone"),
         ("UPDATE secure_log_checkpoints SET signature = CAST(x'00' || substr(signature, 2) AS BLOB)", "bad signature"),
     ],

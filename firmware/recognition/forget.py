@@ -1,0 +1,81 @@
+"""The right to erasure: ``occur users forget`` removes everything biometric about one person.
+
+In one transaction: the user's encodings and samples (cascade), the legacy ``face_encoding``
+column, the user row itself; attendance rows are kept for the employer's records but detached
+(user_id NULL, snapshot path cleared); ``face_events`` and ``door_events`` rows keep their
+time and outcome but the user reference becomes a pseudonym (``forgotten:<8 hex>``, a salted
+hash nobody can reverse to the person). Then files: the enrolment chips and every snapshot
+folder of the user are deleted. Then the database is made to forget physically: SQLite's
+``secure_delete`` has zeroed the freed cells, and a TRUNCATE checkpoint removes old page images
+from the WAL. Returns a receipt (counts, no biometric data) that the caller logs in the secure log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+from firmware.config import Paths
+from firmware.store import users
+from firmware.store.db import Connection
+from firmware.store.store import Store
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What was erased (counts and a pseudonym; never biometric data)."""
+
+    user_id: int
+    pseudonym: str
+    encodings: int
+    samples: int
+    attendance_detached: int
+    events_pseudonymised: int
+    files_deleted: int
+
+
+def _count(conn: Connection, sql: str, args: tuple[object, ...]) -> int:
+    row: Any = conn.execute(sql, args).fetchone()
+    return int(row[0])
+
+
+def _erase_rows(conn: Connection, ref: str | int, salt: bytes) -> tuple[Receipt, str]:
+    user = users.find_user(conn, ref)
+    pseudonym = "forgotten:" + hashlib.sha256(salt + str(user.id).encode()).hexdigest()[:8]
+    uid = (user.id,)
+    encodings = _count(conn, "SELECT count(*) FROM face_encodings WHERE user_id = ?", uid)
+    samples = _count(conn, "SELECT count(*) FROM face_samples WHERE user_id = ?", uid)
+    attendance = _count(conn, "SELECT count(*) FROM attendance_logs WHERE user_id = ?", uid)
+    conn.execute("UPDATE attendance_logs SET user_id = NULL, snapshot_path = NULL WHERE user_id = ?", uid)
+    conn.execute("UPDATE face_events SET user_id = ?, image_path = NULL WHERE user_id = ?", (pseudonym, str(user.id)))
+    events = int(conn.changes())
+    conn.execute("UPDATE door_events SET user_id = NULL WHERE user_id = ?", uid)
+    conn.execute("DELETE FROM users WHERE id = ?", uid)  # cascades: samples, encodings, access
+    return Receipt(user.id, pseudonym, encodings, samples, attendance, events, 0), user.name
+
+
+def forget(store: Store, paths: Paths, ref: str | int) -> Receipt:
+    """Erase one user; raises NotFoundError / AmbiguousError for a bad reference."""
+    salt = os.urandom(16)
+    receipt, _name = store.write(lambda conn: _erase_rows(conn, ref, salt))
+    files = 0
+    folders = [paths.face_db / f"user_{receipt.user_id:03d}"]
+    if paths.snapshots.is_dir():
+        folders += [p for p in paths.snapshots.glob(f"*/*/*/{receipt.user_id}") if p.is_dir()]
+    for folder in folders:
+        if folder.is_dir():
+            files += sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+    store.checkpoint_truncate()
+    return Receipt(
+        receipt.user_id,
+        receipt.pseudonym,
+        receipt.encodings,
+        receipt.samples,
+        receipt.attendance_detached,
+        receipt.events_pseudonymised,
+        files,
+    )
