@@ -162,7 +162,8 @@ def store_face_encoding(user_id: int | str, encoding: npt.ArrayLike) -> None:
     vector = np.asarray(encoding, dtype=np.float64) if not isinstance(encoding, np.ndarray) else encoding
     if vector.shape != (128,):
         raise InvalidInputError(f"encoding must have 128 numbers (dlib format), got shape {vector.shape}")
-    _store().write(lambda c: encodings.add_encoding(c, uid, COMPAT_MODEL, "external", vector))
+    store = _store()
+    store.write(lambda c: encodings.add_encoding(c, uid, COMPAT_MODEL, "external", vector, sealer=store.sealer))
 
 
 def retrieve_face_encoding(user_id: int | str) -> npt.NDArray[np.float32] | None:
@@ -174,7 +175,7 @@ def retrieve_face_encoding(user_id: int | str) -> npt.NDArray[np.float32] | None
     uid = _user_id(user_id)
     with _store().reader() as conn:
         users.find_user(conn, uid)
-        found = encodings.encodings_of(conn, uid, COMPAT_MODEL)
+        found = encodings.encodings_of(conn, uid, COMPAT_MODEL, sealer=_store().sealer)
     return found[-1] if found else None
 
 
@@ -193,7 +194,7 @@ def verify_face(encoding: npt.ArrayLike, threshold: float = 0.6) -> Verification
     if not threshold > 0:
         raise InvalidInputError(f"threshold must be positive, got {threshold!r}")
     with _store().reader() as conn:
-        ids, matrix = encodings.gallery_rows(conn, COMPAT_MODEL)
+        ids, matrix = encodings.gallery_rows(conn, COMPAT_MODEL, sealer=_store().sealer)
         if not ids.size:
             return VerificationResult(False, None, None, None)
         d = np.linalg.norm(matrix - probe, axis=1)

@@ -88,6 +88,7 @@ LAYERS = {
     "firmware.store": 2, "firmware.vision": 2,
     "firmware.compat": 5, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
     "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,
+    "firmware.security.keys": 1,
     "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
     "firmware.mqtt_bridge": 5, "firmware.service": 6, "firmware.demo_door": 7,
     "firmware.cli": 8,

@@ -221,6 +221,7 @@ class DoorLoop:
             rows.unknown_id = unknown_id
             if unknown_id is None:
                 rows.unknown_snapshot = self._unknown_snapshot(frame, face)
+                rows.sealer = self.store.sealer
                 rows.unknown_vectors = {e.name: (e.manifest.sha256, portrait[e.name]) for e in self.engine.embedders}
         ids = self.store.write(lambda conn: write_decision(conn, rows))
         self._open_or_deny(granted)  # only once the decision is on disk: no entry without a record

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from firmware.store import door_records, events, outbox
 from firmware.store.db import Connection
+from firmware.store.sealing import Sealer
 
 
 @dataclass
@@ -29,6 +30,7 @@ class DecisionRows:
     unknown_vectors: dict[str, tuple[str, npt.NDArray[np.float32]]] = field(default_factory=dict)
     event: dict[str, Any] | None = None  # the MQTT event, queued in the same transaction
     outbox_max_rows: int = 100_000
+    sealer: Sealer | None = None  # seals a new stranger's templates
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,10 @@ def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
     elif unknown_id is not None:
         door_records.unknown_seen_again(conn, unknown_id, rows.timestamp)
     else:
-        unknown_id = door_records.new_unknown(conn, rows.timestamp, rows.unknown_snapshot, rows.unknown_vectors)
+        assert rows.sealer is not None
+        unknown_id = door_records.new_unknown(
+            conn, rows.timestamp, rows.unknown_snapshot, rows.unknown_vectors, sealer=rows.sealer
+        )
     if rows.event is not None:
         outbox.add(conn, rows.event["id"], rows.timestamp, "events", "access", rows.event, rows.outbox_max_rows)
     door = door_records.insert_door_event(

@@ -31,7 +31,9 @@ class StrangerMemory:
         since = unix_iso(since_unix)
         with store.reader() as conn:
             for e in self.engine.embedders:
-                ids, matrix = door_records.unknown_gallery_rows(conn, e.name, e.manifest.sha256, since)
+                ids, matrix = door_records.unknown_gallery_rows(
+                    conn, e.name, e.manifest.sha256, since, sealer=store.sealer
+                )
                 self._rows[e.name] = ([int(i) for i in ids], [m for m in matrix])
         self._rebuild()
 

@@ -20,6 +20,7 @@ from firmware.config import Paths
 from firmware.errors import ImageError, InvalidInputError, NotFoundError
 from firmware.store import encodings, users
 from firmware.store.db import Connection
+from firmware.store.sealing import Sealer
 from firmware.store.store import Store
 from firmware.vision.align import ENROL_224, chip_transform
 from firmware.vision.engine import Face, FaceEngine
@@ -94,6 +95,7 @@ def _store(
     email: str | None,
     role: str | None,
     written: list[Path],
+    sealer: Sealer,
 ) -> None:
     # Store.write may run this job again after freeing disk space: start from a clean slate.
     for path in written:
@@ -124,8 +126,9 @@ def _store(
             item.face.quality.sharpness,
         )
         for embedder in engine.embedders:
+            vector = item.face.embeddings[embedder.name]
             encodings.add_encoding(
-                conn, user.id, embedder.name, embedder.manifest.sha256, item.face.embeddings[embedder.name], sample
+                conn, user.id, embedder.name, embedder.manifest.sha256, vector, sample, sealer=sealer
             )
         report.sample_ids.append(sample)
 
@@ -159,7 +162,8 @@ def enrol(
     written: list[Path] = []
     paths = store.paths
     try:
-        store.write(lambda conn: _store(conn, paths, engine, report, items, email, role, written))
+        sealer = store.sealer
+        store.write(lambda conn: _store(conn, paths, engine, report, items, email, role, written, sealer))
     except BaseException:
         for path in written:
             with contextlib.suppress(OSError):

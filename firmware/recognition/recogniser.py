@@ -49,7 +49,11 @@ class Recogniser:
             if version == self._gallery.version:
                 return self._gallery
             with self._lock:
-                rows = {e.name: encodings.gallery_rows(conn, e.name, e.manifest.sha256) for e in self.engine.embedders}
+                sealer = self.store.sealer
+                rows = {
+                    e.name: encodings.gallery_rows(conn, e.name, e.manifest.sha256, sealer=sealer)
+                    for e in self.engine.embedders
+                }
                 for e in self.engine.embedders:
                     stale = encodings.stale_count(conn, e.name, e.manifest.sha256)
                     if stale:

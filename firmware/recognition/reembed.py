@@ -57,7 +57,12 @@ def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
                 continue
             store.write(
                 functools.partial(
-                    encodings.replace_encoding, sample=sample, model=embedder.name, model_sha256=sha, vector=vector
+                    encodings.replace_encoding,
+                    sample=sample,
+                    model=embedder.name,
+                    model_sha256=sha,
+                    vector=vector,
+                    sealer=store.sealer,
                 )
             )
             done += 1

@@ -13,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.store.db import Connection
-from firmware.store.encodings import from_blob, to_blob
+from firmware.store.encodings import to_blob
 from firmware.store.events import insert_system_event
+from firmware.store.sealing import Sealer
 
 ATTENDANCE_STATUSES = ("recognized", "manual", "corrected")
 DOOR_OUTCOMES = ("granted", "denied", "exit_request", "forced_open", "held_open", "closed", "tamper")
@@ -35,8 +36,15 @@ def _rows(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[t
     return list(conn.execute(sql, params).fetchall())
 
 
-def insert_door_event(conn: Connection, timestamp: str, outcome: str, reason: str, user_id: int | None = None,
-                      face_event_id: int | None = None, score: float | None = None) -> int:  # fmt: skip
+def insert_door_event(
+    conn: Connection,
+    timestamp: str,
+    outcome: str,
+    reason: str,
+    user_id: int | None = None,
+    face_event_id: int | None = None,
+    score: float | None = None,
+) -> int:
     """Record a door decision or input; returns its id."""
     if outcome not in DOOR_OUTCOMES:
         raise ValueError(f"door outcome {outcome!r} is not one of {DOOR_OUTCOMES}")
@@ -56,16 +64,23 @@ def insert_attendance(conn: Connection, user_id: int, status: str, timestamp: st
     return int(conn.last_insert_rowid())
 
 
-def new_unknown(conn: Connection, timestamp: str, snapshot_path: str | None,
-                vectors: dict[str, tuple[str, npt.NDArray[np.float32]]]) -> int:  # fmt: skip
-    """A stranger seen for the first time, with its embeddings per model; returns its id."""
+def new_unknown(
+    conn: Connection,
+    timestamp: str,
+    snapshot_path: str | None,
+    vectors: dict[str, tuple[str, npt.NDArray[np.float32]]],
+    *,
+    sealer: Sealer,
+) -> int:
+    """A stranger seen for the first time, with its embeddings per model (sealed); returns its id."""
     conn.execute(
         "INSERT INTO unknown_faces (snapshot_path, first_seen, last_seen, seen_count) VALUES (?, ?, ?, 1)",
         (snapshot_path, timestamp, timestamp),
     )
     unknown_id = int(conn.last_insert_rowid())
     for model, (sha, vector) in vectors.items():
-        dim, blob = to_blob(vector)
+        dim, plain = to_blob(vector)
+        blob = sealer.seal_stranger(unknown_id, model, plain)
         conn.execute(
             "INSERT INTO unknown_encodings (unknown_id, model, model_sha256, dim, vector, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -82,8 +97,9 @@ def unknown_seen_again(conn: Connection, unknown_id: int, timestamp: str) -> Non
     )
 
 
-def unknown_gallery_rows(conn: Connection, model: str, model_sha256: str,
-                         since: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # fmt: skip
+def unknown_gallery_rows(
+    conn: Connection, model: str, model_sha256: str, since: str, *, sealer: Sealer
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Strangers' embeddings of one model file, seen since ``since``, ordered by stranger id."""
     rows = _rows(
         conn,
@@ -92,11 +108,11 @@ def unknown_gallery_rows(conn: Connection, model: str, model_sha256: str,
         " ORDER BY e.unknown_id, e.id",
         (model, model_sha256, since),
     )
-    if not rows:
+    opened = [(int(r[0]), sealer.open_stranger(int(r[0]), model, bytes(r[1]), int(r[2]))) for r in rows]
+    kept = [(uid, v) for uid, v in opened if v is not None]
+    if not kept:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    return np.array([int(r[0]) for r in rows], dtype=np.int64), np.stack(
-        [from_blob(bytes(r[1]), int(r[2])) for r in rows]
-    )
+    return np.array([uid for uid, _ in kept], dtype=np.int64), np.stack([v for _, v in kept])
 
 
 def list_unknown(conn: Connection, limit: int = 100) -> list[Unknown]:

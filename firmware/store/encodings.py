@@ -18,6 +18,7 @@ import numpy.typing as npt
 from firmware.clock import now_iso
 from firmware.errors import InvalidInputError, NotFoundError
 from firmware.store.db import Connection
+from firmware.store.sealing import Sealer
 
 Vector = npt.NDArray[np.float32]
 
@@ -91,16 +92,24 @@ def add_sample(
 
 
 def add_encoding(
-    conn: Connection, user_id: int, model: str, model_sha256: str, vector: npt.ArrayLike, sample_id: int | None = None
+    conn: Connection,
+    user_id: int,
+    model: str,
+    model_sha256: str,
+    vector: npt.ArrayLike,
+    sample_id: int | None = None,
+    *,
+    sealer: Sealer,
 ) -> int:
-    """Insert one encoding; returns its id.
+    """Insert one encoding, sealed under the user's key; returns its id.
 
     Raises:
         NotFoundError: no such user.
         InvalidInputError: bad vector, or the dimension differs from this model's stored ones.
     """
     _require_user(conn, user_id)
-    dim, blob = to_blob(vector)
+    dim, plain = to_blob(vector)
+    blob = sealer.seal_template(conn, user_id, model, plain)
     row = conn.execute("SELECT dim FROM face_encodings WHERE model = ? LIMIT 1", (model,)).fetchone()
     if row is not None and int(row[0]) != dim:
         raise InvalidInputError(f"model {model} encodings are {row[0]}-D, got {dim}-D")
@@ -112,16 +121,17 @@ def add_encoding(
     return int(conn.last_insert_rowid())
 
 
-def encodings_of(conn: Connection, user_id: int, model: str) -> list[Vector]:
-    """A user's encodings for ``model``, oldest first."""
+def encodings_of(conn: Connection, user_id: int, model: str, *, sealer: Sealer) -> list[Vector]:
+    """A user's encodings for ``model``, oldest first (those that no longer open are left out)."""
     rows = _rows(
         conn, "SELECT vector, dim FROM face_encodings WHERE user_id = ? AND model = ? ORDER BY id", (user_id, model)
     )
-    return [from_blob(bytes(r[0]), int(r[1])) for r in rows]
+    opened = [sealer.open_template(conn, user_id, model, bytes(r[0]), int(r[1])) for r in rows]
+    return [v for v in opened if v is not None]
 
 
 def gallery_rows(
-    conn: Connection, model: str, model_sha256: str | None = None
+    conn: Connection, model: str, model_sha256: str | None = None, *, sealer: Sealer
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """All encodings of ``model`` as (user ids, matrix), ordered by user id; with
     ``model_sha256``, only those made by exactly that model file."""
@@ -131,11 +141,11 @@ def gallery_rows(
         " ORDER BY user_id, id",
         (model, model_sha256, model_sha256),
     )
-    if not rows:
+    opened = [(int(r[0]), sealer.open_template(conn, int(r[0]), model, bytes(r[1]), int(r[2]))) for r in rows]
+    kept = [(uid, v) for uid, v in opened if v is not None]
+    if not kept:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    users = np.array([int(r[0]) for r in rows], dtype=np.int64)
-    matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), int(rows[0][2]))
-    return users, matrix.astype(np.float32)
+    return np.array([uid for uid, _ in kept], dtype=np.int64), np.stack([v for _, v in kept]).astype(np.float32)
 
 
 def gallery_version(conn: Connection) -> int:
@@ -183,7 +193,9 @@ def samples_missing(conn: Connection, model: str, model_sha256: str) -> list[Sam
     return [Sample(int(r[0]), int(r[1]), r[2], json.loads(r[3]), r[4], r[5], r[6], str(r[7])) for r in rows]
 
 
-def replace_encoding(conn: Connection, sample: Sample, model: str, model_sha256: str, vector: npt.ArrayLike) -> None:
+def replace_encoding(
+    conn: Connection, sample: Sample, model: str, model_sha256: str, vector: npt.ArrayLike, *, sealer: Sealer
+) -> None:
     """Swap a sample's encoding for ``model`` (any older file's) for a new one."""
     conn.execute("DELETE FROM face_encodings WHERE sample_id = ? AND model = ?", (sample.id, model))
-    add_encoding(conn, sample.user_id, model, model_sha256, vector, sample.id)
+    add_encoding(conn, sample.user_id, model, model_sha256, vector, sample.id, sealer=sealer)

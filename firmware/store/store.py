@@ -21,6 +21,7 @@ from typing import TypeVar
 from firmware.clock import now_iso
 from firmware.config import Paths, StorageConfig
 from firmware.errors import DatabaseCorruptError, StorageFullError, StoreError
+from firmware.security.keys import Keys
 from firmware.store import events
 from firmware.store.ballast import Ballast
 from firmware.store.db import (
@@ -34,6 +35,7 @@ from firmware.store.db import (
     translated,
 )
 from firmware.store.migrate import MigrationReport, migrate
+from firmware.store.sealing import Sealer
 from firmware.store.writer import GroupCommitWriter, Pending
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Store:
         self._readers = threading.local()
         self._readers_lock = threading.Lock()
         self._all_readers: list[Connection] = []
+        self._sealer: Sealer | None = None
 
     @classmethod
     def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
@@ -216,6 +219,18 @@ class Store:
         events.validate_system_event(event_type, details)
         stamp = now_iso()
         return self.write(lambda c: events.insert_system_event(c, stamp, event_type, details))
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals face templates at rest (device keys under ``<data>/keys``, made on first use).
+
+        Raises:
+            KeyFileError: a key file is unreadable or readable by others.
+        """
+        with self._ballast_lock:
+            if self._sealer is None:
+                self._sealer = Sealer(Keys(self.paths.keys))
+            return self._sealer
 
     def checkpoint_truncate(self) -> None:
         """Copy the WAL into the database and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``),

@@ -168,8 +168,12 @@ def test_events_survive_a_device_killed_while_the_broker_is_down(tmp_path: Path,
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if config.paths.database.exists() and len(outbox_ids(config)) >= 4:
-                break
+            try:
+                if config.paths.database.exists() and len(outbox_ids(config)) >= 4:
+                    break
+            except sqlite3.OperationalError:
+                pass  # the database is still being created or migrated by the device
+
             time.sleep(0.1)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
