@@ -206,7 +206,7 @@ def verify_face(encoding: npt.ArrayLike, threshold: float = 0.6) -> Verification
 
 def _snapshots() -> SnapshotStore:
     config = config_module.load()
-    return SnapshotStore(config.paths, config.snapshots)
+    return SnapshotStore(config.paths, config.snapshots, _store().sealer)
 
 
 def capture_snapshot(frame: npt.ArrayLike, bbox: tuple[float, float, float, float], user_id: object = None) -> str:

@@ -2,7 +2,9 @@
 
 Each snapshot is the face with a margin around it (not the whole frame: enough to audit a
 decision without keeping bystanders), as ``snapshot_NNN.jpg`` numbered per folder, written
-atomically and 0600. Retention runs two ways: by age (``keep_days``) and by a free-space floor
+atomically and 0600, its JPEG sealed (AES-256-GCM) under the device pictures key: the file is
+not viewable without the device's keys (``occur snapshots export`` decrypts on request).
+Retention runs two ways: by age (``keep_days``) and by a free-space floor
 (``min_free_mb``), deleting the oldest days first, so a filling disk never stops the door.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from firmware.config import Paths, SnapshotConfig
 from firmware.errors import InvalidInputError
+from firmware.store.sealing import Sealer
 from firmware.vision.image import Image, encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -74,9 +77,10 @@ def face_crop(image: Image, bbox: tuple[float, float, float, float], margin: flo
 class SnapshotStore:
     """Writes and prunes snapshots under ``paths.snapshots``."""
 
-    def __init__(self, paths: Paths, config: SnapshotConfig) -> None:
+    def __init__(self, paths: Paths, config: SnapshotConfig, sealer: Sealer) -> None:
         self.paths = paths
         self.config = config
+        self.sealer = sealer
         self._lock = threading.Lock()
         self._next: dict[Path, int] = {}
 
@@ -87,7 +91,7 @@ class SnapshotStore:
         crop = face_crop(image, bbox)
         stamp = (when or datetime.now(UTC)).astimezone(UTC)
         folder = self.paths.snapshots / stamp.strftime("%Y/%m/%d") / folder_name
-        data = encode_jpeg(crop, self.config.jpeg_quality)
+        data = self.sealer.seal_picture("snapshot", encode_jpeg(crop, self.config.jpeg_quality))
         with self._lock:
             number = self._next.get(folder)
             if number is None:

@@ -25,6 +25,7 @@ from firmware.cli import (
     events_cmds,
     face_cmds,
     run_cmds,
+    snapshot_cmds,
     users_cmds,
 )
 from firmware.cli.common import Context, ExitStatus
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         run_cmds,
         door_cmds,
         audit_cmds,
+        snapshot_cmds,
         config_cmds,
         db_cmds,
         events_cmds,

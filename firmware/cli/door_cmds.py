@@ -162,8 +162,11 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
             found = [u for u in list_unknown(conn, 1_000_000) if u.id == args.id]
         if not found or not found[0].snapshot_path:
             raise NotFoundError(f"no stranger {args.id} with a kept picture")
-        picture = ctx.config.paths.root / found[0].snapshot_path
-        report = enrol(store, engine, args.name, [picture], args.email, args.role)
+        from firmware.vision.image import decode_image
+
+        kept = found[0].snapshot_path
+        image = decode_image(store.sealer.open_picture("unknown", (ctx.config.paths.root / kept).read_bytes()), kept)
+        report = enrol(store, engine, args.name, [(kept, image)], args.email, args.role)
         details = json.dumps({"unknown_id": args.id, "user_id": report.user_id, "picture": found[0].snapshot_path})
         store.write(lambda c: forget_unknown(c, args.id, now_iso(), details))
     ctx.out(f"stranger {args.id} enrolled as user {report.user_id} ({report.name})")

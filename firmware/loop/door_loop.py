@@ -96,7 +96,7 @@ class DoorLoop:
         self.policy = AccessPolicy.from_config(config.door)
         self.zone = ZoneInfo(config.door.timezone) if config.door.timezone else None
         self.tracker = Tracker(config.loop.agree_frames, config.loop.max_gap_frames)
-        self.snapshots = SnapshotStore(config.paths, config.snapshots)
+        self.snapshots = SnapshotStore(config.paths, config.snapshots, store.sealer)
         self.strangers = StrangerMemory(engine, config.loop.unknown_match)
         self.strangers.load(store, time.time() - config.loop.unknown_memory_days * 86400)
         self.stats = LoopStats()
@@ -266,7 +266,8 @@ class DoorLoop:
         while path.exists():
             path = folder / f"unknown_{stamp}_{n}.jpg"
             n += 1
-        write_private(path, encode_jpeg(face_crop(frame.image, face.detection.box), self.config.snapshots.jpeg_quality))
+        jpeg = encode_jpeg(face_crop(frame.image, face.detection.box), self.config.snapshots.jpeg_quality)
+        write_private(path, self.store.sealer.seal_picture("unknown", jpeg))
         return str(Path(path).relative_to(self.config.paths.root))
 
 

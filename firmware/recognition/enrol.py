@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,7 @@ def _store(
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     for item in items:
         path = _sample_path(folder, stamp)
-        _write_private(path, encode_jpeg(item.chip))
+        _write_private(path, sealer.seal_chip(conn, user.id, encode_jpeg(item.chip)))
         written.append(path)
         sample = encodings.add_sample(
             conn,
@@ -134,9 +135,15 @@ def _store(
 
 
 def enrol(
-    store: Store, engine: FaceEngine, name: str, images: list[Path], email: str | None = None, role: str | None = None
+    store: Store,
+    engine: FaceEngine,
+    name: str,
+    images: Sequence[Path | tuple[str, Image]],
+    email: str | None = None,
+    role: str | None = None,
 ) -> EnrolReport:
-    """Enrol ``images`` of one person under ``name`` (a new user, or more samples of an existing one).
+    """Enrol ``images`` (files, or (name, decoded image) pairs) of one person under ``name`` (a new
+    user, or more samples of an existing one).
 
     Raises:
         InvalidInputError: bad name/email/role, or no image was usable (nothing is stored).
@@ -145,9 +152,10 @@ def enrol(
     users.validate_user(name, email, role)
     report = EnrolReport(name=name.strip())
     items: list[_Accepted] = []
-    for path in images:
+    for item in images:
+        path = Path(item[0]) if isinstance(item, tuple) else item
         try:
-            image, _ = read_image_limited(path)
+            image = item[1] if isinstance(item, tuple) else read_image_limited(item)[0]
         except ImageError as err:
             report.rejected[str(path)] = [str(err)]
             continue

@@ -19,7 +19,7 @@ from firmware.errors import ImageError
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image
+from firmware.vision.image import decode_image
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,15 @@ def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
                 report.failed[sample.id] = "no chip or keypoints stored"
                 continue
             try:
-                chip = read_image(store.paths.root / sample.chip_path)
+                with store.reader() as conn:
+                    jpeg = store.sealer.open_chip(
+                        conn, sample.user_id, (store.paths.root / sample.chip_path).read_bytes()
+                    )
+                if jpeg is None:
+                    raise ValueError("the chip no longer opens (its key is gone)")
+                chip = decode_image(jpeg, sample.chip_path)
                 vector = embedder.embed(embedder.chip(chip, _detection(sample.keypoints)), engine.mirror)
-            except (ImageError, ValueError) as err:
+            except (ImageError, ValueError, OSError) as err:
                 report.failed[sample.id] = str(err)
                 continue
             store.write(

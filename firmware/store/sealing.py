@@ -23,6 +23,7 @@ from firmware.store.db import Connection
 
 Vector = npt.NDArray[np.float32]
 OVERHEAD = 28  # nonce 12 + tag 16
+MAGIC = b"OCCUR-SEALED-1\n"  # first bytes of a sealed picture file
 
 
 class Sealer:
@@ -31,6 +32,7 @@ class Sealer:
     def __init__(self, keys: Keys) -> None:
         self._kek = keys.derive("face-templates/user-keys")
         self._strangers = keys.derive("face-templates/strangers")
+        self._pictures = keys.derive("pictures")
         self._cache: dict[int, bytes] = {}
         self._lock = threading.Lock()
 
@@ -92,3 +94,35 @@ class Sealer:
         except IntegrityError:
             return None
         return np.frombuffer(plain, dtype="<f4").astype(np.float32)
+
+    def seal_chip(self, conn: Connection, user_id: int, data: bytes) -> bytes:
+        """Seal an enrolment chip (JPEG bytes) under its owner's key, as a file body."""
+        key = self.user_key(conn, user_id, create=True)
+        assert key is not None
+        return MAGIC + seal(key, data, f"chip:{user_id}".encode())
+
+    def open_chip(self, conn: Connection, user_id: int, body: bytes) -> bytes | None:
+        """An enrolment chip's JPEG bytes; None when its key is gone or it fails to open."""
+        if not body.startswith(MAGIC):
+            return body  # written before encryption existed
+        key = self.user_key(conn, user_id, create=False)
+        if key is None:
+            return None
+        try:
+            return unseal(key, body[len(MAGIC) :], f"chip:{user_id}".encode())
+        except IntegrityError:
+            return None
+
+    def seal_picture(self, kind: str, data: bytes) -> bytes:
+        """Seal a snapshot or unknown-face picture (``kind``) under the device pictures key."""
+        return MAGIC + seal(self._pictures, data, f"picture:{kind}".encode())
+
+    def open_picture(self, kind: str, body: bytes) -> bytes:
+        """A picture's JPEG bytes (plaintext files from before pass through).
+
+        Raises:
+            IntegrityError: the file was altered.
+        """
+        if not body.startswith(MAGIC):
+            return body
+        return unseal(self._pictures, body[len(MAGIC) :], f"picture:{kind}".encode())

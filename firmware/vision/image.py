@@ -156,3 +156,17 @@ def crop_resized(image: Image, box: tuple[float, float, float, float], size: int
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     return np.asarray(cv2.resize(image[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def decode_image(data: bytes, what: str = "image") -> Image:
+    """Decode encoded image bytes (JPEG, PNG...) to BGR.
+
+    Raises:
+        ImageError: not a decodable image.
+    """
+    import cv2
+
+    image: Any = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is None:
+        raise ImageError(f"{what}: not a decodable image")
+    return np.asarray(image, dtype=np.uint8)

@@ -13,7 +13,7 @@ from firmware.config import Paths, VisionConfig
 from firmware.recognition.recogniser import Recogniser
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image
+from firmware.vision.image import decode_image, read_image
 from tests.conftest import SHARED, Cli, query
 
 FACES = SHARED / "data" / "faces"
@@ -44,8 +44,11 @@ def test_enrolment_stores_samples_chips_and_one_encoding_per_model(cli: Cli, dat
     assert len(samples) == 5
     for chip_path, keypoints in samples:
         assert re.fullmatch(r"face_db/user_001/sample_\d{8}_\d{6}(_\d+)?\.jpg", str(chip_path))
-        chip = read_image(data / str(chip_path))
-        assert chip.shape == (224, 224, 3)
+        body = (data / str(chip_path)).read_bytes()
+        assert not body.startswith(b"\xff\xd8")  # not a JPEG on disk: sealed under Amy's key
+        with Store.open(paths) as store, store.reader() as conn:
+            jpeg = store.sealer.open_chip(conn, 1, body)
+        assert jpeg is not None and decode_image(jpeg).shape == (224, 224, 3)
         assert (data / str(chip_path)).stat().st_mode & 0o777 == 0o600
         assert len(json.loads(str(keypoints))) == 6
     assert query(paths, "SELECT name, email, role FROM users") == [("Amy Farrah", "amy@example.org", "staff")]
