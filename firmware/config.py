@@ -160,6 +160,18 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long each kind of record is kept, in days (0 = keep). Snapshots: ``[snapshots] keep_days``."""
+
+    face_events_days: float = _f(365.0, "face events", min=0.0)
+    door_events_days: float = _f(365.0, "door decisions and door inputs", min=0.0)
+    system_events_days: float = _f(365.0, "system events", min=0.0)
+    attendance_days: float = _f(0.0, "attendance records (0 = keep: often a legal record)", min=0.0)
+    unknown_faces_days: float = _f(30.0, "strangers (row, picture, embeddings) not seen for this long", min=0.0)
+    secure_log_days: float = _f(730.0, "secure log entries (removed whole checkpoints at a time)", min=0.0)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -181,6 +193,7 @@ class Config:
     loop: LoopConfig = field(default_factory=LoopConfig)
     snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     @property
     def paths(self) -> Paths:

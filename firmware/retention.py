@@ -1,0 +1,94 @@
+"""Retention: nothing is kept past its policy (``[retention]``, ``[snapshots] keep_days``).
+
+Run by ``occur run`` every 10 minutes and by ``occur retention run``. Rows older than their kind's
+limit are deleted (``secure_delete`` overwrites them in the file); strangers not seen within
+their limit go with their picture and embeddings; snapshot day folders by age and by the
+free-space floor. The secure log is cut only at a signed checkpoint, so what remains still
+verifies. Each run that removes anything is itself logged in the secure log (counts only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmware.clock import unix_iso
+from firmware.config import Config
+from firmware.security.securelog import SecureLog
+from firmware.snapshots import SnapshotStore
+from firmware.store.db import Connection
+from firmware.store.store import Store
+
+TABLES = (
+    ("face_events", "timestamp", "face_events_days"),
+    ("door_events", "timestamp", "door_events_days"),
+    ("system_events", "timestamp", "system_events_days"),
+    ("attendance_logs", "timestamp", "attendance_days"),
+)
+
+
+@dataclass
+class RetentionReport:
+    """Rows and files removed, per kind."""
+
+    removed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Everything removed."""
+        return sum(self.removed.values())
+
+
+def _cutoff(days: float, now: float) -> str | None:
+    return unix_iso(now - days * 86400) if days > 0 else None
+
+
+def _rows(conn: Connection, config: Config, now: float) -> tuple[dict[str, int], list[str]]:
+    removed: dict[str, int] = {}
+    for table, column, key in TABLES:
+        cutoff = _cutoff(getattr(config.retention, key), now)
+        if cutoff is not None:
+            conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))  # noqa: S608 - fixed names
+            removed[table] = int(conn.changes())
+    pictures: list[str] = []
+    cutoff = _cutoff(config.retention.unknown_faces_days, now)
+    if cutoff is not None:
+        rows: list[Any] = conn.execute(
+            "SELECT id, snapshot_path FROM unknown_faces WHERE coalesce(last_seen, first_seen) < ?", (cutoff,)
+        ).fetchall()
+        conn.executemany("DELETE FROM unknown_faces WHERE id = ?", [(int(r[0]),) for r in rows])
+        removed["unknown_faces"] = len(rows)
+        pictures = [str(r[1]) for r in rows if r[1]]
+    return removed, pictures
+
+
+def _secure_log(conn: Connection, days: float, now: float) -> int:
+    cutoff = _cutoff(days, now)
+    if cutoff is None:
+        return 0
+    row: Any = conn.execute(
+        "SELECT max(c.seq) FROM secure_log_checkpoints c JOIN secure_log l ON l.seq = c.seq WHERE l.timestamp < ?",
+        (cutoff,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return 0
+    conn.execute("DELETE FROM secure_log WHERE seq <= ?", (int(row[0]),))
+    return int(conn.changes())
+
+
+def run(store: Store, config: Config, log: SecureLog, now: float | None = None) -> RetentionReport:
+    """Apply every policy once."""
+    now = time.time() if now is None else now
+    removed, pictures = store.write(lambda conn: _rows(conn, config, now))
+    for relative in pictures:
+        with contextlib.suppress(FileNotFoundError):
+            (config.paths.root / relative).unlink()
+    removed["secure_log"] = store.write(lambda conn: _secure_log(conn, config.retention.secure_log_days, now))
+    snapshots = SnapshotStore(config.paths, config.snapshots, store.sealer)
+    removed["snapshot_files"] = snapshots.cleanup() + snapshots.enforce_free_space()
+    report = RetentionReport({k: v for k, v in removed.items() if v})
+    if report.total:
+        store.write(lambda conn: log.append(conn, "retention", report.removed))
+    return report
