@@ -172,6 +172,16 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Consent for biometric enrolment."""
+
+    consent: Literal["required", "collected_elsewhere"] = _f(
+        "required", "required: occur enroll needs --consent-by; collected_elsewhere: the site records it"
+    )
+    consent_text_version: str = _f("v1", "version of the consent text people agree to", pattern=r"[^\x00-\x1f]{1,64}")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -194,6 +204,7 @@ class Config:
     snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     @property
     def paths(self) -> Paths:

@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("name")
     up.add_argument("--role")
     up.add_argument("--email")
+    up.add_argument("--consent-by", metavar="WHO", help="who recorded the person's consent")
     up.set_defaults(handler=unknown_promote)
 
 
@@ -152,10 +153,12 @@ def unknown_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
     """Enrol the stranger's kept picture as a new user, then forget the stranger."""
+    from firmware.cli.face_cmds import record_consent, require_consent
     from firmware.recognition.enrol import enrol
     from firmware.store.door_records import forget_unknown, list_unknown
     from firmware.vision.engine import FaceEngine
 
+    consent = require_consent(ctx, args.consent_by)
     engine = FaceEngine.load(ctx.config.vision.for_photos())
     with ctx.open_store() as store:
         with store.reader() as conn:
@@ -167,6 +170,7 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
         kept = found[0].snapshot_path
         image = decode_image(store.sealer.open_picture("unknown", (ctx.config.paths.root / kept).read_bytes()), kept)
         report = enrol(store, engine, args.name, [(kept, image)], args.email, args.role)
+        record_consent(ctx, store, report.user_id, consent)
         details = json.dumps({"unknown_id": args.id, "user_id": report.user_id, "picture": found[0].snapshot_path})
         store.write(lambda c: forget_unknown(c, args.id, now_iso(), details))
     ctx.out(f"stranger {args.id} enrolled as user {report.user_id} ({report.name})")

@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     e.add_argument("--email")
     e.add_argument("--role", help="role used by the door's access policy (e.g. staff, visitor)")
+    e.add_argument(
+        "--consent-by",
+        metavar="WHO",
+        help="who recorded the person's consent (required unless [privacy] consent = 'collected_elsewhere')",
+    )
     add_json_flag(e)
     e.set_defaults(handler=enroll)
 
@@ -68,8 +73,10 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
     engine = _engine(ctx)
     from firmware.security.audit import audit
 
+    consent = require_consent(ctx, args.consent_by)
     with ctx.open_store() as store:
         report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
+        record_consent(ctx, store, report.user_id, consent)
         data = {"samples": report.sample_ids, "rejected": len(report.rejected), "created": report.created}
         audit(store, ctx.config.paths, "enrolment", data, report.user_id, ctx.config.device.id)
     if ctx.json:
@@ -231,3 +238,33 @@ def reembed(ctx: Context, args: argparse.Namespace) -> int:
         for sample, reason in report.failed.items():
             print(f"sample {sample}: {reason}", file=ctx.stderr)
     return ExitStatus.ERROR if report.failed else ExitStatus.SUCCESS
+
+
+def require_consent(ctx: Context, given_by: str | None) -> str | None:
+    """Who recorded consent; refuses (before anything is stored) when it is required and missing."""
+    from firmware.errors import InvalidInputError
+
+    if ctx.config.privacy.consent == "required" and not (given_by and given_by.strip()):
+        raise InvalidInputError(
+            "consent is required for biometric enrolment: pass --consent-by WHO (or set "
+            '[privacy] consent = "collected_elsewhere" if the site records it)'
+        )
+    return given_by.strip() if given_by else None
+
+
+def record_consent(ctx: Context, store: Any, user_id: int | None, given_by: str | None) -> None:
+    """Store the consent record and log it."""
+    from firmware.clock import now_iso
+    from firmware.security.audit import audit
+
+    if user_id is None:
+        return
+    version = ctx.config.privacy.consent_text_version
+    who = given_by or "collected elsewhere"
+    store.write(
+        lambda c: c.execute(
+            "INSERT INTO consents (user_id, given_by, text_version, recorded_at) VALUES (?, ?, ?, ?)",
+            (user_id, who, version, now_iso()),
+        )
+    )
+    audit(store, ctx.config.paths, "consent", {"given_by": who, "text_version": version}, user_id, ctx.config.device.id)

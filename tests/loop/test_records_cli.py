@@ -120,7 +120,18 @@ def test_strangers_are_listed_and_promoted_to_users(cli: Cli, tmp_path: Path) ->
     d = str(tmp_path / "data")
     strangers = json.loads(cli("--data-dir", d, "unknown", "list", "--json").out)
     assert len(strangers) == 1 and strangers[0]["seen_count"] == 1
-    promoted = cli("--data-dir", d, "unknown", "promote", str(strangers[0]["id"]), "Leonard", "--role", "staff")
+    promoted = cli(
+        "--data-dir",
+        d,
+        "unknown",
+        "promote",
+        str(strangers[0]["id"]),
+        "Leonard",
+        "--role",
+        "staff",
+        "--consent-by",
+        "reception",
+    )
     assert promoted.status == 0, promoted.err
     assert json.loads(cli("--data-dir", d, "unknown", "list", "--json").out) == []
     found = json.loads(

@@ -29,7 +29,7 @@ def data(tmp_path: Path) -> Path:
 
 
 def enrol(cli: Cli, data: Path, name: str, *images: str) -> dict[str, object]:
-    result = cli("--data-dir", str(data), "enroll", name, *images, "--json")
+    result = cli("--data-dir", str(data), "enroll", "--consent-by", "reception", name, *images, "--json")
     assert result.status in (0, 1), result.err
     return dict(json.loads(result.out))
 
@@ -71,7 +71,17 @@ def test_bad_images_are_rejected_with_reasons_and_nothing_from_them_is_stored(
     group = str(FACES / "group" / "faceapi_bbt4.jpg")
     noface = str(FACES / "noface" / "compreface_landscape.jpg")
     result = cli(
-        "--data-dir", str(data), "enroll", "Howard", photos("howard")[0], str(corrupt), str(text), group, noface
+        "--data-dir",
+        str(data),
+        "enroll",
+        "--consent-by",
+        "reception",
+        "Howard",
+        photos("howard")[0],
+        str(corrupt),
+        str(text),
+        group,
+        noface,
     )
     assert result.status == 1
     assert "created user 1 (Howard): 1 sample(s) enrolled" in result.out
@@ -86,7 +96,15 @@ def test_bad_images_are_rejected_with_reasons_and_nothing_from_them_is_stored(
 
 
 def test_when_no_image_is_usable_no_user_is_created(cli: Cli, data: Path) -> None:
-    result = cli("--data-dir", str(data), "enroll", "Nobody", str(FACES / "noface" / "faceapi_white.jpg"))
+    result = cli(
+        "--data-dir",
+        str(data),
+        "enroll",
+        "--consent-by",
+        "reception",
+        "Nobody",
+        str(FACES / "noface" / "faceapi_white.jpg"),
+    )
     assert result.status == 2 and "no usable face in any image; nothing enrolled" in result.err
     assert query(Paths(data), "SELECT count(*) FROM users") == [(0,)]
 
@@ -176,7 +194,17 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
 def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: Path, tmp_path: Path) -> None:
     sface_only = tmp_path / "sface.toml"
     sface_only.write_text('[vision]\nmodels = ["sface"]\n')
-    result = cli("--config", str(sface_only), "--data-dir", str(data), "enroll", "Penny", *photos("penny")[1:])
+    result = cli(
+        "--config",
+        str(sface_only),
+        "--data-dir",
+        str(data),
+        "enroll",
+        "--consent-by",
+        "reception",
+        "Penny",
+        *photos("penny")[1:],
+    )
     assert result.status in (0, 1), result.err
     paths = Paths(data)
     assert query(paths, "SELECT DISTINCT model FROM face_encodings") == [("sface",)]
@@ -202,3 +230,20 @@ def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: P
     assert query(paths, "SELECT count(*) FROM face_encodings WHERE model_sha256 = 'old'") == [(0,)]
     found = json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]
     assert found["decision"] == "match"
+
+
+def test_enrolment_needs_recorded_consent(cli: Cli, data: Path, tmp_path: Path) -> None:
+    refused = cli("--data-dir", str(data), "enroll", "Amy", photos("amy")[0])
+    assert refused.status == 2 and "consent is required" in refused.err
+    assert not (data / "occur.db").exists() or query(Paths(data), "SELECT count(*) FROM users") == [(0,)]
+    enrol(cli, data, "Amy", photos("amy")[0])
+    assert query(Paths(data), "SELECT user_id, given_by, text_version FROM consents") == [(1, "reception", "v1")]
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text('[privacy]\nconsent = "collected_elsewhere"\nconsent_text_version = "2026-11"\n')
+    ok = cli("--config", str(elsewhere), "--data-dir", str(data), "enroll", "Raj", photos("raj")[0])
+    assert ok.status == 0, ok.err
+    assert query(Paths(data), "SELECT given_by, text_version FROM consents WHERE user_id = 2") == [
+        ("collected elsewhere", "2026-11")
+    ]
+    logged = json.loads(cli("--data-dir", str(data), "audit", "list", "--json").out)
+    assert [e["event_type"] for e in logged].count("consent") == 2

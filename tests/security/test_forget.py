@@ -20,9 +20,15 @@ def every_file_bytes(root: Path) -> bytes:
 def test_forget_leaves_no_template_or_picture_bytes(cli: Cli, tmp_path: Path) -> None:
     d = tmp_path / "data"
     photos = [str(p) for p in sorted((FACES / "amy").glob("*.jpg"))]
-    assert cli("--data-dir", str(d), "enroll", "Amy", *photos[1:]).status in (0, 1)
+    assert cli("--data-dir", str(d), "enroll", "--consent-by", "reception", "Amy", *photos[1:]).status in (0, 1)
     assert cli(
-        "--data-dir", str(d), "enroll", "Raj", *[str(p) for p in sorted((FACES / "raj").glob("*.jpg"))][1:]
+        "--data-dir",
+        str(d),
+        "enroll",
+        "--consent-by",
+        "reception",
+        "Raj",
+        *[str(p) for p in sorted((FACES / "raj").glob("*.jpg"))][1:],
     ).status in (0, 1)
     assert cli("--data-dir", str(d), "attendance", "mark", "Amy").status == 0
     paths = Paths(d)
