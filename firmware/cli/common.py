@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import enum
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from firmware.config import Config
+from firmware.errors import StoreError
 from firmware.store.db import DbSettings
 from firmware.store.store import Store, settings_from
 
@@ -41,7 +43,17 @@ class Context:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def open_store(self, create: bool = True) -> Store:
-        """Open the configured database (see :meth:`Store.open`)."""
+        """Open the configured database (see :meth:`Store.open`).
+
+        Raises:
+            StoreError: the data folder belongs to another user and we are not root: admin
+                commands run as the service user, so files never end up owned by someone else.
+        """
+        root = self.config.paths.root
+        if root.exists() and os.geteuid() != 0 and root.stat().st_uid != os.geteuid():
+            raise StoreError(
+                f"{root} belongs to user id {root.stat().st_uid}: run occur as that user (the service user) or as root"
+            )
         return Store.open(self.config.paths, self.config.storage, create=create)
 
     @property

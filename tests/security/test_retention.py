@@ -69,3 +69,48 @@ def test_policies_remove_what_is_too_old_and_nothing_else(tmp_path: Path, cli: C
     again = cli("--data-dir", str(config.paths.root), "retention", "run")
     assert again.status == 0 and again.out.strip() == "nothing is past its retention policy"
     assert cli("--data-dir", str(config.paths.root), "audit", "verify").status == 0
+
+
+def test_admin_commands_refuse_another_users_data_folder(tmp_path: Path) -> None:
+    """Run as 'nobody' against root's data folder: refused, naming the owner (skipped when not root)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from tests.conftest import REPO
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to act as another user")
+    shared = Path("/tmp") / f"occur-owner-{os.getpid()}"
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(mode=0o755)
+    try:
+        data = shared / "data"
+        Store.open(Config(data_dir=data).paths).close()
+        data.chmod(0o755)
+        out = subprocess.run(
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "firmware",
+                "--data-dir",
+                str(data),
+                "users",
+                "list",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HOME": "/tmp"},
+        )
+        assert out.returncode == 4 and "belongs to user id 0" in out.stderr, out.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
