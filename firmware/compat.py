@@ -283,3 +283,29 @@ def retrieve_secure_logs(user_id: object, date_range: tuple[str, str] | None = N
         {"seq": e.seq, "timestamp": e.timestamp, "event_type": e.event_type, "user_id": e.user_id, "data": e.data}
         for e in entries
     ]
+
+
+def backup_database() -> str:
+    """Back up the database now (consistent while writes go on); returns the local copy's path,
+    ``<data>/backups/occur_YYYYMMDD_HHMMSS.db``. With ``[backup] operator_public_key_file`` set,
+    a sealed archive for the operator is written beside it."""
+    from firmware import backup
+
+    store = _store()
+    return str(backup.create(store, config_module.load())[0])
+
+
+def backup_face_data() -> str:
+    """Back up the enrolment data with the database, sealed to the operator's key; returns the
+    archive's path.
+
+    Raises:
+        ValueError: no operator public key is configured (the device never writes face data
+            anywhere it could read back in the clear).
+    """
+    from firmware import backup
+
+    config = config_module.load()
+    if not config.backup.operator_public_key_file:
+        raise InvalidInputError("set [backup] operator_public_key_file: face data is only backed up sealed")
+    return str(backup.create(_store(), config)[-1])

@@ -182,6 +182,15 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """Backups: sealed to the operator's key for off-device copies, plus a local copy for repairs."""
+
+    operator_public_key_file: str = _f("", "operator's X25519 public key (64 hex characters); '' = local copies only")
+    keep_daily: int = _f(7, "daily backups kept", min=1, max=365)
+    keep_weekly: int = _f(4, "weekly backups kept beyond the daily ones", min=0, max=520)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -205,6 +214,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
 
     @property
     def paths(self) -> Paths:

@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from firmware import sdnotify
 from firmware.clock import now_iso, unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
-from firmware.errors import OccurError
+from firmware.errors import DatabaseCorruptError, OccurError
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
@@ -176,8 +177,10 @@ def run(
     with contextlib.ExitStack() as stack:
         door = _door(config, factory, inputs)
         stack.callback(door.close)
-        store = Store.open(config.paths, config.storage)
+        store, repaired = _open_store(config)
         stack.callback(store.close)
+        if repaired is not None:
+            _event(store, door, "restored_from_backup", f"damaged database replaced by {repaired.name}", config)
         inputs.store, inputs.door, inputs.config = store, door, config
         spec = source or config.camera.source
         engine = FaceEngine.load(config.vision)
@@ -238,6 +241,21 @@ def run(
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _open_store(config: Config) -> tuple[Store, Path | None]:
+    """Open the store; a damaged database is put aside and repaired from the newest good local
+    backup (the door must not stay down for want of a database)."""
+    from firmware import backup
+
+    try:
+        return Store.open(config.paths, config.storage), None
+    except DatabaseCorruptError:
+        repaired = backup.repair_from_local(config.paths)
+        if repaired is None:
+            raise
+        log.error("database damaged: restored from %s", repaired.name)
+        return Store.open(config.paths, config.storage), repaired
 
 
 def _retention(store: Store, config: Config) -> None:

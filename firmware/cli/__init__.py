@@ -16,6 +16,7 @@ from pathlib import Path
 from firmware import __version__
 from firmware.cli import (
     audit_cmds,
+    backup_cmds,
     bench_cmds,
     config_cmds,
     db_cmds,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         run_cmds,
         door_cmds,
         audit_cmds,
+        backup_cmds,
         retention_cmds,
         snapshot_cmds,
         config_cmds,

@@ -131,6 +131,9 @@ def forget(ctx: Context, args: argparse.Namespace) -> int:
 
     with ctx.open_store() as store:
         receipt = erase(store, ctx.config.paths, args.user)
+        from firmware.backup import forget_keys_in_local_copies
+
+        forget_keys_in_local_copies(ctx.config.paths, receipt.user_id)
         seq = audit(
             store, ctx.config.paths, "erasure", dataclasses.asdict(receipt), receipt.pseudonym, ctx.config.device.id
         )

@@ -143,3 +143,41 @@ def mac(key: bytes, message: bytes) -> bytes:
     import hmac
 
     return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def seal_to_public_key(public_key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """Encrypt for the holder of an X25519 private key (ECIES: ephemeral X25519, HKDF-SHA256,
+    AES-256-GCM). Returns ephemeral public key (32) || nonce || ciphertext || tag; the sender
+    keeps nothing that could open it."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+    ephemeral = X25519PrivateKey.generate()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public_key))
+    eph_public = ephemeral.public_key().public_bytes_raw()
+    return eph_public + seal(_ecies_key(shared, eph_public, public_key), plaintext, associated)
+
+
+def open_with_private_key(private_key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    """Open :func:`seal_to_public_key`'s output. Raises IntegrityError if anything was changed."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+    key = X25519PrivateKey.from_private_bytes(private_key)
+    eph_public = sealed[:32]
+    shared = key.exchange(X25519PublicKey.from_public_bytes(eph_public))
+    own_public = key.public_key().public_bytes_raw()
+    return unseal(_ecies_key(shared, eph_public, own_public), sealed[32:], associated)
+
+
+def x25519_keypair() -> tuple[bytes, bytes]:
+    """(private, public) raw 32-byte X25519 keys, for the operator."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    key = X25519PrivateKey.generate()
+    return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+
+
+def _ecies_key(shared: bytes, eph_public: bytes, recipient: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_public + recipient, info=b"occur-backup").derive(shared)
