@@ -32,6 +32,7 @@ from firmware.hw.resilient import ResilientCamera
 from firmware.loop import records
 from firmware.loop.door_loop import Decision, DoorLoop
 from firmware.mqtt_bridge import MqttBridge
+from firmware.security.keys import KeyFileError
 from firmware.snapshots import write_private
 from firmware.store import outbox
 from firmware.store.store import Store
@@ -174,6 +175,8 @@ def run(
     factory = mock_factory() if gpio == "mock" else None
     report.pin_factory = factory
     inputs = _Inputs()
+    if (config.paths.keys / "data.key.next").exists():
+        raise KeyFileError("a key rotation was interrupted: run 'occur keys rotate --resume' before starting the door")
     with contextlib.ExitStack() as stack:
         door = _door(config, factory, inputs)
         stack.callback(door.close)
@@ -229,12 +232,13 @@ def run(
                 _retention(store, config)
         sdnotify.notify("STOPPING=1")
         door.lock()
+        stopped = True
         if bridge is not None:
             bridge.tick()
             if until_end and not bridge.drain():
                 log.warning("mqtt: outbox not drained in %.0f s; it is sent later", config.mqtt.drain_timeout_s)
             bridge.publisher.publish_retained("status", status())
-        write_status(status(), config)
+        write_status({**status(), "stopped": stopped}, config)
         report.frames = loop.stats.frames
         report.loop_s = time.monotonic() - loop_started
         report.inference_s = engine.inference_s() - inference_before

@@ -57,21 +57,11 @@ def list_(ctx: Context, args: argparse.Namespace) -> int:
 
 def restore(ctx: Context, args: argparse.Namespace) -> int:
     """Restore an archive; refuses while the door loop runs."""
-    import json
-    import os
-
     from firmware import backup
     from firmware.security.audit import audit
     from firmware.security.keys import IntegrityError
 
-    status = ctx.config.paths.root / "run" / "status.json"
-    if status.exists():
-        pid = int(json.loads(status.read_text()).get("pid", 0))
-        try:
-            os.kill(pid, 0)
-            raise InvalidInputError(f"the door loop is running (pid {pid}): stop it before restoring")
-        except (ProcessLookupError, PermissionError, OverflowError):
-            pass
+    ctx.refuse_if_running("restoring")
     try:
         key = bytes.fromhex(args.key.read_text().strip())
     except (OSError, ValueError) as err:

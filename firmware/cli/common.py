@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from firmware.config import Config
-from firmware.errors import StoreError
+from firmware.errors import InvalidInputError, StoreError
 from firmware.store.db import DbSettings
 from firmware.store.store import Store, settings_from
 
@@ -42,7 +42,7 @@ class Context:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
-    def open_store(self, create: bool = True) -> Store:
+    def open_store(self, create: bool = True, during_rotation: bool = False) -> Store:
         """Open the configured database (see :meth:`Store.open`).
 
         Raises:
@@ -54,7 +54,28 @@ class Context:
             raise StoreError(
                 f"{root} belongs to user id {root.stat().st_uid}: run occur as that user (the service user) or as root"
             )
+        if not during_rotation and (self.config.paths.keys / "data.key.next").exists():
+            raise StoreError("a key rotation was interrupted: run 'occur keys rotate --resume' first")
         return Store.open(self.config.paths, self.config.storage, create=create)
+
+    def refuse_if_running(self, what: str) -> None:
+        """Raise InvalidInputError when ``occur run`` is running on this data folder: ``what``
+        (a restore, a key rotation) must not change files under a live loop."""
+        status = self.config.paths.root / "run" / "status.json"
+        if not status.exists():
+            return
+        try:
+            doc = json.loads(status.read_text())
+            pid = int(doc.get("pid", 0))
+        except (OSError, ValueError):
+            return
+        if pid <= 0 or doc.get("stopped"):
+            return
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        raise InvalidInputError(f"the door loop is running (pid {pid}): stop it before {what}")
 
     @property
     def db_settings(self) -> DbSettings:

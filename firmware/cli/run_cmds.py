@@ -76,7 +76,7 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     doc: dict[str, Any] = {}
     if path.exists():
         doc = json.loads(path.read_text())
-    running = bool(doc) and _alive(int(doc.get("pid", 0)))
+    running = bool(doc) and not doc.get("stopped") and _alive(int(doc.get("pid", 0)))
     if doc.get("last_frame_at"):
         doc["last_frame_age_s"] = round(
             datetime.now().astimezone().timestamp() - datetime.fromisoformat(doc["last_frame_at"]).timestamp(), 1

@@ -50,16 +50,26 @@ def _read_private(path: Path) -> bytes:
 class Keys:
     """The device's keys, loaded (or created) from ``folder``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, data_key: bytes | None = None) -> None:
+        """Load (or create) the keys in ``folder``; ``data_key`` overrides the data key file
+        (used by key rotation for the incoming key).
+
+        Raises:
+            KeyFileError: unreadable or exposed key files, or an interrupted rotation.
+        """
         self.folder = folder
         data = folder / "data.key"
         signing = folder / "device_ed25519.key"
+        if data_key is None and (folder / "data.key.next").exists():
+            raise KeyFileError(
+                f"a key rotation was interrupted ({folder / 'data.key.next'} exists): run 'occur keys rotate --resume'"
+            )
         try:
-            if not data.exists():
+            if not data.exists() and data_key is None:
                 _private_file(data, os.urandom(32))
             if not signing.exists():
                 self._new_signing_key(signing)
-            self._data = _read_private(data)
+            self._data = data_key if data_key is not None else _read_private(data)
             if len(self._data) != 32:
                 raise KeyFileError(f"{data} must hold 32 bytes")
             from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -87,6 +97,10 @@ class Keys:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         path.with_suffix(".pub").write_bytes(public)
+
+    def fingerprint(self) -> str:
+        """A short public fingerprint of the data key (to tell keys apart, never to derive one)."""
+        return self.derive("fingerprint").hex()[:16]
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte sub-key for ``purpose`` (HKDF-SHA256 of the data key)."""
@@ -181,3 +195,8 @@ def _ecies_key(shared: bytes, eph_public: bytes, recipient: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_public + recipient, info=b"occur-backup").derive(shared)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Create a new 0600 file (fails if it exists), synced."""
+    _private_file(path, data)
