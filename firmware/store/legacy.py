@@ -15,6 +15,8 @@ Promises, and how they are kept:
   twice. A source row that was edited since is a new row.
 - **All or nothing.** The sources are read first, read-only; the whole import is one write
   transaction, so a conflict or a constraint violation leaves the target unchanged.
+- **Templates are sealed.** A legacy ``face_encoding`` is biometric: it is stored sealed under
+  the user's key (in ``users.face_encoding`` and in the verbatim copy), never in the clear.
 - **Ids are reassigned** (the target may already hold users); attendance rows follow their user
   through the user row's fingerprint.
 
@@ -40,6 +42,7 @@ from pathlib import Path
 from firmware.clock import now_iso, parse_iso, to_iso
 from firmware.errors import LegacyImportError, StoreError
 from firmware.store.db import Connection, is_constraint_error, open_plain
+from firmware.store.sealing import Sealer
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -139,12 +142,12 @@ def fingerprint(table: str, row: SourceRow) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
-def source_json(row: SourceRow) -> str:
-    """The row verbatim: ``{"rowid": n, "columns": {...}}`` with typed blobs and non-finite floats."""
-    return json.dumps(
-        {"rowid": row.rowid, "columns": {c: _tagged(v) for c, v in zip(row.columns, row.values, strict=True)}},
-        ensure_ascii=False,
-    )
+def source_json(row: SourceRow, replaced: dict[str, object] | None = None) -> str:
+    """The row verbatim: ``{"rowid": n, "columns": {...}}`` with typed blobs and non-finite floats;
+    ``replaced`` columns are stored as given (a sealed biometric instead of its plaintext)."""
+    columns = {c: _tagged(v) for c, v in zip(row.columns, row.values, strict=True)}
+    columns.update(replaced or {})
+    return json.dumps({"rowid": row.rowid, "columns": columns}, ensure_ascii=False)
 
 
 def normalise_timestamp(value: Value, naive_zone: tzinfo) -> tuple[Value, bool]:
@@ -210,8 +213,10 @@ def import_legacy(store: Store, face_events: Path | None, main_db: Path | None, 
         sources += [(t, _MAIN_TABLES[t.name]) for t in _read(main_db, list(_MAIN_TABLES))]
     users = {row.rowid: row for table, _ in sources if table.name == "users" for row in table.rows}
 
+    sealer = store.sealer
+
     def write(conn: Connection) -> ImportReport:
-        return ImportReport(tuple(_import_table(conn, t, spec, users, naive_zone) for t, spec in sources))
+        return ImportReport(tuple(_import_table(conn, t, spec, users, naive_zone, sealer) for t, spec in sources))
 
     try:
         report = store.write(write)
@@ -236,6 +241,7 @@ def _import_table(
     spec: tuple[str, tuple[str, ...], set[str]],
     users: dict[int, SourceRow],
     zone: tzinfo,
+    sealer: Sealer,
 ) -> TableReport:
     target, columns, stamps = spec
     imported = already = verbatim = orphans = 0
@@ -255,14 +261,31 @@ def _import_table(
             values[0], orphan = _user_target(conn, row.get("user_id"), users)
             orphans += orphan
         target_id = _existing_user(conn, row) if target == "users" else None
+        template = values[columns.index("face_encoding")] if target == "users" else None
+        if template is not None:
+            values[columns.index("face_encoding")] = None  # never stored in the clear; sealed below
         if target_id is None:
             marks = ", ".join("?" for _ in columns)
             conn.execute(f"INSERT INTO {target} ({', '.join(columns)}) VALUES ({marks})", values)  # noqa: S608
             target_id = int(conn.last_insert_rowid())
+        replaced: dict[str, object] = {}
+        if isinstance(template, bytes):
+            sealed = sealer.seal_user_blob(conn, target_id, "legacy-face-encoding", template)
+            conn.execute("UPDATE users SET face_encoding = ? WHERE id = ?", (sealed, target_id))
+            replaced["face_encoding"] = {"sealed_base64": base64.b64encode(sealed).decode("ascii")}
         conn.execute(
             "INSERT INTO legacy_imports (fingerprint, source_file, source_table, source_id, target_table, target_id,"
             " source_row, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (print_, str(table.file.resolve()), table.name, row.rowid, target, target_id, source_json(row), now_iso()),
+            (
+                print_,
+                str(table.file.resolve()),
+                table.name,
+                row.rowid,
+                target,
+                target_id,
+                source_json(row, replaced),
+                now_iso(),
+            ),
         )
         imported += 1
     return TableReport(str(table.file), table.name, target, len(table.rows), imported, already, verbatim, orphans)

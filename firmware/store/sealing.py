@@ -126,3 +126,21 @@ class Sealer:
         if not body.startswith(MAGIC):
             return body
         return unseal(self._pictures, body[len(MAGIC) :], f"picture:{kind}".encode())
+
+    def seal_user_blob(self, conn: Connection, user_id: int, purpose: str, data: bytes) -> bytes:
+        """Seal any of a user's biometric bytes (e.g. a legacy ``face_encoding``) under their key."""
+        key = self.user_key(conn, user_id, create=True)
+        assert key is not None
+        return MAGIC + seal(key, data, f"{purpose}:{user_id}".encode())
+
+    def open_user_blob(self, conn: Connection, user_id: int, purpose: str, body: bytes) -> bytes | None:
+        """Open :meth:`seal_user_blob`'s output; None when the key is gone or it fails."""
+        if not body.startswith(MAGIC):
+            return body
+        key = self.user_key(conn, user_id, create=False)
+        if key is None:
+            return None
+        try:
+            return unseal(key, body[len(MAGIC) :], f"{purpose}:{user_id}".encode())
+        except IntegrityError:
+            return None

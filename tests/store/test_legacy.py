@@ -102,8 +102,12 @@ def test_full_import(tmp_path: Path, store: Store) -> None:
     assert next(t for t in report.tables if t.source_table == "face_events").kept_verbatim_timestamps == 1
     users = query(p, "SELECT id, name, email, role, face_encoding, created_at FROM users ORDER BY id")
     assert [(u[1], u[2], u[3]) for u in users] == [("John Doe", "john@x.org", "staff"), ("Jane Roe", None, None)]
-    assert users[0][4] == ENCODING and users[0][5] == "2023-12-01T09:00:00.000000+00:00"
+    assert users[0][4] != ENCODING and users[0][5] == "2023-12-01T09:00:00.000000+00:00"  # sealed, not in the clear
     john, jane = users[0][0], users[1][0]
+    with store.reader() as conn:
+        assert store.sealer.open_user_blob(conn, john, "legacy-face-encoding", users[0][4]) == ENCODING
+    on_disk = b"".join(f.read_bytes() for f in p.root.rglob("*") if f.is_file())
+    assert ENCODING not in on_disk  # the legacy template exists only sealed
     assert query(p, "SELECT user_id, status, timestamp, snapshot_path FROM attendance_logs ORDER BY id") == [
         (john, "recognized", "2024-01-15T14:30:22.000000+00:00", "s1.jpg"),
         (jane, "manual", "2024-01-16T08:00:00.000000+00:00", None),
@@ -117,10 +121,25 @@ def test_full_import(tmp_path: Path, store: Store) -> None:
     ]
 
 
+def opened(store: Store, user_id: object, value: object) -> object:
+    """A verbatim value: a blob back from base64, a sealed biometric opened with its user's key."""
+    if not isinstance(value, dict):
+        return value
+    if "sealed_base64" in value:
+        with store.reader() as conn:
+            return store.sealer.open_user_blob(
+                conn,
+                int(user_id),
+                "legacy-face-encoding",  # type: ignore[call-overload]
+                base64.b64decode(value["sealed_base64"]),
+            )
+    return base64.b64decode(value["base64"])
+
+
 def test_source_rows_are_kept_verbatim(tmp_path: Path, store: Store) -> None:
     face, main = original_databases(tmp_path / "orig")
     legacy.import_legacy(store, face, main, PLUS2)
-    kept = query(store.paths, "SELECT source_table, source_id, source_row FROM legacy_imports")
+    kept = query(store.paths, "SELECT source_table, source_id, source_row, target_id FROM legacy_imports")
     assert len(kept) == 13
     for name, path in (
         ("face_events", face),
@@ -132,7 +151,8 @@ def test_source_rows_are_kept_verbatim(tmp_path: Path, store: Store) -> None:
         original = sqlite3.connect(path)
         for rowid, *values in original.execute(f"SELECT rowid, * FROM {name}"):
             row = json.loads(next(r[2] for r in kept if r[0] == name and r[1] == rowid))
-            restored = [base64.b64decode(v["base64"]) if isinstance(v, dict) else v for v in row["columns"].values()]
+            target = next(r[3] for r in kept if r[0] == name and r[1] == rowid)
+            restored = [opened(store, target, v) for v in row["columns"].values()]
             assert restored == values and type(restored[-1]) is type(values[-1])
         original.close()
 
