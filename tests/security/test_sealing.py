@@ -67,3 +67,23 @@ def test_a_sealed_template_does_not_open_for_another_user_or_model(tmp_path: Pat
             assert sealer.open_template(conn, a, "dlib", sealed, 128) is None
             store.write(lambda c: sealer.user_key(c, b, create=True))
             assert sealer.open_template(conn, b, "sface", sealed, 128) is None
+
+
+def test_a_flipped_byte_in_a_sealed_template_row_is_refused(tmp_path: Path, cli: Cli) -> None:
+    from firmware.store import encodings
+
+    data = tmp_path / "data"
+    photos = sorted((FACES / "amy").glob("*.jpg"))
+    assert cli("--data-dir", str(data), "enroll", "amy", *map(str, photos[1:3]), "--consent-by", "hr").status in (0, 1)
+    with Store.open(Paths(data)) as store:
+        with store.reader() as conn:
+            before = len(encodings.encodings_of(conn, 1, "sface", sealer=store.sealer))
+        store.write(
+            lambda c: c.execute(
+                "UPDATE face_encodings SET vector = CAST(substr(vector, 1, 40) || x'ff' || substr(vector, 42) AS BLOB)"
+                " WHERE id = (SELECT min(id) FROM face_encodings WHERE model = 'sface')"
+            )
+        )
+        with store.reader() as conn:
+            after = encodings.encodings_of(conn, 1, "sface", sealer=store.sealer)
+    assert before == 2 and len(after) == 1  # the altered template no longer opens; the other still does
