@@ -3,7 +3,7 @@
 Wires the outbox :class:`~firmware.comms.publisher.Publisher` to the running loop: retained
 door state on every change, retained status JSON every ``status_interval_s``, Home Assistant
 discovery on connect and whenever Home Assistant comes back online, and the command actions
-(unlock, reload, snapshot; backup is not available on this device yet). Without a broker none of
+(unlock, reload, snapshot, backup). Without a broker none of
 this exists and events wait in the outbox.
 """
 
@@ -46,7 +46,12 @@ class MqttBridge:
         self.prefix = payloads.prefix(config.mqtt.topic_prefix, config.device.id)
         mqtt = config.mqtt
         key = read_secret(mqtt.command_key_file, "mqtt.command_key_file").encode() if mqtt.command_key_file else None
-        actions: dict[str, Action] = {"unlock": self._unlock, "reload": self._reload, "snapshot": self._snapshot}
+        actions: dict[str, Action] = {
+            "unlock": self._unlock,
+            "reload": self._reload,
+            "snapshot": self._snapshot,
+            "backup": self._backup,
+        }
         log = secure_log(config.paths, config.device.id)
         self.handler = CommandHandler(
             store,
@@ -135,6 +140,12 @@ class MqttBridge:
             raise CommandRejectedError("no frame yet")
         h, w = frame.shape[:2]
         return str(self.loop.snapshots.capture(frame, (0, 0, w - 1, h - 1), "manual"))
+
+    def _backup(self, _args: dict[str, object]) -> str:
+        from firmware import backup
+
+        files = backup.create(self.store, self.config)
+        return "backup written: " + ", ".join(f.name for f in files)
 
     def drain(self) -> bool:
         """Wait (bounded by ``drain_timeout_s``) for the outbox to empty."""

@@ -88,7 +88,7 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
     assert results[5] == (False, "payload must have exactly ts, nonce, args and sig")
     assert results[6] == (False, "retained commands are never acted on")
     assert results[7][0] is True and results[7][1].startswith("gallery reloaded")
-    assert results[8] == (False, "backup is not available on this device")
+    assert results[8][0] is True and results[8][1].startswith("backup written: occur_")
     states = [s.state for s in reports[0].pin_factory.pin(17).states]
     assert sum(1 for a, b in itertools.pairwise(states) if not a and b) == 1  # exactly the one valid unlock
     assert query(config.paths, "SELECT outcome, reason FROM door_events") == [("granted", "remote unlock command")]
@@ -96,7 +96,7 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
         json.loads(str(r[0]))
         for r in query(config.paths, "SELECT details FROM system_events WHERE event_type = 'command'")
     ]
-    assert len(audit) == 9 and sum(a["ok"] for a in audit) == 2
+    assert len(audit) == 9 and sum(a["ok"] for a in audit) == 3  # unlock, reload, backup
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
