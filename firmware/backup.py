@@ -134,7 +134,14 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
         target = paths.backups / f"occur_{stamp}.occbak"
         _write_private(target, MAGIC + sealed)
         written.append(target)
-    rotate(paths, config.backup.keep_daily, config.backup.keep_weekly)
+    protected: set[str] = set()
+    if config.backup.push_url:  # an archive not yet confirmed at the target is never rotated away
+        with store.reader() as conn:
+            pushed = {
+                str(r[0]) for r in conn.execute("SELECT name FROM backup_pushes WHERE status = 'pushed'").fetchall()
+            }
+        protected = {b.path.name for b in list_backups(paths) if b.kind == "occbak"} - pushed
+    rotate(paths, config.backup.keep_daily, config.backup.keep_weekly, protected)
     return written
 
 
@@ -148,8 +155,8 @@ def _write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def rotate(paths: Paths, keep_daily: int, keep_weekly: int) -> list[Path]:
-    """Delete backups outside the policy; returns what was deleted."""
+def rotate(paths: Paths, keep_daily: int, keep_weekly: int, protected: set[str] | None = None) -> list[Path]:
+    """Delete backups outside the policy, except ``protected`` file names; returns what was deleted."""
     stamps = sorted({b.stamp for b in list_backups(paths)}, reverse=True)
     keep = set(stamps[:keep_daily])
     weeks: set[tuple[int, int]] = set()
@@ -158,7 +165,7 @@ def rotate(paths: Paths, keep_daily: int, keep_weekly: int) -> list[Path]:
         if week not in weeks and len(weeks) < keep_weekly:
             weeks.add(week)
             keep.add(stamp)
-    deleted = [b.path for b in list_backups(paths) if b.stamp not in keep]
+    deleted = [b.path for b in list_backups(paths) if b.stamp not in keep and b.path.name not in (protected or set())]
     for path in deleted:
         path.unlink(missing_ok=True)
     return deleted

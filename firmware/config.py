@@ -188,6 +188,10 @@ class BackupConfig:
     operator_public_key_file: str = _f("", "operator's X25519 public key (64 hex characters); '' = local copies only")
     keep_daily: int = _f(7, "daily backups kept", min=1, max=365)
     keep_weekly: int = _f(4, "weekly backups kept beyond the daily ones", min=0, max=520)
+    push_url: str = _f("", "HTTP(S) URL the sealed archives are PUT under ('' = no push); the file name is appended")
+    push_auth_file: str = _f("", "file holding 'user:password' for HTTP basic auth ('' = none, e.g. presigned URLs)")
+    push_attempts: int = _f(5, "PUT attempts per archive and run, with backoff", min=1, max=20)
+    push_timeout_s: float = _f(30.0, "timeout of one PUT, s", min=1.0, max=3600.0)
 
 
 @dataclass(frozen=True)

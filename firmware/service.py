@@ -210,6 +210,7 @@ def run(
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
+        pusher: threading.Thread | None = None
         loop_started = time.monotonic()
         inference_before = engine.inference_s()
         while not stop.is_set():
@@ -230,6 +231,7 @@ def run(
             if now - last_retention >= RETENTION_EVERY_S:
                 last_retention = now
                 _retention(store, config)
+                pusher = _push_in_background(store, config, stop, pusher)
         sdnotify.notify("STOPPING=1")
         door.lock()
         stopped = True
@@ -260,6 +262,25 @@ def _open_store(config: Config) -> tuple[Store, Path | None]:
             raise
         log.error("database damaged: restored from %s", repaired.name)
         return Store.open(config.paths, config.storage), repaired
+
+
+def _push_in_background(
+    store: Store, config: Config, stop: threading.Event, running: threading.Thread | None
+) -> threading.Thread | None:
+    """Push sealed backups home without holding up the door (one push at a time)."""
+    if not config.backup.push_url or (running is not None and running.is_alive()):
+        return running
+    from firmware import backup_push
+
+    def work() -> None:
+        try:
+            backup_push.push(store, config, stop)
+        except (OccurError, OSError) as err:
+            log.error("backup push failed: %s", err)
+
+    thread = threading.Thread(target=work, name="backup-push", daemon=True)
+    thread.start()
+    return thread
 
 
 def _retention(store: Store, config: Config) -> None:

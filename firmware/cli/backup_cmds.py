@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls = bsub.add_parser("list", help="backups, newest first")
     add_json_flag(ls)
     ls.set_defaults(handler=list_)
+    pu = bsub.add_parser("push", help="PUT the sealed archives not yet confirmed to [backup] push_url")
+    add_json_flag(pu)
+    pu.set_defaults(handler=push)
+
     r = bsub.add_parser("restore", help="replace the database and enrolment chips with an archive's (checked first)")
     r.add_argument("archive", type=Path)
     r.add_argument("--key", type=Path, required=True, metavar="FILE", help="the operator's X25519 private key (hex)")
@@ -77,3 +81,21 @@ def restore(ctx: Context, args: argparse.Namespace) -> int:
         )
     ctx.out(f"restored {args.archive.name}: {result['files']} files, {result['keys_carried_over']} user keys kept")
     return ExitStatus.SUCCESS
+
+
+def push(ctx: Context, args: argparse.Namespace) -> int:
+    """Push; exit 1 when an archive could not be delivered (it is kept and retried next time)."""
+    from firmware import backup_push
+
+    if not ctx.config.backup.push_url:
+        raise InvalidInputError("set [backup] push_url to push backups")
+    with ctx.open_store() as store:
+        report = backup_push.push(store, ctx.config)
+    if ctx.json:
+        ctx.emit_json(report)
+    else:
+        for name in report.pushed:
+            ctx.out(f"pushed {name}")
+        for name, error in report.failed.items():
+            print(f"occur: could not push {name} (kept, retried next time): {error}", file=ctx.stderr)
+    return ExitStatus.ERROR if report.failed else ExitStatus.SUCCESS
