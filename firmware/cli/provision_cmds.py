@@ -1,0 +1,27 @@
+"""``occur provision SETTINGS [--root DIR] [--force]``: first boot (see firmware.provision)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from firmware.cli.common import Context, ExitStatus
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``provision``."""
+    p = sub.add_parser("provision", help="first boot: device identity, keys, config, systemd units")
+    p.add_argument("settings", type=Path, help="the settings file on the boot partition")
+    p.add_argument("--root", type=Path, default=Path("/"), help="root folder to provision (default /)")
+    p.add_argument("--force", action="store_true", help="provision again")
+    p.set_defaults(handler=provision)
+
+
+def provision(ctx: Context, args: argparse.Namespace) -> int:
+    """Provision and print the device id."""
+    from firmware import provision as provisioning
+
+    install_dir = Path(__file__).resolve().parents[2]
+    report = provisioning.provision(args.settings, args.root, install_dir, args.force)
+    ctx.out(f"provisioned device {report.device_id}: {len(report.files)} files written under {args.root}")
+    return ExitStatus.SUCCESS

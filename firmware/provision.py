@@ -1,0 +1,170 @@
+"""First boot: turn a freshly flashed SD card into a unique, secured appliance.
+
+``occur provision SETTINGS --root /`` (run once by ``occur-firstboot.service``) reads the settings
+file dropped on the boot partition and, under ``--root``:
+
+- creates the device identity: id (given or ``door-<6 hex>``), Ed25519 signing key and data key
+  (``/var/lib/occur/keys``, 0700/0600), MQTT command key (``/etc/occur/command.key``);
+- writes ``/etc/occur/occur.toml`` (0600) and the secrets it points to (MQTT password, backup
+  push credentials, operator public key) as separate 0600 files: never in the TOML;
+- installs and enables ``occur.service`` (the unit from ``provisioning/``);
+- removes the settings file from the boot partition, keeping a copy without secrets
+  (``occur-settings.done.toml``), and writes ``/var/lib/occur/.provisioned``: a second run is
+  refused unless ``--force``.
+
+Wi-Fi stays with the OS (Raspberry Pi Imager / NetworkManager).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firmware import config as config_module
+from firmware.errors import ConfigError, InvalidInputError
+from firmware.security.keys import Keys
+
+SECRET_KEYS = {("mqtt", "password"), ("backup", "push_auth")}
+PASSTHROUGH = ("door", "camera", "vision", "loop", "snapshots", "retention", "privacy", "logging")
+
+
+@dataclass
+class ProvisionReport:
+    """What first boot created."""
+
+    device_id: str
+    files: list[str] = field(default_factory=list)
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise InvalidInputError(f"settings value {value!r} is not a string, number, boolean or list")
+
+
+def _toml(sections: dict[str, dict[str, Any]], top: dict[str, Any]) -> str:
+    lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    for name, values in sections.items():
+        if values:
+            lines += ["", f"[{name}]", *(f"{k} = {_toml_value(v)}" for k, v in values.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _secrets_to_files(
+    settings: dict[str, Any], etc: Path, sections: dict[str, dict[str, Any]]
+) -> list[tuple[Path, str, int]]:
+    """Move secrets out of the config sections into files to write; returns the files."""
+    pending: list[tuple[Path, str, int]] = []
+    mqtt = dict(settings.get("mqtt", {}))
+    if mqtt:
+        if "password" in mqtt:
+            pending.append((etc / "mqtt.password", str(mqtt.pop("password")) + "\n", 0o600))
+            mqtt["password_file"] = "/etc/occur/mqtt.password"  # noqa: S105 - a path, not a password
+        if not (etc / "command.key").exists():
+            pending.append((etc / "command.key", secrets.token_hex(32) + "\n", 0o600))
+        mqtt["command_key_file"] = "/etc/occur/command.key"
+        sections["mqtt"] = mqtt
+    backup = dict(settings.get("backup", {}))
+    if "operator_public_key" in backup:
+        pending.append((etc / "operator.pub", str(backup.pop("operator_public_key")) + "\n", 0o644))
+        backup["operator_public_key_file"] = "/etc/occur/operator.pub"
+    if "push_auth" in backup:
+        pending.append((etc / "push.auth", str(backup.pop("push_auth")) + "\n", 0o600))
+        backup["push_auth_file"] = "/etc/occur/push.auth"
+    if backup:
+        sections["backup"] = backup
+    return pending
+
+
+def _install_units(root: Path, install_dir: Path) -> None:
+    unit = (install_dir / "provisioning" / "occur.service").read_text().replace("@REPO@", str(install_dir))
+    units = root / "etc/systemd/system"
+    _write(units / "occur.service", unit, 0o644)
+    wants = units / "multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / "occur.service"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to("../occur.service")
+
+
+def _retire_settings(settings_file: Path, settings: dict[str, Any]) -> None:
+    redacted = {
+        k: ({kk: vv for kk, vv in v.items() if (k, kk) not in SECRET_KEYS} if isinstance(v, dict) else v)
+        for k, v in settings.items()
+    }
+    _write(
+        settings_file.with_name("occur-settings.done.toml"),
+        _toml(
+            {k: v for k, v in redacted.items() if isinstance(v, dict)},
+            {k: v for k, v in redacted.items() if not isinstance(v, dict)},
+        ),
+    )
+    settings_file.unlink()
+
+
+def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = False) -> ProvisionReport:
+    """Run first boot against ``root`` (``/`` on a device, a folder in tests).
+
+    Raises:
+        InvalidInputError: already provisioned (without ``force``), or settings that would give an
+            invalid configuration (nothing is written then).
+    """
+    data_dir, etc = root / "var/lib/occur", root / "etc/occur"
+    marker = data_dir / ".provisioned"
+    if marker.exists() and not force:
+        raise InvalidInputError(f"already provisioned ({marker}); pass --force to provision again")
+    try:
+        settings = tomllib.loads(settings_file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInputError(f"{settings_file}: {err}") from err
+    device_id = str(settings.get("device_id") or f"door-{secrets.token_hex(3)}")
+    report = ProvisionReport(device_id)
+    sections: dict[str, dict[str, Any]] = {"device": {"id": device_id, "name": settings.get("device_name", device_id)}}
+    for name in PASSTHROUGH:
+        if isinstance(settings.get(name), dict):
+            sections[name] = dict(settings[name])
+    pending = _secrets_to_files(settings, etc, sections)
+    text = _toml(sections, {"data_dir": "/var/lib/occur"})
+    try:
+        config_module.from_mapping(tomllib.loads(text), "provisioned occur.toml")
+    except ConfigError as err:
+        raise InvalidInputError(f"the settings give an invalid configuration: {err}") from err
+    for path, content, mode in pending:
+        _write(path, content, mode)
+    _write(etc / "occur.toml", text)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys = Keys(data_dir / "keys")
+    _install_units(root, install_dir)
+    _retire_settings(settings_file, settings)
+    _write(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}))
+    report.files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return report
+
+
+def redact_check(path: Path) -> bool:
+    """True when ``path`` holds none of the secret keys (a test helper for the boot partition)."""
+    text = path.read_text() if path.exists() else ""
+    return all(f"{key} =" not in text for _, key in SECRET_KEYS)
