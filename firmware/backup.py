@@ -32,6 +32,7 @@ from typing import Any
 
 from firmware.config import Config, Paths
 from firmware.errors import InvalidInputError, StoreError
+from firmware.fileio import write_private
 from firmware.security.keys import IntegrityError, open_with_private_key, seal_to_public_key
 from firmware.store.db import online_backup, open_plain
 from firmware.store.store import Store
@@ -132,7 +133,7 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
         public = read_public_key(config.backup.operator_public_key_file)
         sealed = seal_to_public_key(public, _archive(paths, local, stamp, config.device.id), AAD)
         target = paths.backups / f"occur_{stamp}.occbak"
-        _write_private(target, MAGIC + sealed)
+        write_private(target, MAGIC + sealed)
         written.append(target)
     protected: set[str] = set()
     if config.backup.push_url:  # an archive not yet confirmed at the target is never rotated away
@@ -143,16 +144,6 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
         protected = {b.path.name for b in list_backups(paths) if b.kind == "occbak"} - pushed
     rotate(paths, config.backup.keep_daily, config.backup.keep_weekly, protected)
     return written
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
 
 
 def rotate(paths: Paths, keep_daily: int, keep_weekly: int, protected: set[str] | None = None) -> list[Path]:
@@ -231,7 +222,7 @@ def restore(paths: Paths, archive: Path, private_key: bytes) -> dict[str, int]:
     staging.mkdir(mode=0o700)
     try:
         for name, data in members.items():
-            _write_private_tree(staging / name, data)
+            write_private(staging / name, data)
         new_db = staging / "occur.db"
         if not _integrity_ok(new_db):
             raise IntegrityError("the database in the backup fails its integrity check")
@@ -248,11 +239,6 @@ def restore(paths: Paths, archive: Path, private_key: bytes) -> dict[str, int]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"files": len(members), "keys_carried_over": carried}
-
-
-def _write_private_tree(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_private(path, data)
 
 
 def _carry_keys(current: Path, restored: Path) -> int:

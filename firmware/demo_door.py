@@ -18,9 +18,9 @@ import numpy as np
 
 from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig
+from firmware.fileio import write_private
 from firmware.loop.door_loop import Decision
 from firmware.recognition.enrol import enrol
-from firmware.snapshots import write_private
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine, default_models_dir
 from firmware.vision.image import Image, encode_jpeg, read_image

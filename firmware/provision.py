@@ -18,7 +18,6 @@ Wi-Fi stays with the OS (Raspberry Pi Imager / NetworkManager).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 
 from firmware import config as config_module
 from firmware.errors import ConfigError, InvalidInputError
+from firmware.fileio import write_private
 from firmware.security.keys import Keys
 
 SECRET_KEYS = {("mqtt", "password"), ("backup", "push_auth")}
@@ -39,17 +39,6 @@ class ProvisionReport:
 
     device_id: str
     files: list[str] = field(default_factory=list)
-
-
-def _write(path: Path, text: str, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _toml_value(value: Any) -> str:
@@ -101,7 +90,7 @@ def _secrets_to_files(
 def _install_units(root: Path, install_dir: Path) -> None:
     unit = (install_dir / "provisioning" / "occur.service").read_text().replace("@REPO@", str(install_dir))
     units = root / "etc/systemd/system"
-    _write(units / "occur.service", unit, 0o644)
+    write_private(units / "occur.service", unit.encode(), 0o644)
     wants = units / "multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     link = wants / "occur.service"
@@ -115,13 +104,11 @@ def _retire_settings(settings_file: Path, settings: dict[str, Any]) -> None:
         k: ({kk: vv for kk, vv in v.items() if (k, kk) not in SECRET_KEYS} if isinstance(v, dict) else v)
         for k, v in settings.items()
     }
-    _write(
-        settings_file.with_name("occur-settings.done.toml"),
-        _toml(
-            {k: v for k, v in redacted.items() if isinstance(v, dict)},
-            {k: v for k, v in redacted.items() if not isinstance(v, dict)},
-        ),
+    text = _toml(
+        {k: v for k, v in redacted.items() if isinstance(v, dict)},
+        {k: v for k, v in redacted.items() if not isinstance(v, dict)},
     )
+    write_private(settings_file.with_name("occur-settings.done.toml"), text.encode())
     settings_file.unlink()
 
 
@@ -153,13 +140,13 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
     except ConfigError as err:
         raise InvalidInputError(f"the settings give an invalid configuration: {err}") from err
     for path, content, mode in pending:
-        _write(path, content, mode)
-    _write(etc / "occur.toml", text)
+        write_private(path, content.encode(), mode)
+    write_private(etc / "occur.toml", text.encode())
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = Keys(data_dir / "keys")
     _install_units(root, install_dir)
     _retire_settings(settings_file, settings)
-    _write(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}))
+    write_private(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}).encode())
     report.files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     return report
 

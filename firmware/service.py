@@ -26,6 +26,7 @@ from firmware.clock import now_iso, unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import DatabaseCorruptError, OccurError
+from firmware.fileio import write_private
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
@@ -33,7 +34,6 @@ from firmware.loop import records
 from firmware.loop.door_loop import Decision, DoorLoop
 from firmware.mqtt_bridge import MqttBridge
 from firmware.security.keys import KeyFileError
-from firmware.snapshots import write_private
 from firmware.store import outbox
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine

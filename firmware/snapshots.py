@@ -11,7 +11,6 @@ Retention runs two ways: by age (``keep_days``) and by a free-space floor
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from firmware.config import Paths, SnapshotConfig
 from firmware.errors import InvalidInputError
+from firmware.fileio import write_private
 from firmware.store.sealing import Sealer
 from firmware.vision.image import Image, encode_jpeg
 
@@ -42,18 +42,6 @@ def user_folder(user_id: object) -> str:
     if not _USER.fullmatch(text):
         raise InvalidInputError(f"user_id {text!r} is not a plain id (letters, digits, '_', '-')")
     return text
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically with mode 0600 (folders 0700)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
 
 
 def face_crop(image: Image, bbox: tuple[float, float, float, float], margin: float = 0.4) -> Image:

@@ -256,7 +256,8 @@ class DoorLoop:
             return Person(user.id, user.role, door_records.user_active(conn, user.id))
 
     def _unknown_snapshot(self, frame: Frame, face: Face) -> str:
-        from firmware.snapshots import face_crop, write_private
+        from firmware.fileio import write_private
+        from firmware.snapshots import face_crop
         from firmware.vision.image import encode_jpeg
 
         stamp = _utc(frame.captured_at).strftime("%Y%m%d_%H%M%S")

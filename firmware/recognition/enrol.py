@@ -9,7 +9,6 @@ new): if anything fails, no row is kept and the chip files written for it are re
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import numpy as np
 
 from firmware.config import Paths
 from firmware.errors import ImageError, InvalidInputError, NotFoundError
+from firmware.fileio import write_private
 from firmware.store import encodings, users
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer
@@ -78,15 +78,6 @@ def _sample_path(folder: Path, stamp: str) -> Path:
     return path
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _store(
     conn: Connection,
     paths: Paths,
@@ -115,7 +106,7 @@ def _store(
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     for item in items:
         path = _sample_path(folder, stamp)
-        _write_private(path, sealer.seal_chip(conn, user.id, encode_jpeg(item.chip)))
+        write_private(path, sealer.seal_chip(conn, user.id, encode_jpeg(item.chip)), exclusive=True)
         written.append(path)
         sample = encodings.add_sample(
             conn,

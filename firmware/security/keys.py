@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 
 from firmware.errors import OccurError
+from firmware.fileio import write_private
 
 NONCE = 12
 
@@ -29,15 +30,6 @@ class KeyFileError(OccurError):
 
 class IntegrityError(OccurError):
     """Sealed data failed authentication: altered, truncated, or moved to another record."""
-
-
-def _private_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _read_private(path: Path) -> bytes:
@@ -66,7 +58,7 @@ class Keys:
             )
         try:
             if not data.exists() and data_key is None:
-                _private_file(data, os.urandom(32))
+                write_private(data, os.urandom(32), exclusive=True)
             if not signing.exists():
                 self._new_signing_key(signing)
             self._data = data_key if data_key is not None else _read_private(data)
@@ -92,7 +84,7 @@ class Keys:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        _private_file(path, pem)
+        write_private(path, pem, exclusive=True)
         public = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -195,8 +187,3 @@ def _ecies_key(shared: bytes, eph_public: bytes, recipient: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_public + recipient, info=b"occur-backup").derive(shared)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Create a new 0600 file (fails if it exists), synced."""
-    _private_file(path, data)

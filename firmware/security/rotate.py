@@ -27,7 +27,8 @@ from typing import Any
 
 from firmware.clock import now_iso
 from firmware.config import Paths
-from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal, write_private_file
+from firmware.fileio import write_private
+from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.security.securelog import GENESIS, SecureLog, _header
 from firmware.store.db import Connection
 from firmware.store.sealing import MAGIC, Sealer
@@ -115,10 +116,7 @@ def _reseal_pictures(paths: Paths, old: Sealer, new: Sealer) -> int:
             continue  # already under the new key (a resumed rotation)
         except IntegrityError:
             data = old.open_picture(kind, body)
-        tmp = path.with_name(path.name + ".rotating")
-        tmp.unlink(missing_ok=True)
-        write_private_file(tmp, new.seal_picture(kind, data))
-        os.replace(tmp, path)
+        write_private(path, new.seal_picture(kind, data))
         count += 1
     return count
 
@@ -138,7 +136,7 @@ def rotate(store: Store, paths: Paths, device_id: str = "") -> RotationReport:
     """Rotate the data key (see the module doc for the order)."""
     old_keys = Keys(paths.keys)
     new_key = os.urandom(32)
-    write_private_file(paths.keys / "data.key.next", new_key)
+    write_private(paths.keys / "data.key.next", new_key, exclusive=True)
     new_keys = Keys(paths.keys, new_key)
     old, new = Sealer(old_keys), Sealer(new_keys)
     old_log, new_log = SecureLog(old_keys, device_id), SecureLog(new_keys, device_id)
