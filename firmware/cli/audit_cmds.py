@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
-from firmware.clock import parse_iso, to_iso
-from firmware.errors import InvalidInputError
+from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,20 +26,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cp.set_defaults(handler=audit_checkpoint)
 
 
-def _iso(text: str | None, flag: str) -> str | None:
-    if not text:
-        return None
-    try:
-        return to_iso(parse_iso(text, assume=UTC if len(text.strip()) == 10 else None))
-    except ValueError as err:
-        raise InvalidInputError(f"{flag}: {err}") from err
-
-
 def audit_list(ctx: Context, args: argparse.Namespace) -> int:
     """Print entries."""
     from firmware.security.audit import audit, secure_log
 
-    since, until = _iso(args.since, "--from"), _iso(args.until, "--to")
+    since, until = parse_when(args.since, "--from"), parse_when(args.until, "--to")
     with ctx.open_store() as store:
         log = secure_log(ctx.config.paths, ctx.config.device.id)
         with store.reader() as conn:

@@ -10,9 +10,11 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TextIO
 
+from firmware.clock import parse_iso, to_iso
 from firmware.config import Config
 from firmware.errors import InvalidInputError, StoreError
 from firmware.store.db import DbSettings
@@ -61,21 +63,9 @@ class Context:
     def refuse_if_running(self, what: str) -> None:
         """Raise InvalidInputError when ``occur run`` is running on this data folder: ``what``
         (a restore, a key rotation) must not change files under a live loop."""
-        status = self.config.paths.root / "run" / "status.json"
-        if not status.exists():
-            return
-        try:
-            doc = json.loads(status.read_text())
-            pid = int(doc.get("pid", 0))
-        except (OSError, ValueError):
-            return
-        if pid <= 0 or doc.get("stopped"):
-            return
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        raise InvalidInputError(f"the door loop is running (pid {pid}): stop it before {what}")
+        pid = running_loop_pid(self.config.paths.root)
+        if pid is not None:
+            raise InvalidInputError(f"the door loop is running (pid {pid}): stop it before {what}")
 
     @property
     def db_settings(self) -> DbSettings:
@@ -115,3 +105,38 @@ def _plain(value: Any) -> Any:
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--json`` to a data-printing command."""
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def running_loop_pid(root: Path) -> int | None:
+    """The pid of ``occur run`` on the data folder ``root`` when it is running (its status file
+    names a live process and no clean stop), else None."""
+    try:
+        doc = json.loads((root / "run" / "status.json").read_text())
+        pid = int(doc.get("pid", 0))
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or doc.get("stopped"):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, owned by another user
+    return pid
+
+
+def parse_when(text: str | None, flag: str) -> str | None:
+    """A command-line time in the stored form: ISO 8601 with an offset, or a bare date meaning
+    its UTC midnight; None stays None.
+
+    Raises:
+        InvalidInputError: unparseable, naming ``flag``.
+    """
+    if not text:
+        return None
+    try:
+        bare_date = len(text.strip()) == len("2026-01-01")
+        return to_iso(parse_iso(text, assume=UTC if bare_date else None))
+    except ValueError as err:
+        raise InvalidInputError(f"{flag}: {err}") from err

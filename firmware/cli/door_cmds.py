@@ -6,12 +6,11 @@ import argparse
 import csv
 import io
 import json
-from datetime import UTC
 from pathlib import Path
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
-from firmware.clock import now_iso, parse_iso, to_iso
-from firmware.errors import InvalidInputError, NotFoundError
+from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
+from firmware.clock import now_iso
+from firmware.errors import NotFoundError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,15 +56,6 @@ def _period(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="until", metavar="ISO", help="to (exclusive)")
 
 
-def _iso(text: str | None, flag: str) -> str | None:
-    if not text:
-        return None
-    try:
-        return to_iso(parse_iso(text, assume=UTC if len(text.strip()) == 10 else None))
-    except ValueError as err:
-        raise InvalidInputError(f"{flag}: {err}") from err
-
-
 def _user_id(conn: object, ref: str | None) -> int | None:
     from firmware.store import users
 
@@ -76,7 +66,7 @@ def attendance_list(ctx: Context, args: argparse.Namespace) -> int:
     """Print records."""
     from firmware.store.attendance import list_attendance
 
-    since, until = _iso(args.since, "--from"), _iso(args.until, "--to")
+    since, until = parse_when(args.since, "--from"), parse_when(args.until, "--to")
     with ctx.open_store() as store, store.reader() as conn:
         rows = list_attendance(conn, since, until, _user_id(conn, args.user))
     if ctx.json:
@@ -93,7 +83,7 @@ def attendance_mark(ctx: Context, args: argparse.Namespace) -> int:
     """Add a manual record."""
     from firmware.store.attendance import mark
 
-    when = _iso(args.at, "--at") or now_iso()
+    when = parse_when(args.at, "--at") or now_iso()
     with ctx.open_store() as store:
         with store.reader() as conn:
             user_id = _user_id(conn, args.user)
@@ -107,7 +97,7 @@ def attendance_correct(ctx: Context, args: argparse.Namespace) -> int:
     """Correct a record."""
     from firmware.store.attendance import correct
 
-    when = _iso(args.at, "--at")
+    when = parse_when(args.at, "--at")
     with ctx.open_store() as store:
         with store.reader() as conn:
             user_id = _user_id(conn, args.user)
@@ -120,7 +110,7 @@ def attendance_export(ctx: Context, args: argparse.Namespace) -> int:
     """Write CSV (header: id,timestamp,user_id,name,status,snapshot_path)."""
     from firmware.store.attendance import list_attendance
 
-    since, until = _iso(args.since, "--from"), _iso(args.until, "--to")
+    since, until = parse_when(args.since, "--from"), parse_when(args.until, "--to")
     with ctx.open_store() as store, store.reader() as conn:
         rows = list_attendance(conn, since, until)
     buffer = io.StringIO()

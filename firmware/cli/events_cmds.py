@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
-from firmware.clock import parse_iso, to_iso
-from firmware.errors import InvalidInputError
+from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
 from firmware.store.db import reading
 from firmware.store.events import list_events
 
@@ -28,13 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def show_events(ctx: Context, args: argparse.Namespace) -> int:
     """Print the newest events."""
-    since = None
-    if args.since:
-        try:
-            bare_date = len(args.since.strip()) == len("2026-01-01")
-            since = to_iso(parse_iso(args.since, assume=UTC if bare_date else None))
-        except ValueError as err:
-            raise InvalidInputError(f"--since: {err}") from err
+    since = parse_when(args.since, "--since")
     with reading(ctx.config.paths.database, ctx.db_settings) as conn:
         rows = list_events(conn, args.kind, since, args.limit)
     if ctx.json:

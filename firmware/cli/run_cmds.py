@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import threading
 from datetime import datetime
 from typing import Any
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.cli.common import Context, ExitStatus, add_json_flag, running_loop_pid
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,7 +75,7 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     doc: dict[str, Any] = {}
     if path.exists():
         doc = json.loads(path.read_text())
-    running = bool(doc) and not doc.get("stopped") and _alive(int(doc.get("pid", 0)))
+    running = running_loop_pid(paths.root) is not None
     if doc.get("last_frame_at"):
         doc["last_frame_age_s"] = round(
             datetime.now().astimezone().timestamp() - datetime.fromisoformat(doc["last_frame_at"]).timestamp(), 1
@@ -91,18 +90,6 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.table(["key", "value"], sorted(doc.items()))
     return ExitStatus.SUCCESS if running else ExitStatus.ERROR
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _outbox_depth(ctx: Context) -> int | None:
