@@ -34,7 +34,7 @@ from firmware.config import Config, Paths
 from firmware.errors import InvalidInputError, StoreError
 from firmware.fileio import write_private
 from firmware.security.keys import IntegrityError, open_with_private_key, seal_to_public_key
-from firmware.store.db import online_backup, open_plain
+from firmware.store.db import fetch_all, online_backup, open_plain
 from firmware.store.store import Store
 
 MAGIC = b"OCCUR-BACKUP-1\n"
@@ -137,13 +137,15 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
         written.append(target)
     protected: set[str] = set()
     if config.backup.push_url:  # an archive not yet confirmed at the target is never rotated away
-        with store.reader() as conn:
-            pushed = {
-                str(r[0]) for r in conn.execute("SELECT name FROM backup_pushes WHERE status = 'pushed'").fetchall()
-            }
-        protected = {b.path.name for b in list_backups(paths) if b.kind == "occbak"} - pushed
+        protected = {b.path.name for b in list_backups(paths) if b.kind == "occbak"} - pushed_archives(store)
     rotate(paths, config.backup.keep_daily, config.backup.keep_weekly, protected)
     return written
+
+
+def pushed_archives(store: Store) -> set[str]:
+    """Names of the archives the push target has acknowledged (see firmware.backup_push)."""
+    with store.reader() as conn:
+        return {str(r[0]) for r in fetch_all(conn, "SELECT name FROM backup_pushes WHERE status = 'pushed'")}
 
 
 def rotate(paths: Paths, keep_daily: int, keep_weekly: int, protected: set[str] | None = None) -> list[Path]:

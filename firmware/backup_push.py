@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from firmware.backup import list_backups
+from firmware.backup import list_backups, pushed_archives
 from firmware.clock import now_iso
 from firmware.comms.client import read_secret
 from firmware.config import Config
@@ -32,12 +32,6 @@ class PushReport:
 
     pushed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-
-
-def confirmed(store: Store) -> set[str]:
-    """Names of archives the target has acknowledged."""
-    with store.reader() as conn:
-        return {str(r[0]) for r in conn.execute("SELECT name FROM backup_pushes WHERE status = 'pushed'").fetchall()}
 
 
 def _put(url: str, data: bytes, auth: str | None, timeout: float) -> None:
@@ -63,7 +57,7 @@ def push(store: Store, config: Config, stop: threading.Event | None = None) -> P
     if not settings.push_url:
         return report
     auth = read_secret(settings.push_auth_file, "backup.push_auth_file") if settings.push_auth_file else None
-    done = confirmed(store)
+    done = pushed_archives(store)
     stop = stop or threading.Event()
     for backup in sorted(list_backups(config.paths), key=lambda b: b.stamp):
         if backup.kind != "occbak" or backup.path.name in done:

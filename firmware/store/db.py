@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import apsw
 
@@ -246,3 +247,8 @@ def reading(path: Path, settings: DbSettings) -> Iterator[Connection]:
             yield conn
     finally:
         conn.close()
+
+
+def fetch_all(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every row of a query (the statement is finished, so no read snapshot is left open)."""
+    return list(conn.execute(sql, params).fetchall())

@@ -7,12 +7,11 @@ a decision is recorded whole or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from firmware.store.db import Connection
+from firmware.store.db import Connection, fetch_all
 from firmware.store.encodings import to_blob
 from firmware.store.events import insert_system_event
 from firmware.store.sealing import Sealer
@@ -30,10 +29,6 @@ class Unknown:
     first_seen: str | None
     last_seen: str | None
     seen_count: int
-
-
-def _rows(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    return list(conn.execute(sql, params).fetchall())
 
 
 def insert_door_event(
@@ -101,7 +96,7 @@ def unknown_gallery_rows(
     conn: Connection, model: str, model_sha256: str, since: str, *, sealer: Sealer
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Strangers' embeddings of one model file, seen since ``since``, ordered by stranger id."""
-    rows = _rows(
+    rows = fetch_all(
         conn,
         "SELECT e.unknown_id, e.vector, e.dim FROM unknown_encodings e JOIN unknown_faces u ON u.id = e.unknown_id"
         " WHERE e.model = ? AND e.model_sha256 = ? AND coalesce(u.last_seen, u.first_seen) >= ?"
@@ -117,7 +112,7 @@ def unknown_gallery_rows(
 
 def list_unknown(conn: Connection, limit: int = 100) -> list[Unknown]:
     """Strangers, most recently seen first."""
-    rows = _rows(
+    rows = fetch_all(
         conn,
         "SELECT id, snapshot_path, first_seen, last_seen, coalesce(seen_count, 1) FROM unknown_faces"
         " ORDER BY coalesce(last_seen, first_seen) DESC, id DESC LIMIT ?",

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from firmware.clock import now_iso
 from firmware.errors import InvalidInputError, NotFoundError
-from firmware.store.db import Connection
+from firmware.store.db import Connection, fetch_all
 from firmware.store.sealing import Sealer
 
 Vector = npt.NDArray[np.float32]
@@ -57,10 +56,6 @@ def to_blob(vector: npt.ArrayLike) -> tuple[int, bytes]:
 def from_blob(blob: bytes, dim: int) -> Vector:
     """The float32 vector stored in ``blob``."""
     return np.frombuffer(blob, dtype="<f4", count=dim).astype(np.float32)
-
-
-def _rows(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    return list(conn.execute(sql, params).fetchall())
 
 
 def _require_user(conn: Connection, user_id: int) -> None:
@@ -123,7 +118,7 @@ def add_encoding(
 
 def encodings_of(conn: Connection, user_id: int, model: str, *, sealer: Sealer) -> list[Vector]:
     """A user's encodings for ``model``, oldest first (those that no longer open are left out)."""
-    rows = _rows(
+    rows = fetch_all(
         conn, "SELECT vector, dim FROM face_encodings WHERE user_id = ? AND model = ? ORDER BY id", (user_id, model)
     )
     opened = [sealer.open_template(conn, user_id, model, bytes(r[0]), int(r[1])) for r in rows]
@@ -135,7 +130,7 @@ def gallery_rows(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """All encodings of ``model`` as (user ids, matrix), ordered by user id; with
     ``model_sha256``, only those made by exactly that model file."""
-    rows = _rows(
+    rows = fetch_all(
         conn,
         "SELECT user_id, vector, dim FROM face_encodings WHERE model = ? AND (? IS NULL OR model_sha256 = ?)"
         " ORDER BY user_id, id",
@@ -156,7 +151,7 @@ def gallery_version(conn: Connection) -> int:
 
 def samples_of(conn: Connection, user_id: int) -> list[Sample]:
     """A user's enrolment samples, oldest first."""
-    rows = _rows(
+    rows = fetch_all(
         conn,
         "SELECT id, user_id, chip_path, keypoints, source, detection_score, sharpness, created_at"
         " FROM face_samples WHERE user_id = ? ORDER BY id",
@@ -168,7 +163,9 @@ def samples_of(conn: Connection, user_id: int) -> list[Sample]:
 def encoding_counts(conn: Connection) -> dict[int, dict[str, int]]:
     """Per user id, the number of encodings per model."""
     counts: dict[int, dict[str, int]] = {}
-    for user_id, model, n in _rows(conn, "SELECT user_id, model, count(*) FROM face_encodings GROUP BY user_id, model"):
+    for user_id, model, n in fetch_all(
+        conn, "SELECT user_id, model, count(*) FROM face_encodings GROUP BY user_id, model"
+    ):
         counts.setdefault(int(user_id), {})[str(model)] = int(n)
     return counts
 
@@ -183,7 +180,7 @@ def stale_count(conn: Connection, model: str, model_sha256: str) -> int:
 
 def samples_missing(conn: Connection, model: str, model_sha256: str) -> list[Sample]:
     """Samples with a chip but no encoding by exactly this model file."""
-    rows = _rows(
+    rows = fetch_all(
         conn,
         "SELECT s.id, s.user_id, s.chip_path, s.keypoints, s.source, s.detection_score, s.sharpness, s.created_at"
         " FROM face_samples s WHERE s.chip_path IS NOT NULL AND NOT EXISTS (SELECT 1 FROM face_encodings e"
