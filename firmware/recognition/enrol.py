@@ -106,7 +106,7 @@ def _store(
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     for item in items:
         path = _sample_path(folder, stamp)
-        write_private(path, sealer.seal_chip(conn, user.id, encode_jpeg(item.chip)), exclusive=True)
+        write_private(path, sealer.seal_user_blob(conn, user.id, "chip", encode_jpeg(item.chip)), exclusive=True)
         written.append(path)
         sample = encodings.add_sample(
             conn,

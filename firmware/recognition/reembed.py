@@ -51,8 +51,8 @@ def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
                 continue
             try:
                 with store.reader() as conn:
-                    jpeg = store.sealer.open_chip(
-                        conn, sample.user_id, (store.paths.root / sample.chip_path).read_bytes()
+                    jpeg = store.sealer.open_user_blob(
+                        conn, sample.user_id, "chip", (store.paths.root / sample.chip_path).read_bytes()
                     )
                 if jpeg is None:
                     raise ValueError("the chip no longer opens (its key is gone)")

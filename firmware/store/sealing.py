@@ -95,24 +95,6 @@ class Sealer:
             return None
         return np.frombuffer(plain, dtype="<f4").astype(np.float32)
 
-    def seal_chip(self, conn: Connection, user_id: int, data: bytes) -> bytes:
-        """Seal an enrolment chip (JPEG bytes) under its owner's key, as a file body."""
-        key = self.user_key(conn, user_id, create=True)
-        assert key is not None
-        return MAGIC + seal(key, data, f"chip:{user_id}".encode())
-
-    def open_chip(self, conn: Connection, user_id: int, body: bytes) -> bytes | None:
-        """An enrolment chip's JPEG bytes; None when its key is gone or it fails to open."""
-        if not body.startswith(MAGIC):
-            return body  # written before encryption existed
-        key = self.user_key(conn, user_id, create=False)
-        if key is None:
-            return None
-        try:
-            return unseal(key, body[len(MAGIC) :], f"chip:{user_id}".encode())
-        except IntegrityError:
-            return None
-
     def seal_picture(self, kind: str, data: bytes) -> bytes:
         """Seal a snapshot or unknown-face picture (``kind``) under the device pictures key."""
         return MAGIC + seal(self._pictures, data, f"picture:{kind}".encode())
@@ -128,7 +110,9 @@ class Sealer:
         return unseal(self._pictures, body[len(MAGIC) :], f"picture:{kind}".encode())
 
     def seal_user_blob(self, conn: Connection, user_id: int, purpose: str, data: bytes) -> bytes:
-        """Seal any of a user's biometric bytes (e.g. a legacy ``face_encoding``) under their key."""
+        """Seal a user's biometric bytes under their key, as a file or column body: an enrolment
+        chip (``purpose`` "chip") or a legacy ``face_encoding``. ``purpose`` and the user are the
+        associated data, so a body moved to another user or use does not open."""
         key = self.user_key(conn, user_id, create=True)
         assert key is not None
         return MAGIC + seal(key, data, f"{purpose}:{user_id}".encode())

@@ -47,7 +47,7 @@ def test_enrolment_stores_samples_chips_and_one_encoding_per_model(cli: Cli, dat
         body = (data / str(chip_path)).read_bytes()
         assert not body.startswith(b"\xff\xd8")  # not a JPEG on disk: sealed under Amy's key
         with Store.open(paths) as store, store.reader() as conn:
-            jpeg = store.sealer.open_chip(conn, 1, body)
+            jpeg = store.sealer.open_user_blob(conn, 1, "chip", body)
         assert jpeg is not None and decode_image(jpeg).shape == (224, 224, 3)
         assert (data / str(chip_path)).stat().st_mode & 0o777 == 0o600
         assert len(json.loads(str(keypoints))) == 6
