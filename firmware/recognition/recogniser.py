@@ -55,10 +55,10 @@ class Recogniser:
                     for e in self.engine.embedders
                 }
                 for e in self.engine.embedders:
-                    stale = encodings.stale_count(conn, e.name, e.manifest.sha256)
-                    if stale:
+                    missing = len(encodings.samples_missing(conn, e.name, e.manifest.sha256))
+                    if missing:
                         log.warning(
-                            "gallery: %d %s encodings come from another model file; run occur reembed", stale, e.name
+                            "gallery: %d samples have no encoding by this %s file; run occur reembed", missing, e.name
                         )
                 names: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
                 self._names = {int(i): str(n) for i, n in names}

@@ -18,6 +18,7 @@ from firmware.domain import Detection
 from firmware.errors import ImageError
 from firmware.store import encodings
 from firmware.store.store import Store
+from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import decode_image
 
@@ -39,8 +40,18 @@ def _detection(keypoints: list[list[float]]) -> Detection:
 
 def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
     """Give every sample with a chip an encoding from each loaded model's current file."""
+    return reembed_with(store, engine.embedders, engine.mirror)
+
+
+def reembed_with(
+    store: Store, embedders: list[Embedder], mirror: bool, keep_other_files: bool = False
+) -> ReembedReport:
+    """:func:`reembed` for chosen models; ``keep_other_files`` leaves the encodings of other
+    files of the same model in place (an update re-embeds before it switches; see
+    :func:`firmware.store.encodings.replace_encoding`). Safe to interrupt and run again: it
+    only does the samples still missing an encoding by each file."""
     report = ReembedReport()
-    for embedder in engine.embedders:
+    for embedder in embedders:
         sha = embedder.manifest.sha256
         with store.reader() as conn:
             todo = encodings.samples_missing(conn, embedder.name, sha)
@@ -57,7 +68,7 @@ def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
                 if jpeg is None:
                     raise ValueError("the chip no longer opens (its key is gone)")
                 chip = decode_image(jpeg, sample.chip_path)
-                vector = embedder.embed(embedder.chip(chip, _detection(sample.keypoints)), engine.mirror)
+                vector = embedder.embed(embedder.chip(chip, _detection(sample.keypoints)), mirror)
             except (ImageError, ValueError, OSError) as err:
                 report.failed[sample.id] = str(err)
                 continue
@@ -69,6 +80,7 @@ def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
                     model_sha256=sha,
                     vector=vector,
                     sealer=store.sealer,
+                    keep_other_files=keep_other_files,
                 )
             )
             done += 1

@@ -105,7 +105,9 @@ def add_encoding(
     _require_user(conn, user_id)
     dim, plain = to_blob(vector)
     blob = sealer.seal_template(conn, user_id, model, plain)
-    row = conn.execute("SELECT dim FROM face_encodings WHERE model = ? LIMIT 1", (model,)).fetchone()
+    row = conn.execute(
+        "SELECT dim FROM face_encodings WHERE model = ? AND model_sha256 = ? LIMIT 1", (model, model_sha256)
+    ).fetchone()
     if row is not None and int(row[0]) != dim:
         raise InvalidInputError(f"model {model} encodings are {row[0]}-D, got {dim}-D")
     conn.execute(
@@ -170,14 +172,6 @@ def encoding_counts(conn: Connection) -> dict[int, dict[str, int]]:
     return counts
 
 
-def stale_count(conn: Connection, model: str, model_sha256: str) -> int:
-    """Encodings of ``model`` made by another file than ``model_sha256`` (need re-embedding)."""
-    row = conn.execute(
-        "SELECT count(*) FROM face_encodings WHERE model = ? AND model_sha256 != ?", (model, model_sha256)
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def samples_missing(conn: Connection, model: str, model_sha256: str) -> list[Sample]:
     """Samples with a chip but no encoding by exactly this model file."""
     rows = fetch_all(
@@ -191,8 +185,33 @@ def samples_missing(conn: Connection, model: str, model_sha256: str) -> list[Sam
 
 
 def replace_encoding(
-    conn: Connection, sample: Sample, model: str, model_sha256: str, vector: npt.ArrayLike, *, sealer: Sealer
+    conn: Connection,
+    sample: Sample,
+    model: str,
+    model_sha256: str,
+    vector: npt.ArrayLike,
+    *,
+    sealer: Sealer,
+    keep_other_files: bool = False,
 ) -> None:
-    """Swap a sample's encoding for ``model`` (any older file's) for a new one."""
-    conn.execute("DELETE FROM face_encodings WHERE sample_id = ? AND model = ?", (sample.id, model))
+    """Swap a sample's encoding for ``model`` for a new one. Older files' encodings go too,
+    unless ``keep_other_files``: an update keeps the running file's encodings until it switches,
+    so the door recognises people meanwhile and a rollback needs no re-embedding."""
+    if keep_other_files:
+        conn.execute(
+            "DELETE FROM face_encodings WHERE sample_id = ? AND model = ? AND model_sha256 = ?",
+            (sample.id, model, model_sha256),
+        )
+    else:
+        conn.execute("DELETE FROM face_encodings WHERE sample_id = ? AND model = ?", (sample.id, model))
     add_encoding(conn, sample.user_id, model, model_sha256, vector, sample.id, sealer=sealer)
+
+
+def prune_files(conn: Connection, model: str, keep: set[str]) -> int:
+    """Delete ``model``'s encodings made by any file not in ``keep`` (sha256s); returns how many."""
+    marks = ",".join("?" * len(keep)) or "''"
+    conn.execute(
+        f"DELETE FROM face_encodings WHERE model = ? AND model_sha256 NOT IN ({marks})",  # noqa: S608 - placeholders only
+        (model, *sorted(keep)),
+    )
+    return int(conn.changes())
