@@ -195,6 +195,23 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class OtaConfig:
+    """Signed model updates over TUF (see ``firmware/ota``)."""
+
+    repository_url: str = _f(
+        "",
+        "base URL of the TUF repository (metadata/ and targets/ beneath it); '' = no updates",
+        pattern=r"(https?://\S+)?",
+    )
+    trusted_root: str = _f("", "root metadata installed at provisioning ('' = /etc/occur/ota-root.json)")
+    channel: str = _f("stable", "release channel the device follows", pattern=r"[a-z0-9][a-z0-9._-]{0,31}")
+    check_interval_s: float = _f(21600.0, "seconds between checks by the running door (0 = only on demand)", min=0.0)
+    auto_apply: bool = _f(True, "install a newer verified bundle as soon as a check finds it")
+    download_timeout_s: float = _f(60.0, "socket timeout of one download request, s", min=1.0, max=3600.0)
+    selftest_timeout_s: float = _f(120.0, "limit for the self-test process, s", min=5.0, max=3600.0)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log output of the service (to stderr; journald picks it up). CLI commands log warnings
     only unless given ``-v``."""
@@ -219,11 +236,21 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    ota: OtaConfig = field(default_factory=OtaConfig)
 
     @property
     def paths(self) -> Paths:
         """Every path derived from :attr:`data_dir`."""
         return Paths(self.data_dir)
+
+    def active_vision(self) -> VisionConfig:
+        """The vision settings with the models folder in force now: ``[vision] models_dir`` when
+        set, else the release an update switched to (``<data_dir>/models/current``), else the
+        set-up build. Read at every model load, so a switch or rollback takes effect there."""
+        current = self.paths.models / "current"
+        if self.vision.models_dir or not current.is_dir():
+            return self.vision
+        return replace(self.vision, models_dir=str(current.resolve()))
 
 
 @dataclass(frozen=True)

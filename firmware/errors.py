@@ -91,3 +91,8 @@ class CameraError(OccurError):
 
 class HardwareError(OccurError):
     """A GPIO device cannot be set up (pin in use, no pin factory)."""
+
+
+class UpdateError(OccurError):
+    """A model update was refused or failed: unverifiable metadata or bundle, a failed
+    self-test, or an interrupted install. The running model is kept."""

@@ -65,6 +65,7 @@ class MqttBridge:
         self.publisher = Publisher(config, store, on_command=self._route, on_connect=self._announce)
         self._door_state = ""
         self._last_status = 0.0
+        self._ota_state: dict[str, Any] | None = None
 
     def start(self) -> None:
         """Connect in the background."""
@@ -85,12 +86,20 @@ class MqttBridge:
             self._last_status = now
             self.publisher.publish_retained("status", self.status())
 
+    def ota_state(self, doc: dict[str, Any]) -> None:
+        """The model-update state (Home Assistant ``update`` entity), retained; sent again on
+        every (re)connection."""
+        self._ota_state = doc
+        self.publisher.publish_retained("ota/state", doc)
+
     def _announce(self) -> None:
         if self.config.mqtt.discovery:
             self.publisher.link.subscribe(f"{self.config.mqtt.discovery_prefix}/status")
             self._discovery()
         self._door_state = ""
         self._last_status = 0.0
+        if self._ota_state is not None:
+            self.publisher.publish_retained("ota/state", self._ota_state)
 
     def _discovery(self) -> None:
         doc = discovery.payload(self.config.device.id, self.config.device.name, self.prefix)

@@ -186,7 +186,7 @@ def run(
             _event(store, door, "restored_from_backup", f"damaged database replaced by {repaired.name}", config)
         inputs.store, inputs.door, inputs.config = store, door, config
         spec = source or config.camera.source
-        engine = FaceEngine.load(config.vision)
+        engine = FaceEngine.load(config.active_vision())
         report.load_s = time.monotonic() - t0
         camera = ResilientCamera(
             make_camera(spec, config.camera),
@@ -206,6 +206,7 @@ def run(
             bridge.start()
             stack.callback(bridge.stop)
             inputs.wake = bridge.wake
+        follower = _updates(config, store, loop, bridge, stop)
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
@@ -226,6 +227,7 @@ def run(
             inputs.tick(config.door.held_open_s)
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
+                follower.poll()
                 write_status(status(), config)
                 sdnotify.notify("WATCHDOG=1")
             if now - last_retention >= RETENTION_EVERY_S:
@@ -262,6 +264,18 @@ def _open_store(config: Config) -> tuple[Store, Path | None]:
             raise
         log.error("database damaged: restored from %s", repaired.name)
         return Store.open(config.paths, config.storage), repaired
+
+
+def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | None, stop: threading.Event) -> Any:
+    """The model follower (polled between frames) and the scheduled update worker."""
+    from firmware.ota.install import Installer
+    from firmware.ota.worker import ModelFollower, start_worker
+
+    notify = bridge.ota_state if bridge is not None else None
+    if notify is not None:
+        notify(Installer(config).ha_state())
+    start_worker(config, store, stop, notify)
+    return ModelFollower(config, store, loop, notify)
 
 
 def _push_in_background(

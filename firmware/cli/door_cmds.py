@@ -149,7 +149,7 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.vision.engine import FaceEngine
 
     consent = require_consent(ctx, args.consent_by)
-    engine = FaceEngine.load(ctx.config.vision.for_photos())
+    engine = FaceEngine.load(ctx.config.active_vision().for_photos())
     with ctx.open_store() as store:
         with store.reader() as conn:
             found = [u for u in list_unknown(conn, 1_000_000) if u.id == args.id]

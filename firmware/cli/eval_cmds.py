@@ -58,7 +58,7 @@ def eval_pairs(ctx: Context, args: argparse.Namespace) -> int:
     if not 0 < args.target_far < 1:
         raise InvalidInputError("--target-far must be between 0 and 1")
     pairs = read_pairs(args.file)
-    engine = FaceEngine.load(ctx.config.vision.for_photos())
+    engine = FaceEngine.load(ctx.config.active_vision().for_photos())
     fusion = engine.fusion
     cache = EmbeddingCache(engine)
     results: list[dict[str, Any]] = []

@@ -61,7 +61,7 @@ def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = T
 
     from firmware.vision.engine import FaceEngine
 
-    photos = ctx.config.vision.for_photos()
+    photos = ctx.config.active_vision().for_photos()
     vision = photos if models is None else replace(photos, models=models)
     return FaceEngine.load(vision, fused)
 

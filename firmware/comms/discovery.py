@@ -88,6 +88,13 @@ def payload(device_id: str, device_name: str, prefix: str) -> dict[str, Any]:
                 "stat_cla": "measurement",
                 "val_tpl": "{{ value_json.fps }}",
             },
+            "models": {
+                "p": "update",
+                "uniq_id": f"{uid}_models",
+                "name": "Face models",
+                "stat_t": f"{prefix}/ota/state",
+                "ent_cat": "diagnostic",
+            },
             "outbox": {
                 "p": "sensor",
                 "uniq_id": f"{uid}_outbox",

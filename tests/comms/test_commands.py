@@ -165,6 +165,7 @@ HA_COMPONENT_KEYS = {
     "event": {"p", "uniq_id", "name", "stat_t", "evt_typ", "val_tpl", "dev_cla", "ent_cat", "icon"},
     "binary_sensor": {"p", "uniq_id", "name", "stat_t", "dev_cla", "pl_on", "pl_off", "val_tpl", "ent_cat", "icon"},
     "sensor": {"p", "uniq_id", "name", "stat_t", "unit_of_meas", "stat_cla", "dev_cla", "val_tpl", "ent_cat", "icon"},
+    "update": {"p", "uniq_id", "name", "stat_t", "cmd_t", "pl_inst", "val_tpl", "dev_cla", "ent_cat", "icon", "rel_u"},
 }
 
 
@@ -177,7 +178,8 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
         platforms.add(component["p"])
         assert set(component) <= HA_COMPONENT_KEYS[component["p"]], component
         assert component["uniq_id"].startswith("occur_door-1_")
-    assert platforms == {"lock", "event", "binary_sensor", "sensor"}
+    assert platforms == {"lock", "event", "binary_sensor", "sensor", "update"}
+    assert doc["cmps"]["models"]["stat_t"] == f"{PREFIX}/ota/state"
     assert len({c["uniq_id"] for c in doc["cmps"].values()}) == len(doc["cmps"])
     assert discovery.topic("homeassistant", "door-1") == "homeassistant/device/door-1/config"
     assert set(doc["cmps"]["door_event"]["evt_typ"]) >= {

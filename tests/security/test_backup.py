@@ -101,7 +101,15 @@ def test_erasure_reaches_backups_and_the_operator_tool_opens_them(cli: Cli, tmp_
     archive = next((data / "backups").glob("*.occbak"))
     out = tmp_path / "opened"
     tool = subprocess.run(
-        [sys.executable, "ota/backup_tool.py", "open", str(archive), "--key", str(key), "--out", str(out)],
+        [
+            str(Path(sys.executable).parent / "occur-ota"),
+            "decrypt-backup",
+            str(archive),
+            "--key",
+            str(key),
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -1,0 +1,1 @@
+"""Signed model updates over TUF: bundles, releases, self-test, install, schedule."""

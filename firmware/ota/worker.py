@@ -1,0 +1,101 @@
+"""The running door's side of updates: a scheduled check/install, and following the switch.
+
+:class:`ModelFollower` is polled by the service between frames. When the ``current`` release
+changes (installed by the worker or by ``occur ota apply`` in another process, or rolled back)
+it loads the new models and hands them to the loop; if they do not load, the release is rolled
+back and the running models keep serving (fail closed: the door never runs without a model
+set it has loaded). :func:`start_worker` checks the repository every ``check_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from firmware.clock import now_iso
+from firmware.comms import payloads
+from firmware.config import Config
+from firmware.errors import ModelError, OccurError
+from firmware.loop import records
+from firmware.loop.door_loop import DoorLoop
+from firmware.ota.install import Installer
+from firmware.store.store import Store
+from firmware.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
+FIRST_CHECK_S = 60.0
+
+
+class ModelFollower:
+    """Keeps the loop on the release ``<data_dir>/models/current`` names."""
+
+    def __init__(
+        self, config: Config, store: Store, loop: DoorLoop, notify: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.loop = loop
+        self.notify = notify
+        self.folder = config.active_vision().models_dir
+
+    def poll(self) -> bool:
+        """Swap models if the release changed; returns True when the loop got new models."""
+        vision = self.config.active_vision()
+        if vision.models_dir == self.folder:
+            return False
+        try:
+            engine = FaceEngine.load(vision)
+        except ModelError as err:
+            log.error("ota: the switched-to models do not load (%s); rolling back", err)
+            try:
+                Installer(self.config, self.store, self.notify).rollback(f"models did not load: {err}")
+            except OccurError as again:
+                log.error("ota: rollback failed: %s", again)
+                return False
+            self.folder = self.config.active_vision().models_dir
+            return False
+        self.loop.use_engine(engine)
+        installer = Installer(self.config)
+        detail = f"door runs {installer.release_id()} ({'+'.join(vision.models)})"
+        log.info("ota: %s", detail)
+        stamp = now_iso()
+        event = payloads.event("system", stamp, self.config.device.id, reason=f"ota_loaded: {detail}")
+        try:
+            self.store.write(
+                lambda c: records.write_system(c, stamp, "ota_loaded", detail, event, self.config.mqtt.outbox_max_rows)
+            )
+        except OccurError as err:
+            log.error("ota: could not record the switch: %s", err)
+        self.folder = vision.models_dir
+        if self.notify is not None:
+            self.notify(installer.ha_state())
+        return True
+
+
+def start_worker(
+    config: Config, store: Store, stop: threading.Event, notify: Callable[[dict[str, Any]], None] | None = None
+) -> threading.Thread | None:
+    """Check (and with ``auto_apply`` install) every ``check_interval_s``, the first time about
+    a minute after start; None when updates are not configured. Failures are logged and
+    recorded by the installer; the door is never held up."""
+    interval = config.ota.check_interval_s
+    if not config.ota.repository_url or interval <= 0:
+        return None
+
+    def work() -> None:
+        delay = min(FIRST_CHECK_S, interval)
+        while not stop.wait(delay):
+            delay = interval * random.uniform(0.9, 1.1)  # noqa: S311 - spreads a fleet's checks, not security
+            installer = Installer(config, store, notify)
+            try:
+                outcome = installer.apply() if config.ota.auto_apply else installer.check()[0]
+                log.info("ota: %s %s", outcome.status, outcome.release)
+            except (OccurError, OSError) as err:
+                log.error("ota: %s", err)
+
+    thread = threading.Thread(target=work, name="ota-worker", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,1 @@
+"""Operator tools: the TUF repository and bundles for model updates, and backup keys."""

@@ -1,0 +1,69 @@
+"""``occur run`` with updates on: the worker installs the channel's bundle from nginx while the
+door runs, the loop switches to the new models between frames, keeps recognising people, and
+Home Assistant's ``update`` entity (retained ``ota/state`` on a real mosquitto) follows."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from firmware import service
+from firmware.config import DoorConfig, LoopConfig, MqttConfig, load
+from tests.comms.broker import Broker, Subscriber
+from tests.conftest import query
+from tests.ota.repo_fixture import FACES, Site
+
+NOFACE = FACES / "noface" / "faceapi_white.jpg"
+
+
+def replay(folder: Path, frames: int) -> Path:
+    """Amy at the door for 10 frames every 60 frames, empty frames between."""
+    folder.mkdir()
+    amy = sorted((FACES / "amy").glob("*.jpg"))[0]
+    for i in range(frames):
+        os.link(amy if i % 60 < 10 else NOFACE, folder / f"{i:05d}.jpg")
+    return folder
+
+
+def test_running_door_installs_switches_and_keeps_recognising(site: Site, tmp_path: Path) -> None:
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    base = load(site.toml, str(site.data))
+    config = replace(
+        base,
+        door=DoorConfig(pulse_s=0.2),
+        loop=LoopConfig(cooldown_s=0.0),
+        camera=replace(base.camera, fps=20.0),
+        mqtt=MqttConfig(host="127.0.0.1", port=broker.port, drain_timeout_s=5.0),
+        ota=replace(base.ota, check_interval_s=1.0),
+    )
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=lambda: service.run(config, f"replay:{replay(tmp_path / 'r', 1200)}", gpio="mock", stop=stop)
+    )
+    sub = Subscriber(broker.port, "occur/door-1/ota/state")
+    runner.start()
+    try:
+        states = lambda: [json.loads(p) for p in sub.on("occur/door-1/ota/state")]  # noqa: E731
+        assert sub.wait(lambda: any(s["installed_version"] == "models-2026.12" for s in states()), 60), states()
+        loaded = lambda: query(config.paths, "SELECT timestamp FROM system_events WHERE event_type = 'ota_loaded'")  # noqa: E731
+        assert sub.wait(lambda: bool(loaded()), 20)
+        switched_at = str(loaded()[0][0])
+        granted = lambda: query(  # noqa: E731
+            config.paths,
+            "SELECT count(*) FROM door_events d JOIN users u ON u.id = d.user_id"
+            " WHERE d.outcome = 'granted' AND u.name = 'amy' AND d.timestamp > ?",
+            (switched_at,),
+        )[0][0]
+        assert sub.wait(lambda: granted() >= 1, 30)  # amy is recognised by the new models
+    finally:
+        stop.set()
+        runner.join(30)
+        sub.close()
+        broker.stop()
+    assert states()[0]["installed_version"] == "setup" and states()[-1]["in_progress"] is False
+    events = [r[0] for r in query(config.paths, "SELECT event_type FROM system_events WHERE event_type LIKE 'ota_%'")]
+    assert events.index("ota_installed") < events.index("ota_loaded")
