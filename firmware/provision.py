@@ -7,6 +7,8 @@ file dropped on the boot partition and, under ``--root``:
   (``/var/lib/occur/keys``, 0700/0600), MQTT command key (``/etc/occur/command.key``);
 - writes ``/etc/occur/occur.toml`` (0600) and the secrets it points to (MQTT password, backup
   push credentials, operator public key) as separate 0600 files: never in the TOML;
+- installs the update repository's TUF root metadata (``[ota] trusted_root_file``) as
+  ``/etc/occur/ota-root.json``;
 - installs and enables ``occur.service`` (the unit from ``provisioning/``);
 - removes the settings file from the boot partition, keeping a copy without secrets
   (``occur-settings.done.toml``), and writes ``/var/lib/occur/.provisioned``: a second run is
@@ -87,6 +89,33 @@ def _secrets_to_files(
     return pending
 
 
+def _ota_root(
+    settings: dict[str, Any], settings_file: Path, etc: Path, sections: dict[str, dict[str, Any]]
+) -> list[tuple[Path, str, int]]:
+    """``[ota]``: the TUF root metadata file named by ``trusted_root_file`` (on the boot
+    partition, beside the settings) becomes ``/etc/occur/ota-root.json``, the device's anchor
+    of trust for model updates."""
+    ota = dict(settings.get("ota", {}))
+    if not ota:
+        return []
+    name = ota.pop("trusted_root_file", "")
+    pending = []
+    if name:
+        source = settings_file.parent / str(name)
+        try:
+            text = source.read_text(encoding="utf-8")
+            if json.loads(text)["signed"]["_type"] != "root":
+                raise ValueError("not a TUF root")
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InvalidInputError(f"[ota] trusted_root_file {source}: not TUF root metadata ({err})") from err
+        pending.append((etc / "ota-root.json", text, 0o644))
+        ota["trusted_root"] = "/etc/occur/ota-root.json"
+    elif ota.get("repository_url"):
+        raise InvalidInputError("[ota] repository_url needs trusted_root_file (the repository's root metadata)")
+    sections["ota"] = ota
+    return pending
+
+
 def _install_units(root: Path, install_dir: Path) -> None:
     unit = (install_dir / "provisioning" / "occur.service").read_text().replace("@REPO@", str(install_dir))
     units = root / "etc/systemd/system"
@@ -133,7 +162,7 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
     for name in PASSTHROUGH:
         if isinstance(settings.get(name), dict):
             sections[name] = dict(settings[name])
-    pending = _secrets_to_files(settings, etc, sections)
+    pending = _secrets_to_files(settings, etc, sections) + _ota_root(settings, settings_file, etc, sections)
     text = _toml(sections, {"data_dir": "/var/lib/occur"})
     try:
         config_module.from_mapping(tomllib.loads(text), "provisioned occur.toml")

@@ -25,7 +25,19 @@ push_auth = "user:s3cret-push"
 [door]
 relay_pin = 23
 allowed_roles = ["staff"]
+[ota]
+repository_url = "https://updates.example.org/occur"
+trusted_root_file = "ota-root.json"
+channel = "beta"
 """ % ("ab" * 32)
+
+
+def operator_root(boot: Path, tmp_path: Path) -> bytes:
+    from ota.repo import Repository
+
+    root_file = Repository(tmp_path / "operator").init()
+    (boot / "ota-root.json").write_bytes(root_file.read_bytes())
+    return root_file.read_bytes()
 
 
 def test_first_boot_provisions_once_and_removes_secrets(cli: Cli, tmp_path: Path) -> None:
@@ -33,6 +45,7 @@ def test_first_boot_provisions_once_and_removes_secrets(cli: Cli, tmp_path: Path
     boot.mkdir()
     settings = boot / "occur-settings.toml"
     settings.write_text(SETTINGS)
+    trusted = operator_root(boot, tmp_path)
     result = cli("provision", str(settings), "--root", str(root))
     assert result.status == 0, result.err
     device_id = result.out.split()[2].rstrip(":")
@@ -45,6 +58,8 @@ def test_first_boot_provisions_once_and_removes_secrets(cli: Cli, tmp_path: Path
     assert stat.S_IMODE((root / "etc/occur/command.key").stat().st_mode) == 0o600
     loaded = config_module.load(toml, environ={})
     assert loaded.device.id == device_id and loaded.door.relay_pin == 23 and loaded.mqtt.tls is True
+    assert loaded.ota.trusted_root == "/etc/occur/ota-root.json" and loaded.ota.channel == "beta"
+    assert (root / "etc/occur/ota-root.json").read_bytes() == trusted
     keys = root / "var/lib/occur/keys"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700 and (keys / "data.key").stat().st_size == 32
     assert stat.S_IMODE((keys / "device_ed25519.key").stat().st_mode) == 0o600
@@ -74,6 +89,10 @@ def test_bad_settings_are_refused_and_nothing_is_written(cli: Cli, tmp_path: Pat
     result = cli("provision", str(settings), "--root", str(root))
     assert result.status == 2 and "invalid configuration" in result.err
     assert not root.exists() and settings.exists()  # not even the secret files
+    settings.write_text('[ota]\nrepository_url = "https://u.example.org"\ntrusted_root_file = "root.json"\n')
+    (tmp_path / "root.json").write_text('{"signed": {"_type": "targets"}}')
+    result = cli("provision", str(settings), "--root", str(root))
+    assert result.status == 2 and "not TUF root metadata" in result.err and not root.exists()
 
 
 def test_units_pass_systemd_analyze(tmp_path: Path) -> None:
