@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,6 +64,25 @@ class Outcome:
     detail: str = ""
     selftest: dict[str, Any] = field(default_factory=dict)
     reembedded: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Steps:
+    """Seconds per install step; each start reports the step and closes the one before."""
+
+    report: Callable[[str, str, str], None]
+    seconds: dict[str, float] = field(default_factory=dict)
+    name: str = ""
+    since: float = 0.0
+
+    def start(self, name: str, detail: str) -> None:
+        now = time.monotonic()
+        if self.name:
+            self.seconds[self.name] = round(now - self.since, 3)
+        self.name, self.since = name, now
+        if name:
+            self.report(name, "running", detail)
 
 
 class Installer:
@@ -170,25 +190,28 @@ class Installer:
                 self.releases.update_state(step=None)
 
     def _install(self, offer: Any) -> Outcome:
-        self._record("download", "running", f"{offer.release_id}, {offer.length} bytes")
+        steps = _Steps(self._record)
+        step = steps.start
+        step("download", f"{offer.release_id}, {offer.length} bytes")
         fetched = self._source().download(offer, self.releases.downloads, fault_point)
-        self._record("verify", "running", offer.release_id)
+        step("verify", offer.release_id)
         info = bundle.read_info(fetched)
         if info.release_id != offer.release_id:
             raise UpdateError(f"bundle says {info.release_id}, the signed metadata {offer.release_id}")
-        self._record("stage", "running", offer.release_id)
+        step("stage", offer.release_id)
         folder, info = self.releases.stage(fetched, fault_point)
-        self._record("selftest", "running", offer.release_id)
+        step("selftest", offer.release_id)
         tested = selftest.run_isolated(folder, self.config.vision, self.config.ota.selftest_timeout_s)
         fault_point("selftest")
-        self._record("reembed", "running", offer.release_id)
+        step("reembed", offer.release_id)
         counts = self._reembed(folder, [m for m in info.models if m in self.config.vision.models])
         fault_point("reembed")
-        self._record("switch", "running", offer.release_id)
+        step("switch", offer.release_id)
         self.releases.switch(folder, fault_point)
-        self._record("prune", "running", offer.release_id)
+        step("prune", offer.release_id)
         self._prune(info.models)
-        outcome = Outcome("installed", offer.release_id, f"{offer.release_id} installed", tested, counts)
+        step("", "")
+        outcome = Outcome("installed", offer.release_id, f"{offer.release_id} installed", tested, counts, steps.seconds)
         self._record("done", "installed", outcome.detail, asdict(outcome))
         return outcome
 

@@ -35,6 +35,7 @@ from firmware.ota import bundle
 from firmware.vision.manifest import load_manifests
 
 log = logging.getLogger(__name__)
+SPARE_BYTES = 64 << 20
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -130,6 +131,7 @@ class Releases:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         source = self.current()
+        self._check_space(source, sum(size for size, _ in info.files.values()))
         replaced = set(info.files) | {bundle.INDEX}
         for manifest in load_manifests(source).values():
             if manifest.name in info.models:
@@ -150,6 +152,22 @@ class Releases:
         os.rename(partial, final)
         _fsync_dir(self.releases)
         return final, info
+
+    def _check_space(self, source: Path, bundle_bytes: int) -> None:
+        """Refuse before writing when the release would not fit with ``SPARE_BYTES`` to spare
+        (the database and snapshots share the card). Files of an earlier release are hard
+        links and cost nothing; the set-up build's are copied.
+
+        Raises:
+            UpdateError: not enough free space.
+        """
+        copied = sum(p.stat().st_size for p in source.iterdir() if p.is_file()) if source == self.base else 0
+        need = bundle_bytes + copied + SPARE_BYTES
+        free = shutil.disk_usage(self.releases).free
+        if free < need:
+            raise UpdateError(
+                f"not enough free space to stage the release: {need >> 20} MiB needed, {free >> 20} MiB free"
+            )
 
     def _link(self, name: str, target: Path | None) -> None:
         path = self.root / name

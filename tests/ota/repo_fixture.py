@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,21 +63,36 @@ def make_bundle(folder: Path, version: str) -> Path:
     return out
 
 
-def repack_with_wrong_vectors(source: Path, out: Path) -> None:
-    """The same bundle whose expected outputs no model would produce (a self-test failure)."""
+def repack(source: Path, out: Path, suffix: str, change: Callable[[Path, bundle.BundleInfo], None]) -> None:
+    """The same bundle as ``source``, altered by ``change`` in an extracted copy and re-indexed
+    (what a careless or compromised build would sign)."""
     scratch = out.parent / (out.name + ".d")
     scratch.mkdir()
     info = bundle.extract(source, scratch)
-    import numpy as np
-
-    test = info.selftests["sface"]
-    expected = np.load(scratch / test.expected)
-    np.save(scratch / test.expected, -expected, allow_pickle=False)
+    change(scratch, info)
     files = {
         n: ((scratch / n).stat().st_size, hashlib.sha256((scratch / n).read_bytes()).hexdigest()) for n in info.files
     }
-    bad = bundle.BundleInfo(info.name, info.version + "-bad", info.created, info.models, files, info.selftests)
-    bundle.write(out, bad, {n: scratch / n for n in info.files})
+    altered = bundle.BundleInfo(info.name, info.version + suffix, info.created, info.models, files, info.selftests)
+    bundle.write(out, altered, {n: scratch / n for n in info.files})
+
+
+def wrong_vectors(folder: Path, info: bundle.BundleInfo) -> None:
+    """Expected outputs no model would produce: the self-test must fail."""
+    import numpy as np
+
+    test = info.selftests["sface"]
+    np.save(folder / test.expected, -np.load(folder / test.expected), allow_pickle=False)
+
+
+def broken_model(folder: Path, info: bundle.BundleInfo) -> None:
+    """A truncated model file whose manifest was updated to match it: it cannot load."""
+    model = folder / "sface_f16.tflite"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    manifest_file = folder / "sface_f16.tflite.manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+    manifest_file.write_text(json.dumps(manifest))
 
 
 @dataclass

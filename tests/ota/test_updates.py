@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from firmware.config import load
+from firmware.errors import UpdateError
 from firmware.vision.engine import FaceEngine
 from tests.conftest import query
-from tests.ota.repo_fixture import FACES, PEOPLE, Site, ota, repack_with_wrong_vectors
+from tests.ota.repo_fixture import FACES, PEOPLE, Site, broken_model, ota, repack, wrong_vectors
 
 UPDATE_AVAILABLE = 10
 
@@ -157,18 +159,42 @@ def test_rotated_keys_are_followed_and_old_keys_refused(site: Site) -> None:
     _refused(site, "not signed by the trusted keys")
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (wrong_vectors, "self-test: sface output differs from the expected"),
+        (broken_model, "self-test: the release does not load"),
+    ],
+)
 def test_failing_self_test_is_rolled_back_and_the_old_model_serves(
-    site: Site, good_bundle: Path, tmp_path: Path
+    site: Site, good_bundle: Path, tmp_path: Path, change: Any, reason: str
 ) -> None:
     bad = tmp_path / "bad.bundle"
-    repack_with_wrong_vectors(good_bundle, bad)
+    repack(good_bundle, bad, "-bad", change)
     assert ota("add", site.operator, bad).returncode == 0 and ota("publish", site.operator).returncode == 0
     before = model_shas(site)
-    _refused(site, "self-test: sface output differs from the expected")
+    _refused(site, reason)
     assert model_shas(site) == before
     models = load(site.toml, str(site.data)).paths.models
     assert [p.name for p in (models / "releases").iterdir()] == []  # the staged release is gone
     assert status(site)["last_result"]["status"] == "failed"  # type: ignore[index]
+
+
+def test_an_update_that_does_not_fit_is_refused_before_writing(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card is nearly full (reported free space; filling a real card is not possible here)."""
+    import shutil as real_shutil
+
+    from firmware.ota import releases
+    from firmware.ota.install import Installer
+    from firmware.store.store import Store
+
+    usage = real_shutil.disk_usage("/")
+    monkeypatch.setattr(releases.shutil, "disk_usage", lambda _p: usage._replace(free=100 << 20))
+    config = load(site.toml, str(site.data))
+    with Store.open(config.paths) as store, pytest.raises(UpdateError, match="not enough free space"):
+        Installer(config, store).apply()
+    assert Installer(config).status()["installed"] == "setup"
+    assert not list((config.paths.models / "releases").iterdir())
 
 
 @pytest.mark.slow
