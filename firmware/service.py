@@ -269,11 +269,12 @@ def _open_store(config: Config) -> tuple[Store, Path | None]:
 def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | None, stop: threading.Event) -> Any:
     """The model follower (polled between frames) and the scheduled update worker."""
     from firmware.ota.install import Installer
-    from firmware.ota.worker import ModelFollower, start_worker
+    from firmware.ota.worker import ModelFollower, start_worker, update_command
 
     notify = bridge.ota_state if bridge is not None else None
-    if notify is not None:
-        notify(Installer(config).ha_state())
+    if bridge is not None:
+        bridge.ota_state(Installer(config).ha_state())
+        bridge.handler.actions["update"] = update_command(config, store, bridge.ota_state)
     start_worker(config, store, stop, notify)
     return ModelFollower(config, store, loop, notify)
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-COMMANDS = ("unlock", "reload", "snapshot", "backup")
+COMMANDS = ("unlock", "reload", "snapshot", "backup", "update")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 

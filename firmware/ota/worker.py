@@ -99,3 +99,36 @@ def start_worker(
     thread = threading.Thread(target=work, name="ota-worker", daemon=True)
     thread.start()
     return thread
+
+
+def update_command(
+    config: Config, store: Store, notify: Callable[[dict[str, Any]], None] | None = None
+) -> Callable[[dict[str, object]], str]:
+    """The signed MQTT command ``update``: check and install now, in the background (an
+    install takes seconds to minutes; the answer must not wait). Progress and the result
+    arrive as system events and on ``ota/state``.
+
+    Raises (from the returned action):
+        CommandRejectedError: updates are not configured, or one is already running.
+    """
+    from firmware.comms.commands import CommandRejectedError
+
+    running: list[threading.Thread] = []
+
+    def action(_args: dict[str, object]) -> str:
+        if not config.ota.repository_url:
+            raise CommandRejectedError("no update repository configured")
+        if running and running[0].is_alive():
+            raise CommandRejectedError("an update is already running")
+
+        def work() -> None:
+            try:
+                Installer(config, store, notify).apply()
+            except (OccurError, OSError) as err:
+                log.error("ota: %s", err)
+
+        running[:] = [threading.Thread(target=work, name="ota-command", daemon=True)]
+        running[0].start()
+        return "update check started; progress on ota/state and in system events"
+
+    return action

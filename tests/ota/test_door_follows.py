@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from firmware import service
+from firmware.comms import commands
 from firmware.config import DoorConfig, LoopConfig, MqttConfig, load
 from tests.comms.broker import Broker, Subscriber
 from tests.conftest import query
@@ -28,26 +32,39 @@ def replay(folder: Path, frames: int) -> Path:
     return folder
 
 
-def test_running_door_installs_switches_and_keeps_recognising(site: Site, tmp_path: Path) -> None:
+KEY = b"provisioned-command-key-for-updates"
+
+
+@pytest.mark.parametrize("trigger", ["schedule", "signed_command"])
+def test_running_door_installs_switches_and_keeps_recognising(site: Site, tmp_path: Path, trigger: str) -> None:
     broker = Broker(tmp_path / "broker")
     broker.start()
+    key_file = tmp_path / "command.key"
+    key_file.write_bytes(KEY + b"\n")
     base = load(site.toml, str(site.data))
     config = replace(
         base,
         door=DoorConfig(pulse_s=0.2),
         loop=LoopConfig(cooldown_s=0.0),
         camera=replace(base.camera, fps=20.0),
-        mqtt=MqttConfig(host="127.0.0.1", port=broker.port, drain_timeout_s=5.0),
-        ota=replace(base.ota, check_interval_s=1.0),
+        mqtt=MqttConfig(host="127.0.0.1", port=broker.port, drain_timeout_s=5.0, command_key_file=str(key_file)),
+        ota=replace(base.ota, check_interval_s=1.0 if trigger == "schedule" else 0.0),
     )
     stop = threading.Event()
     runner = threading.Thread(
         target=lambda: service.run(config, f"replay:{replay(tmp_path / 'r', 1200)}", gpio="mock", stop=stop)
     )
-    sub = Subscriber(broker.port, "occur/door-1/ota/state")
+    sub = Subscriber(broker.port, "occur/door-1/#")
     runner.start()
     try:
         states = lambda: [json.loads(p) for p in sub.on("occur/door-1/ota/state")]  # noqa: E731
+        if trigger == "signed_command":
+            assert sub.wait(lambda: bool(states()), 20)
+            command = json.dumps(commands.sign(KEY, "update", time.time(), "nonce-update-1"))
+            sub.publish("occur/door-1/cmd/update", command)
+            assert sub.wait(lambda: bool(sub.on("occur/door-1/cmd/update/reply")), 20)
+            reply = json.loads(sub.on("occur/door-1/cmd/update/reply")[0])
+            assert "update check started" in json.dumps(reply), reply
         assert sub.wait(lambda: any(s["installed_version"] == "models-2026.12" for s in states()), 60), states()
         loaded = lambda: query(config.paths, "SELECT timestamp FROM system_events WHERE event_type = 'ota_loaded'")  # noqa: E731
         assert sub.wait(lambda: bool(loaded()), 20)
