@@ -56,7 +56,7 @@ def _explain(err: Exception) -> str:
     kinds = (
         (exceptions.ExpiredMetadataError, "metadata expired"),
         (exceptions.UnsignedMetadataError, "metadata not signed by the trusted keys"),
-        (exceptions.BadVersionNumberError, "metadata older than what the device already trusts (replay)"),
+        (exceptions.BadVersionNumberError, "metadata version refused (older than trusted: a replay; or mixed)"),
         (exceptions.LengthOrHashMismatchError, "a file differs from its signed length or hash"),
         (exceptions.DownloadError, "download failed"),
         (exceptions.RepositoryError, "repository metadata refused"),

@@ -101,6 +101,8 @@ def test_tampered_and_truncated_bundles_are_refused(site: Site) -> None:
     _refused(site, "differs from its signed length or hash")
     served.write_bytes(original[: len(original) // 3])
     _refused(site, "differs from its signed length or hash")
+    served.write_bytes(original + b"\0" * 100_000)  # endless data: never more than the signed length
+    _refused(site, "more than the signed")
     served.write_bytes(original)
     assert site.occur("ota", "apply").returncode == 0
 
@@ -143,7 +145,16 @@ def test_metadata_attacks_are_refused(site: Site) -> None:
     assert ota("publish", site.operator).returncode == 0
     assert site.occur("ota", "check").returncode == UPDATE_AVAILABLE  # ... and then the newer one
     timestamp.write_bytes(signed)  # a replay of the older, validly signed timestamp
-    _refused(site, "older than what the device already trusts")
+    _refused(site, "older than trusted: a replay")
+
+
+def test_mixed_metadata_versions_are_refused(site: Site) -> None:
+    """Mix-and-match: validly signed targets metadata of another version than the snapshot names."""
+    metadata = site.repository / "metadata"
+    assert ota("publish", site.operator).returncode == 0
+    newest = max(int(f.name.split(".")[0]) for f in metadata.glob("*.targets.json"))
+    (metadata / f"{newest}.targets.json").write_bytes((metadata / f"{newest - 1}.targets.json").read_bytes())
+    _refused(site, "metadata version refused")
 
 
 def test_rotated_keys_are_followed_and_old_keys_refused(site: Site) -> None:
