@@ -144,9 +144,17 @@ class Releases:
         bundle.extract(bundle_file, partial)
         staged = load_manifests(partial)
         missing = [m for m in info.models if m not in staged]
-        if missing:
+        outside = [
+            m
+            for m in info.models
+            if m in staged and (staged[m].path.name not in info.files or staged[m].path.parent != partial)
+        ]
+        if missing or outside:
             shutil.rmtree(partial, ignore_errors=True)
-            raise UpdateError(f"bundle {info.release_id} has no manifest for {', '.join(missing)}")
+            raise UpdateError(
+                f"bundle {info.release_id}: models without a manifest ({', '.join(missing) or 'none'}) or whose"
+                f" manifest names a file the bundle does not carry ({', '.join(outside) or 'none'})"
+            )
         _fsync_dir(partial)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(partial, final)

@@ -95,6 +95,14 @@ def broken_model(folder: Path, info: bundle.BundleInfo) -> None:
     manifest_file.write_text(json.dumps(manifest))
 
 
+def escaping_manifest(folder: Path, info: bundle.BundleInfo) -> None:
+    """A manifest pointing outside the release (at the running release's model file)."""
+    manifest_file = folder / "sface_f16.tflite.manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["file"] = "../../../../models/build/sface_f32.tflite"
+    manifest_file.write_text(json.dumps(manifest))
+
+
 @dataclass
 class Site:
     """Operator folder, nginx, and the device's config file and data folder."""

@@ -14,7 +14,7 @@ from firmware.config import load
 from firmware.errors import UpdateError
 from firmware.vision.engine import FaceEngine
 from tests.conftest import query
-from tests.ota.repo_fixture import FACES, PEOPLE, Site, broken_model, ota, repack, wrong_vectors
+from tests.ota.repo_fixture import FACES, PEOPLE, Site, broken_model, escaping_manifest, ota, repack, wrong_vectors
 
 UPDATE_AVAILABLE = 10
 
@@ -175,6 +175,7 @@ def test_rotated_keys_are_followed_and_old_keys_refused(site: Site) -> None:
     [
         (wrong_vectors, "self-test: sface output differs from the expected"),
         (broken_model, "self-test: the release does not load"),
+        (escaping_manifest, "names a file the bundle does not carry (sface)"),
     ],
 )
 def test_failing_self_test_is_rolled_back_and_the_old_model_serves(
