@@ -1,4 +1,4 @@
-"""``occur demo``, the README's first command: storage, the door loop, recognition."""
+"""``occur demo``, the README's first command: storage, the door loop, recognition, a model update."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def test_demo_runs_every_part_and_passes(cli: Cli, tmp_path: Path) -> None:
         ("denied",),
     ]
     assert query(door, "SELECT seen_count FROM unknown_faces") == [(2,)]
+    assert "a tampered copy of the bundle was refused: bundle models-demo-2 refused: a file differs" in out
+    assert "with the new models the door recognises: Eileen Collins" in out
+    kinds = [
+        r[0] for r in query(door, "SELECT event_type FROM system_events WHERE event_type LIKE 'ota_%' ORDER BY id")
+    ]
+    assert kinds.count("ota_failed") == 1 and kinds.count("ota_installed") == 1 and kinds[-1] == "ota_rolled_back"
 
 
 def test_demo_without_labelled_photos_skips_only_that_part(cli: Cli, tmp_path: Path) -> None:

@@ -62,9 +62,11 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
     ctx.out("")
     vision_ok = _vision(ctx, report.data_dir / "recognition", args.faces or _SHARED_FACES)
     ctx.out("")
+    update_ok = _update(ctx, report.data_dir)
+    ctx.out("")
     ctx.out(f"Explore it: .venv/bin/occur --data-dir {report.data_dir} events --limit 20")
     ctx.out(f"            .venv/bin/occur --data-dir {report.data_dir / 'door'} events --limit 20")
-    return ExitStatus.SUCCESS if report.check.ok and door_ok and vision_ok else ExitStatus.CHECK_FAILED
+    return ExitStatus.SUCCESS if report.check.ok and door_ok and vision_ok and update_ok else ExitStatus.CHECK_FAILED
 
 
 def _door(ctx: Context, data_dir: Path) -> bool:
@@ -137,4 +139,21 @@ def _vision(ctx: Context, data_dir: Path, faces: Path) -> bool:
     if any(p.decision == "low_quality" for p in report.probes):
         ctx.out("   low_quality: the face failed a quality gate (e.g. turned away) and was not matched")
     ctx.out(f"   {'ok' if report.ok else 'FAILED'}: nobody named wrongly, the stranger not named")
+    return report.ok
+
+
+def _update(ctx: Context, data_dir: Path) -> bool:
+    from firmware import demo_door, demo_update
+
+    report = demo_update.run(data_dir / "update", data_dir / "door", demo_door.PERSON)
+    ctx.out("8. A signed model update (occur-ota repository served on loopback; the door demo's data folder):")
+    ctx.out(f"   a tampered copy of the bundle was refused: {report.refused}")
+    if report.installed is not None:
+        steps = ", ".join(f"{k} {v:.2f} s" for k, v in report.installed.seconds.items())
+        ctx.out(f"   {report.installed.detail}: {steps}")
+        ctx.out(f"   self-test {report.installed.selftest}; re-embedded {report.installed.reembedded}")
+    ctx.out(f"   with the new models the door recognises: {report.recognised_after}")
+    if report.rolled_back is not None:
+        ctx.out(f"   rolled back: {report.rolled_back.detail}")
+    ctx.out(f"   {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems)}")
     return report.ok

@@ -82,5 +82,8 @@ def test_running_door_installs_switches_and_keeps_recognising(site: Site, tmp_pa
         sub.close()
         broker.stop()
     assert states()[0]["installed_version"] == "setup" and states()[-1]["in_progress"] is False
-    events = [r[0] for r in query(config.paths, "SELECT event_type FROM system_events WHERE event_type LIKE 'ota_%'")]
+    events = [
+        r[0]
+        for r in query(config.paths, "SELECT event_type FROM system_events WHERE event_type LIKE 'ota_%' ORDER BY id")
+    ]
     assert events.index("ota_installed") < events.index("ota_loaded")
