@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.clock import now_iso
 from firmware.comms import payloads
@@ -40,8 +40,10 @@ from firmware.vision.embed import Embedder
 from firmware.vision.engine import default_models_dir
 from firmware.vision.manifest import load_manifests
 
+if TYPE_CHECKING:
+    from firmware.ota.tuf_client import Offer, UpdateSource
+
 log = logging.getLogger(__name__)
-STEPS = ("check", "download", "verify", "stage", "selftest", "reembed", "switch", "prune")
 
 
 def fault_point(step: str) -> None:
@@ -136,7 +138,7 @@ class Installer:
             "in_progress": bool(state.get("step")),
         }
 
-    def _source(self) -> Any:
+    def _source(self) -> UpdateSource:
         from firmware.ota.tuf_client import UpdateSource
 
         ota = self.config.ota
@@ -145,14 +147,19 @@ class Installer:
         root = Path(ota.trusted_root or "/etc/occur/ota-root.json")
         return UpdateSource(ota.repository_url, root, self.releases.root / "tuf", ota.download_timeout_s)
 
-    def check(self) -> tuple[Outcome, Any]:
+    def check(self) -> tuple[Outcome, Offer | None]:
         """Ask the repository what the channel offers; returns the outcome and the offer.
 
         Raises:
             UpdateError: metadata refused or repository unreachable (also recorded).
         """
+        outcome, offer, _source = self._check()
+        return outcome, offer
+
+    def _check(self) -> tuple[Outcome, Offer | None, UpdateSource]:
         try:
-            offer = self._source().offer(self.config.ota.channel)
+            source = self._source()
+            offer = source.offer(self.config.ota.channel)
         except UpdateError as err:
             self.releases.update_state(last_check=now_iso())
             self._record("check", "failed", str(err))
@@ -161,8 +168,8 @@ class Installer:
         latest = offer.release_id if offer is not None else None
         self.releases.update_state(last_check=now_iso(), latest=latest)
         if offer is None or offer.release_id == installed:
-            return Outcome("up_to_date", installed), None
-        return Outcome("available", offer.release_id, f"{installed} -> {offer.release_id}"), offer
+            return Outcome("up_to_date", installed), None, source
+        return Outcome("available", offer.release_id, f"{installed} -> {offer.release_id}"), offer, source
 
     def apply(self) -> Outcome:
         """Install what the channel offers, if it differs from the running release.
@@ -176,11 +183,11 @@ class Installer:
             raise UpdateError("[vision] models_dir is set, so an installed update would never be loaded")
         with self.releases.locked():
             self.releases.recover()
-            outcome, offer = self.check()
+            outcome, offer, source = self._check()
             if offer is None:
                 return outcome
             try:
-                return self._install(offer)
+                return self._install(offer, source)
             except (UpdateError, ModelError, OSError) as err:
                 self._discard(offer.release_id)
                 detail = f"{offer.release_id} refused, {self.release_id()} kept: {err}"
@@ -189,11 +196,11 @@ class Installer:
             finally:
                 self.releases.update_state(step=None)
 
-    def _install(self, offer: Any) -> Outcome:
+    def _install(self, offer: Offer, source: UpdateSource) -> Outcome:
         steps = _Steps(self._record)
         step = steps.start
         step("download", f"{offer.release_id}, {offer.length} bytes")
-        fetched = self._source().download(offer, self.releases.downloads, fault_point)
+        fetched = source.download(offer, self.releases.downloads, fault_point)
         step("verify", offer.release_id)
         info = bundle.read_info(fetched)
         if info.release_id != offer.release_id:
