@@ -211,7 +211,7 @@ class Releases:
         return back or self.base
 
     def prune(self) -> list[str]:
-        """Delete release folders other than current and previous, and finished downloads."""
+        """Delete release folders other than current and previous, and every download."""
         keep = {p for p in (self._target("current"), self._target("previous")) if p is not None}
         removed = []
         if self.releases.is_dir():
@@ -220,8 +220,8 @@ class Releases:
                     shutil.rmtree(folder, ignore_errors=True)
                     removed.append(folder.name)
         if self.downloads.is_dir():
-            for done in self.downloads.glob("*.bundle"):
-                done.unlink()
+            for done in self.downloads.iterdir():
+                done.unlink()  # the installed bundle, and partial downloads of older offers
         return removed
 
     def read_state(self) -> dict[str, Any]:
