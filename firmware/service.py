@@ -138,6 +138,7 @@ def status_doc(
         "outbox_depth": _outbox_depth(store),
         "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
         "models": [e.name for e in loop.engine.embedders],
+        "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
     }
     return status
 

@@ -47,7 +47,13 @@ def test_running_door_installs_switches_and_keeps_recognising(site: Site, tmp_pa
         door=DoorConfig(pulse_s=0.2),
         loop=LoopConfig(cooldown_s=0.0),
         camera=replace(base.camera, fps=20.0),
-        mqtt=MqttConfig(host="127.0.0.1", port=broker.port, drain_timeout_s=5.0, command_key_file=str(key_file)),
+        mqtt=MqttConfig(
+            host="127.0.0.1",
+            port=broker.port,
+            drain_timeout_s=5.0,
+            command_key_file=str(key_file),
+            status_interval_s=1.0,
+        ),
         ota=replace(base.ota, check_interval_s=1.0 if trigger == "schedule" else 0.0),
     )
     stop = threading.Event()
@@ -76,6 +82,8 @@ def test_running_door_installs_switches_and_keeps_recognising(site: Site, tmp_pa
             (switched_at,),
         )[0][0]
         assert sub.wait(lambda: granted() >= 1, 30)  # amy is recognised by the new models
+        status_files = lambda: json.loads(sub.on("occur/door-1/status")[-1])["model_files"]  # noqa: E731
+        assert sub.wait(lambda: status_files()["sface"].startswith("2026.12 "), 20), status_files()
     finally:
         stop.set()
         runner.join(30)
