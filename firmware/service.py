@@ -198,6 +198,7 @@ def run(
         )
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
+        del engine  # the loop owns it: a model update must be able to free it
 
         def status() -> dict[str, object]:
             return status_doc(config, loop, spec, started, not camera.in_outage, door, store)
@@ -214,7 +215,7 @@ def run(
         last_status = last_retention = 0.0
         pusher: threading.Thread | None = None
         loop_started = time.monotonic()
-        inference_before = engine.inference_s()
+        inference_before = loop.inference_s()
         while not stop.is_set():
             read_started = time.monotonic()
             frame = camera.read()
@@ -246,7 +247,7 @@ def run(
         write_status({**status(), "stopped": stopped}, config)
         report.frames = loop.stats.frames
         report.loop_s = time.monotonic() - loop_started
-        report.inference_s = engine.inference_s() - inference_before
+        report.inference_s = loop.inference_s() - inference_before
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report

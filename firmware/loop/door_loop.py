@@ -104,16 +104,23 @@ class DoorLoop:
         self._last_decided: dict[int, float] = {}
         self._seen: dict[int, list[dict[str, Vector]]] = {}
         self._show_until = 0.0
+        self._inference_before_swap = 0.0
 
     def use_engine(self, engine: FaceEngine) -> None:
         """Switch to other models (an installed update or a rollback) between two frames.
-        Tracks in progress restart, so no decision mixes the two models' embeddings."""
+        Tracks in progress restart, so no decision mixes the two models' embeddings. The old
+        engine is dropped here, the last reference the door holds, so its memory is freed."""
+        self._inference_before_swap += self.engine.inference_s()
         self.engine = engine
         self.recogniser = Recogniser(self.store, engine)
         self.strangers = StrangerMemory(engine, self.config.loop.unknown_match)
         self.strangers.load(self.store, time.time() - self.config.loop.unknown_memory_days * 86400)
         self.tracker = Tracker(self.config.loop.agree_frames, self.config.loop.max_gap_frames)
         self._seen.clear()
+
+    def inference_s(self) -> float:
+        """Seconds spent inside the models since start, across model swaps."""
+        return self._inference_before_swap + self.engine.inference_s()
 
     def process(self, frame: Frame) -> list[Decision]:
         """Handle one frame; returns the decisions it produced."""

@@ -39,6 +39,7 @@ from firmware.store.store import Store
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import default_models_dir
 from firmware.vision.manifest import load_manifests
+from firmware.vision.runtime import release_freed_memory
 
 if TYPE_CHECKING:
     from firmware.ota.tuf_client import Offer, UpdateSource
@@ -212,6 +213,7 @@ class Installer:
         fault_point("selftest")
         step("reembed", offer.release_id)
         counts = self._reembed(folder, [m for m in info.models if m in self.config.vision.models])
+        release_freed_memory()  # the re-embedding models are gone; the door's RSS must not keep them
         fault_point("reembed")
         step("switch", offer.release_id)
         self.releases.switch(folder, fault_point)

@@ -24,6 +24,7 @@ from firmware.loop.door_loop import DoorLoop
 from firmware.ota.install import Installer
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
+from firmware.vision.runtime import release_freed_memory
 
 log = logging.getLogger(__name__)
 FIRST_CHECK_S = 60.0
@@ -58,6 +59,8 @@ class ModelFollower:
             self.folder = self.config.active_vision().models_dir
             return False
         self.loop.use_engine(engine)
+        del engine
+        release_freed_memory()
         installer = Installer(self.config)
         detail = f"door runs {installer.release_id()} ({'+'.join(vision.models)})"
         log.info("ota: %s", detail)

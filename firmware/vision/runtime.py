@@ -140,6 +140,26 @@ def _release_file_pages(path: Path) -> None:
         log.debug("could not release pages of %s: %s", path, err)
 
 
+def release_freed_memory() -> None:
+    """Hand heap memory freed by dropped interpreters back to the system (glibc ``malloc_trim``).
+
+    XNNPACK's packed weights are many mid-sized allocations; after a model swap glibc keeps the
+    freed ones in its arenas, so without this the door's RSS stays at old + new models
+    (measured: 225 MiB after an update instead of about 170). glibc only; elsewhere, or on any
+    error, nothing happens.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError) as err:
+        log.debug("malloc_trim unavailable: %s", err)
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Silence the runtime's C++ banner ("INFO: Created TensorFlow Lite XNNPACK delegate")
