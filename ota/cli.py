@@ -1,7 +1,7 @@
 """``occur-ota``: the operator's side of updates and backups.
 
     occur-ota init DIR                         keys + repository; prints the root to provision
-    occur-ota bundle MODEL_DIR --model sface --version 2026.12 --out sface.bundle
+    occur-ota bundle MODEL_DIR --out FILE [--model sface --model dlib] [--version 2026.12]
     occur-ota add DIR sface.bundle [--channel stable]
     occur-ota publish DIR                      sign targets/snapshot/timestamp, new expiry
     occur-ota rotate-keys DIR [--role targets ...]
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -29,8 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timestamp-days", type=float, default=7.0, help="timestamp expiry, days (re-publish before)")
     p = sub.add_parser("bundle", help="pack built models with self-test vectors")
     p.add_argument("model_dir", type=Path)
-    p.add_argument("--model", action="append", required=True, help="manifest name; repeat for several")
-    p.add_argument("--version", required=True)
+    p.add_argument(
+        "--model", action="append", help="manifest name; repeat for several (default: sface and dlib, the door's set)"
+    )
+    p.add_argument("--version", help="release version (default: the UTC time, YYYYMMDD.HHMMSS)")
     p.add_argument("--name", default="models")
     p.add_argument("--photos", type=Path, help="folder of face photos for the vectors (default MODEL_DIR/demo)")
     p.add_argument("--out", type=Path, required=True)
@@ -87,7 +90,8 @@ def _run(args: argparse.Namespace) -> None:
 
         photos_dir = args.photos or args.model_dir / "demo"
         photos = sorted(p for p in photos_dir.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-        info = bundler.make(args.model_dir, args.model, args.name, args.version, args.out, photos)
+        version = args.version or datetime.now(UTC).strftime("%Y%m%d.%H%M%S")
+        info = bundler.make(args.model_dir, args.model or ["sface", "dlib"], args.name, version, args.out, photos)
         print(f"wrote {args.out}: {info.release_id}, models {', '.join(info.models)}, {len(info.files)} files")
     elif args.command == "add":
         entry = Repository(args.dir).add(args.file, args.channel)

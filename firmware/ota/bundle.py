@@ -179,7 +179,8 @@ def _write_checked(handle: io.BufferedReader | Any, target: Path, digest: str) -
 
 
 def write(out: Path, info: BundleInfo, sources: dict[str, Path]) -> None:
-    """Write a bundle (the operator side). ``info.files`` must describe ``sources`` exactly.
+    """Write a bundle (the operator side), whole or not at all. ``info.files`` must describe
+    ``sources`` exactly.
 
     Raises:
         UpdateError: a source is missing or differs from ``info``.
@@ -187,7 +188,8 @@ def write(out: Path, info: BundleInfo, sources: dict[str, Path]) -> None:
     if set(sources) != set(info.files):
         raise UpdateError("bundle sources and index disagree")
     index = json.dumps(info.to_json(), indent=2, sort_keys=True).encode()
-    with tarfile.open(out, "w:", format=tarfile.USTAR_FORMAT) as tar:
+    partial = out.with_name(out.name + ".partial")
+    with tarfile.open(partial, "w:", format=tarfile.USTAR_FORMAT) as tar:
         entry = tarfile.TarInfo(INDEX)
         entry.size, entry.mode = len(index), 0o644
         tar.addfile(entry, io.BytesIO(index))
@@ -198,3 +200,4 @@ def write(out: Path, info: BundleInfo, sources: dict[str, Path]) -> None:
             entry = tarfile.TarInfo(name)
             entry.size, entry.mode = len(data), 0o644
             tar.addfile(entry, io.BytesIO(data))
+    os.replace(partial, out)
