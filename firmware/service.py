@@ -274,6 +274,7 @@ def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | 
     from firmware.ota.worker import ModelFollower, start_worker, update_command
 
     notify = bridge.ota_state if bridge is not None else None
+    Installer(config, store).recover()
     if bridge is not None:
         bridge.ota_state(Installer(config).ha_state())
         bridge.handler.actions["update"] = update_command(config, store, bridge.ota_state)

@@ -263,6 +263,19 @@ class Installer:
             shutil.rmtree(staged, ignore_errors=True)
         self.releases.recover()
 
+    def recover(self) -> str | None:
+        """At start: clean up after an install that was cut off (power cut, kill) and report
+        it; returns the step it was cut at, or None. Does nothing while an install runs."""
+        try:
+            with self.releases.locked():
+                self.releases.recover()
+                step = self.releases.read_state().get("step")
+                if step:
+                    self._record("done", "failed", f"install cut off during {step}; {self.release_id()} serves")
+                return str(step) if step else None
+        except UpdateError:
+            return None
+
     def rollback(self, reason: str = "operator request") -> Outcome:
         """Return to the previous release and make sure every kept chip has its encodings.
 

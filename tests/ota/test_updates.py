@@ -12,6 +12,8 @@ import pytest
 
 from firmware.config import load
 from firmware.errors import UpdateError
+from firmware.ota.install import Installer
+from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from tests.conftest import query
 from tests.ota.repo_fixture import FACES, PEOPLE, Site, broken_model, escaping_manifest, ota, repack, wrong_vectors
@@ -197,8 +199,6 @@ def test_an_update_that_does_not_fit_is_refused_before_writing(site: Site, monke
     import shutil as real_shutil
 
     from firmware.ota import releases
-    from firmware.ota.install import Installer
-    from firmware.store.store import Store
 
     usage = real_shutil.disk_usage("/")
     monkeypatch.setattr(releases.shutil, "disk_usage", lambda _p: usage._replace(free=100 << 20))
@@ -218,6 +218,11 @@ def test_power_cut_at_each_step_leaves_a_working_model_set(site: Site, step: str
     assert status(site)["installed"] in ("setup", "models-2026.12")
     assert len(model_shas(site)) == 2  # both models load and match their manifests
     assert identify(site, "amy") == "amy"
+    assert status(site)["in_progress"] == step
+    config = load(site.toml, str(site.data))
+    with Store.open(config.paths) as store:  # what occur run does at start
+        assert Installer(config, store).recover() == step
+    assert status(site)["in_progress"] is None and status(site)["last_result"]["status"] == "failed"  # type: ignore[index]
     again = site.occur("ota", "apply", "--json")
     assert again.returncode == 0, again.stderr
     assert status(site)["installed"] == "models-2026.12"
