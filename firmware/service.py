@@ -338,10 +338,8 @@ def _event(store: Store, door: DoorDevice, kind: str, details: str, config: Conf
     """A system event and its MQTT message, in one transaction."""
     if kind == "camera_outage":
         door.show("fault")
-    stamp = now_iso()
-    event = payloads.event("system", stamp, config.device.id, reason=f"{kind}: {details}")
     try:
-        store.write(lambda c: records.write_system(c, stamp, kind, details, event, config.mqtt.outbox_max_rows))
+        records.record_system(store, config.device.id, kind, details, config.mqtt.outbox_max_rows)
     except OccurError as err:
         log.error("could not record %s: %s", kind, err)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from firmware.clock import now_iso
+from firmware.comms import payloads
 from firmware.store import door_records, events, outbox
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer
+from firmware.store.store import Store
 
 
 @dataclass
@@ -88,3 +92,28 @@ def write_system(
     row = events.insert_system_event(conn, timestamp, kind, details)
     outbox.add(conn, event["id"], timestamp, "events", "system", event, max_rows)
     return row
+
+
+def record_system(
+    store: Store,
+    device_id: str,
+    kind: str,
+    details: str,
+    max_rows: int,
+    also: Callable[[Connection], object] | None = None,
+) -> None:
+    """Record a system event now: its ``system_events`` row, its MQTT event and ``also`` (for
+    example a secure-log entry) in one transaction.
+
+    Raises:
+        OccurError: the store refused the write; callers decide whether that stops them.
+    """
+    stamp = now_iso()
+    event = payloads.event("system", stamp, device_id, reason=f"{kind}: {details}")
+
+    def job(conn: Connection) -> None:
+        write_system(conn, stamp, kind, details, event, max_rows)
+        if also is not None:
+            also(conn)
+
+    store.write(job)

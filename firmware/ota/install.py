@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmware.clock import now_iso
-from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import ModelError, UpdateError
 from firmware.loop import records
@@ -301,18 +300,17 @@ class Installer:
             changes["last_result"] = {"status": status, "detail": detail, "at": now_iso()}
         self.releases.update_state(**changes)
         if self.store is not None:
-            stamp = now_iso()
             kind = "ota_" + (step if status == "running" else status)
-            device = self.config.device.id
-            event = payloads.event("system", stamp, device, reason=f"{kind}: {detail}")
-            secure = secure_log(self.config.paths, device)
+            secure = secure_log(self.config.paths, self.config.device.id)
             entry = {"step": step, "status": status, "detail": detail, **(data or {})}
-
-            def job(conn: Connection) -> None:
-                records.write_system(conn, stamp, kind, detail, event, self.config.mqtt.outbox_max_rows)
-                secure.append(conn, "model_update", entry)
-
-            self.store.write(job)
+            records.record_system(
+                self.store,
+                self.config.device.id,
+                kind,
+                detail,
+                self.config.mqtt.outbox_max_rows,
+                also=lambda conn: secure.append(conn, "model_update", entry),
+            )
         if self.notify is not None:
             self.notify(self.ha_state())
 

@@ -15,8 +15,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from firmware.clock import now_iso
-from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import ModelError, OccurError
 from firmware.loop import records
@@ -64,11 +62,9 @@ class ModelFollower:
         installer = Installer(self.config)
         detail = f"door runs {installer.release_id()} ({'+'.join(vision.models)})"
         log.info("ota: %s", detail)
-        stamp = now_iso()
-        event = payloads.event("system", stamp, self.config.device.id, reason=f"ota_loaded: {detail}")
         try:
-            self.store.write(
-                lambda c: records.write_system(c, stamp, "ota_loaded", detail, event, self.config.mqtt.outbox_max_rows)
+            records.record_system(
+                self.store, self.config.device.id, "ota_loaded", detail, self.config.mqtt.outbox_max_rows
             )
         except OccurError as err:
             log.error("ota: could not record the switch: %s", err)
