@@ -33,3 +33,17 @@ def write_private(path: Path, data: bytes, mode: int = 0o600, exclusive: bool = 
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file or a folder to disk by name. For a folder this makes renames and new
+    entries in it durable (a power cut after ``os.replace`` keeps the new name).
+
+    Raises:
+        OSError: the path cannot be opened or synced.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -30,20 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import UpdateError
-from firmware.fileio import write_private
+from firmware.fileio import fsync_path, write_private
 from firmware.ota import bundle
 from firmware.vision.manifest import load_manifests
 
 log = logging.getLogger(__name__)
 SPARE_BYTES = 64 << 20
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Releases:
@@ -155,10 +147,10 @@ class Releases:
                 f"bundle {info.release_id}: models without a manifest ({', '.join(missing) or 'none'}) or whose"
                 f" manifest names a file the bundle does not carry ({', '.join(outside) or 'none'})"
             )
-        _fsync_dir(partial)
+        fsync_path(partial)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(partial, final)
-        _fsync_dir(self.releases)
+        fsync_path(self.releases)
         return final, info
 
     def _check_space(self, source: Path, bundle_bytes: int) -> None:
@@ -194,7 +186,7 @@ class Releases:
         if fault is not None:
             fault("switch")
         self._link("current", release)
-        _fsync_dir(self.root)
+        fsync_path(self.root)
 
     def rollback(self) -> Path:
         """Return to the previous release; returns the folder now current.
@@ -207,7 +199,7 @@ class Releases:
         back = self._target("previous")
         self._link("current", back)
         self._link("previous", None)
-        _fsync_dir(self.root)
+        fsync_path(self.root)
         return back or self.base
 
     def prune(self) -> list[str]:
@@ -251,5 +243,4 @@ def _link_or_copy(source: Path, target: Path, link: bool) -> None:
         except OSError:
             pass
     shutil.copyfile(source, target)
-    with target.open("rb") as handle:
-        os.fsync(handle.fileno())
+    fsync_path(target)

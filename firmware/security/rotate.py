@@ -27,7 +27,7 @@ from typing import Any
 
 from firmware.clock import now_iso
 from firmware.config import Paths
-from firmware.fileio import write_private
+from firmware.fileio import fsync_path, write_private
 from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.security.securelog import GENESIS, SecureLog, _header
 from firmware.store.db import Connection
@@ -124,11 +124,7 @@ def _reseal_pictures(paths: Paths, old: Sealer, new: Sealer) -> int:
 def _finish(paths: Paths, old: Sealer, new: Sealer) -> int:
     pictures = _reseal_pictures(paths, old, new)
     os.replace(paths.keys / "data.key.next", paths.keys / "data.key")
-    fd = os.open(paths.keys, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(paths.keys)
     return pictures
 
 

@@ -34,6 +34,7 @@ from firmware.errors import (
     StorageFullError,
     StoreError,
 )
+from firmware.fileio import fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -216,11 +217,7 @@ def online_backup(source: Connection, dest: Path, pages_per_step: int = 256) -> 
                 target.execute("PRAGMA journal_mode=DELETE")
             finally:
                 target.close()
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(tmp)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
