@@ -16,7 +16,6 @@ status: 0 done, 1 refused (bad archive, bad bundle, repository error), 2 usage.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,14 +55,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _backup_keygen(out: Path) -> None:
+    from firmware.fileio import write_private
     from firmware.security.keys import x25519_keypair
 
     private, public = x25519_keypair()
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / "operator.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(private.hex() + "\n")
-    (out / "operator.pub").write_text(public.hex() + "\n")
+    write_private(out / "operator.key", (private.hex() + "\n").encode(), exclusive=True)
+    write_private(out / "operator.pub", (public.hex() + "\n").encode(), 0o644)
     print(f"wrote {out / 'operator.key'} (keep it offline) and {out / 'operator.pub'}")
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
+from firmware.fileio import write_private
 from firmware.ota import bundle
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
@@ -63,12 +63,7 @@ class Repository:
 
     def _new_key(self, role: str) -> CryptoSigner:
         signer = CryptoSigner.generate_ed25519()
-        self.keys.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = self.keys / f"{role}.pem.new"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(signer.private_bytes)
-        os.replace(temp, self.keys / f"{role}.pem")
+        write_private(self.keys / f"{role}.pem", signer.private_bytes)
         return signer
 
     def inventory(self) -> dict[str, Any]:
@@ -80,15 +75,10 @@ class Repository:
         return dict(raw)
 
     def _save_inventory(self, inventory: dict[str, Any]) -> None:
-        temp = self.inventory_file.with_suffix(".new")
-        temp.write_text(json.dumps(inventory, indent=2, sort_keys=True))
-        os.replace(temp, self.inventory_file)
+        write_private(self.inventory_file, json.dumps(inventory, indent=2, sort_keys=True).encode(), 0o644)
 
     def _write(self, md: Metadata[Any], name: str) -> None:
-        self.metadata.mkdir(parents=True, exist_ok=True)
-        temp = self.metadata / f".{name}.new"
-        md.to_file(str(temp), JSONSerializer(compact=False))
-        os.replace(temp, self.metadata / name)
+        write_private(self.metadata / name, md.to_bytes(JSONSerializer(compact=False)), 0o644)
 
     def root(self) -> Metadata[Root]:
         """The newest root metadata."""
@@ -102,6 +92,8 @@ class Repository:
         """
         if self.inventory_file.exists():
             raise RepoError(f"{self.folder} already holds a repository")
+        self.metadata.mkdir(parents=True, exist_ok=True)  # served: not the 0700 of a private folder
+        self.targets.mkdir(parents=True, exist_ok=True)
         root = Metadata(Root(expires=_expiry(DEFAULT_DAYS["root"]), consistent_snapshot=True))
         signers = {role: self._new_key(role) for role in ROLES}
         for role, signer in signers.items():
@@ -109,7 +101,6 @@ class Repository:
         root.sign(signers["root"])
         self._write(root, "1.root.json")
         shutil.copyfile(self.metadata / "1.root.json", self.metadata / "root.json")
-        self.targets.mkdir(parents=True, exist_ok=True)
         self._save_inventory({"channels": {}, "days": {**DEFAULT_DAYS, **(days or {})}, "versions": {}})
         self.publish()
         return self.metadata / "1.root.json"

@@ -36,3 +36,13 @@ def test_refusals_name_the_problem(tmp_path: Path) -> None:
     refused = ota("add", tmp_path / "fleet", junk)
     assert refused.returncode == 1 and "not a readable bundle" in refused.stderr
     assert not list((tmp_path / "fleet" / "repository" / "targets").rglob("*.bundle"))
+
+
+def test_backup_keygen_writes_a_private_key_once(tmp_path: Path) -> None:
+    assert ota("backup-keygen", "--out", tmp_path / "k").returncode == 0
+    key, pub = tmp_path / "k" / "operator.key", tmp_path / "k" / "operator.pub"
+    assert key.stat().st_mode & 0o777 == 0o600 and pub.stat().st_mode & 0o777 == 0o644
+    assert len(bytes.fromhex(key.read_text().strip())) == 32 and len(bytes.fromhex(pub.read_text().strip())) == 32
+    before = key.read_bytes()
+    again = ota("backup-keygen", "--out", tmp_path / "k")
+    assert again.returncode == 1 and key.read_bytes() == before  # never overwrites the operator's key
