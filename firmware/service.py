@@ -274,9 +274,10 @@ def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | 
     from firmware.ota.worker import ModelFollower, start_worker, update_command
 
     notify = bridge.ota_state if bridge is not None else None
-    Installer(config, store).recover()
+    installer = Installer(config, store)
+    installer.recover()
     if bridge is not None:
-        bridge.ota_state(Installer(config).ha_state())
+        bridge.ota_state(installer.ha_state())
         bridge.handler.actions["update"] = update_command(config, store, bridge.ota_state)
     start_worker(config, store, stop, notify)
     return ModelFollower(config, store, loop, notify)

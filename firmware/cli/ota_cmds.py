@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag
+
+if TYPE_CHECKING:
+    from firmware.ota.install import Outcome
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,15 +30,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 UPDATE_AVAILABLE = 10
 
 
+def _show(ctx: Context, outcome: Outcome) -> None:
+    if ctx.json:
+        ctx.emit_json(asdict(outcome))
+    else:
+        ctx.out(f"{outcome.status}: {outcome.detail or outcome.release}")
+
+
 def check(ctx: Context, args: argparse.Namespace) -> int:
     """Report whether the channel offers another release than the running one."""
     from firmware.ota.install import Installer
 
     outcome, _offer = Installer(ctx.config).check()
-    if ctx.json:
-        ctx.emit_json(asdict(outcome))
-    else:
-        ctx.out(f"{outcome.status}: {outcome.detail or outcome.release}")
+    _show(ctx, outcome)
     return UPDATE_AVAILABLE if outcome.status == "available" else ExitStatus.SUCCESS
 
 
@@ -43,11 +51,7 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.ota.install import Installer
 
     with ctx.open_store() as store:
-        outcome = Installer(ctx.config, store).apply()
-    if ctx.json:
-        ctx.emit_json(asdict(outcome))
-    else:
-        ctx.out(f"{outcome.status}: {outcome.detail or outcome.release}")
+        _show(ctx, Installer(ctx.config, store).apply())
     return ExitStatus.SUCCESS
 
 
@@ -56,11 +60,7 @@ def rollback(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.ota.install import Installer
 
     with ctx.open_store() as store:
-        outcome = Installer(ctx.config, store).rollback()
-    if ctx.json:
-        ctx.emit_json(asdict(outcome))
-    else:
-        ctx.out(f"{outcome.status}: {outcome.detail}")
+        _show(ctx, Installer(ctx.config, store).rollback())
     return ExitStatus.SUCCESS
 
 

@@ -206,7 +206,7 @@ class Installer:
         if info.release_id != offer.release_id:
             raise UpdateError(f"bundle says {info.release_id}, the signed metadata {offer.release_id}")
         step("stage", offer.release_id)
-        folder, info = self.releases.stage(fetched, fault_point)
+        folder = self.releases.stage(fetched, info, fault_point)
         step("selftest", offer.release_id)
         tested = selftest.run_isolated(folder, self.config.vision, self.config.ota.selftest_timeout_s)
         fault_point("selftest")

@@ -108,14 +108,14 @@ class Releases:
                 removed.append(link)
         return removed
 
-    def stage(self, bundle_file: Path, fault: Any = None) -> tuple[Path, bundle.BundleInfo]:
+    def stage(self, bundle_file: Path, info: bundle.BundleInfo, fault: Any = None) -> Path:
         """Build a complete release folder: the running release's files with the bundle's
-        models (and whatever else it carries) put in place of theirs.
+        models (and whatever else it carries) put in place of theirs. ``info`` is the index the
+        caller read and checked from ``bundle_file``; extraction checks every member against it.
 
         Raises:
             UpdateError: the bundle does not extract cleanly, or a model it names has no manifest.
         """
-        info = bundle.read_info(bundle_file)
         final = self.releases / info.release_id
         if final == self.current():
             raise UpdateError(f"release {info.release_id} is already the running one")
@@ -151,7 +151,7 @@ class Releases:
         shutil.rmtree(final, ignore_errors=True)
         os.rename(partial, final)
         fsync_path(self.releases)
-        return final, info
+        return final
 
     def _check_space(self, source: Path, bundle_bytes: int) -> None:
         """Refuse before writing when the release would not fit with ``SPARE_BYTES`` to spare
