@@ -64,17 +64,21 @@ def _serve(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
-def _new_model(folder: Path) -> Path:
+def new_model_dir(folder: Path, version: str) -> Path:
+    """A "new" SFace release to publish: the float16 file under the name the door runs
+    (``sface``), with the full-range detector ``occur-ota bundle`` uses for its vectors."""
     build = default_models_dir()
     folder.mkdir(parents=True)
     manifest = json.loads((build / "sface_f16.tflite.manifest.json").read_text())
-    manifest.update(name="sface", version=VERSION)
+    manifest.update(name="sface", version=version)
     (folder / "sface_f16.tflite.manifest.json").write_text(json.dumps(manifest))
-    for name in ("sface_f16.tflite", "sface.LICENSE-Apache-2.0", "blazeface_full_range.tflite"):
+    for name in (
+        "sface_f16.tflite",
+        "sface.LICENSE-Apache-2.0",
+        "blazeface_full_range.tflite",
+        "blazeface_full_range.tflite.manifest.json",
+    ):
         shutil.copyfile(build / name, folder / name)
-    shutil.copyfile(
-        build / "blazeface_full_range.tflite.manifest.json", folder / "blazeface_full_range.tflite.manifest.json"
-    )
     return folder
 
 
@@ -88,7 +92,9 @@ def run(scratch: Path, door_data: Path, person: tuple[str, str]) -> UpdateDemoRe
     root = repo.init()
     photos = default_models_dir() / "demo"
     bundle_file = scratch / f"models-{VERSION}.bundle"
-    bundler.make(_new_model(scratch / "new-model"), ["sface"], "models", VERSION, bundle_file, [photos / person[0]])
+    bundler.make(
+        new_model_dir(scratch / "new-model", VERSION), ["sface"], "models", VERSION, bundle_file, [photos / person[0]]
+    )
     repo.add(bundle_file, "stable")
     repo.publish()
     with _serve(repo.folder / "repository") as url:

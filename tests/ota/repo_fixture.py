@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware.demo_update import new_model_dir
 from firmware.ota import bundle
 from firmware.vision.engine import default_models_dir
 from tests.conftest import SHARED
@@ -27,26 +28,9 @@ def ota(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([OCCUR_OTA, *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
-def new_model_dir(folder: Path) -> Path:
-    """A "new" SFace release: the float16 file published under the name the device runs (sface)."""
-    build = default_models_dir()
-    folder.mkdir(parents=True)
-    manifest = json.loads((build / "sface_f16.tflite.manifest.json").read_text())
-    manifest.update(name="sface", version="2026.12")
-    shutil.copyfile(build / "sface_f16.tflite", folder / "sface_f16.tflite")
-    (folder / "sface_f16.tflite.manifest.json").write_text(json.dumps(manifest))
-    for name in (
-        "sface.LICENSE-Apache-2.0",
-        "blazeface_full_range.tflite",
-        "blazeface_full_range.tflite.manifest.json",
-    ):
-        shutil.copyfile(build / name, folder / name)
-    return folder
-
-
 def make_bundle(folder: Path, version: str) -> Path:
     out = folder / f"models-{version}.bundle"
-    models = new_model_dir(folder / f"src-{version}")
+    models = new_model_dir(folder / f"src-{version}", version)
     done = ota(
         "bundle",
         models,
