@@ -21,6 +21,8 @@ from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder, Vector
 from firmware.vision.gallery import Fusion
 from firmware.vision.image import Image
+from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
+from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside
 from firmware.vision.quality import Quality, QualityLimits, assess
 
@@ -35,6 +37,7 @@ class Face:
     quality: Quality
     embeddings: dict[str, Vector] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    mesh: FaceMesh | None = None
 
     @property
     def area(self) -> float:
@@ -85,6 +88,20 @@ def load_detectors(folder: Path, variant: str, threads: int) -> tuple[FaceDetect
     return loaded[0], (loaded[1] if len(loaded) > 1 else None)
 
 
+def load_landmarks(folder: Path, threads: int = 1) -> LandmarkModel | None:
+    """The face mesh model when the models folder has it (set-up builds it), else None.
+
+    Raises:
+        ModelError: the file is there but altered or unusable.
+    """
+    path = folder / LANDMARK_FILE
+    if not path.is_file():
+        log.warning("vision: no %s in %s; head pose falls back to the detector's keypoints", LANDMARK_FILE, folder)
+        return None
+    verify_beside(path)
+    return LandmarkModel.load(folder, threads)
+
+
 class FaceEngine:
     """Detector + embedding models + quality limits. Use :meth:`load`."""
 
@@ -97,8 +114,10 @@ class FaceEngine:
         mirror: bool = False,
         load_ms: float = 0.0,
         fallback: FaceDetector | None = None,
+        landmarks: LandmarkModel | None = None,
     ) -> None:
         self.detector = detector
+        self.landmarks = landmarks
         self.fallback = fallback
         self.embedders = embedders
         self.limits = limits
@@ -133,6 +152,7 @@ class FaceEngine:
         loaded = {m: Embedder.load(manifests[m], config.threads) for m in by_size}
         embedders = [loaded[m] for m in config.models]
         detector, fallback = load_detectors(folder, config.detector, config.threads)
+        landmarks = load_landmarks(folder)
         if fused:
             fusion = fusion_for(folder, embedders, config.threshold, config.margin)
         else:
@@ -143,7 +163,7 @@ class FaceEngine:
         )
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
-        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback)
+        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks)
 
     def faces(self, image: Image, embed: bool = True) -> list[Face]:
         """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.
@@ -178,6 +198,15 @@ class FaceEngine:
             face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000
             face.timings[f"embed_{embedder.name}"] = (time.perf_counter() - t1) * 1000
 
+    def mesh(self, image: Image, face: Face) -> FaceMesh | None:
+        """The face's 468 landmarks, computed once per face and kept in ``face.mesh``; None when
+        no landmark model is installed (a hand-made models folder)."""
+        if face.mesh is None and self.landmarks is not None:
+            t0 = time.perf_counter()
+            face.mesh = self.landmarks.mesh(image, face.detection)
+            face.timings["landmarks"] = (time.perf_counter() - t0) * 1000
+        return face.mesh
+
     def enrolment_chip(self, image: Image, face: Face) -> Image:
         """The wide aligned chip kept with an enrolment sample (see ``ENROL_224``)."""
         return align(image, face.detection, ENROL_224)
@@ -187,4 +216,6 @@ class FaceEngine:
         models = [self.detector.model, *(e.model for e in self.embedders)]
         if self.fallback is not None:
             models.append(self.fallback.model)
+        if self.landmarks is not None:
+            models.append(self.landmarks.model)
         return sum(m.busy_s for m in models)

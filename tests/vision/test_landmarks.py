@@ -58,3 +58,16 @@ def test_the_crop_is_wider_than_the_box(models: tuple[FaceDetector, LandmarkMode
 def test_a_detector_is_not_a_landmark_model() -> None:
     with pytest.raises(ModelError, match="not a face mesh model"):
         LandmarkModel(runtime.load(MODELS / "blazeface_short_range.tflite"))
+
+
+def test_the_engine_computes_a_face_mesh_once() -> None:
+    from firmware.config import VisionConfig
+    from firmware.vision.engine import FaceEngine
+
+    engine = FaceEngine.load(VisionConfig(models_dir=str(MODELS)))
+    image = read_image(OBAMA)
+    face = engine.faces(image, embed=False)[0]
+    assert face.mesh is None
+    mesh = engine.mesh(image, face)
+    assert mesh is not None and mesh.presence > 0.9
+    assert engine.mesh(image, face) is mesh
