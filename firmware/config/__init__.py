@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from firmware.config.fields import setting as _f
+from firmware.config.liveness import LivenessConfig
 from firmware.config.sections import (
     BackupConfig,
     CameraConfig,
@@ -46,6 +47,7 @@ __all__ = [
     "Config",
     "DeviceConfig",
     "DoorConfig",
+    "LivenessConfig",
     "LoggingConfig",
     "LoopConfig",
     "MqttConfig",
@@ -79,6 +81,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
 
     @property
     def paths(self) -> Paths:
