@@ -16,7 +16,7 @@ import collections
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.camera import Frame
 from firmware.hw.door import DoorDevice
+from firmware.loop.liveness_stage import LivenessResult, LivenessStage
 from firmware.loop.records import DecisionRows, write_decision
 from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
@@ -59,6 +60,7 @@ class Decision:
     snapshot: str | None
     unknown_id: int | None = None
     recorded: bool = True
+    liveness: str | None = None  # the verdict: live | attack | not_proven (None: not checked)
 
 
 @dataclass
@@ -105,6 +107,8 @@ class DoorLoop:
         self._seen: dict[int, list[dict[str, Vector]]] = {}
         self._show_until = 0.0
         self._inference_before_swap = 0.0
+        self.liveness = LivenessStage(config, engine)
+        self._pending: dict[int, tuple[Frame, Face, Track, Identified]] = {}
 
     def use_engine(self, engine: FaceEngine) -> None:
         """Switch to other models (an installed update or a rollback) between two frames.
@@ -117,6 +121,8 @@ class DoorLoop:
         self.strangers.load(self.store, time.time() - self.config.loop.unknown_memory_days * 86400)
         self.tracker = Tracker(self.config.loop.agree_frames, self.config.loop.max_gap_frames)
         self._seen.clear()
+        self._pending.clear()
+        self.liveness.use_engine(self.config, engine)
 
     def inference_s(self) -> float:
         """Seconds spent inside the models since start, across model swaps."""
@@ -130,6 +136,12 @@ class DoorLoop:
         tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])
         decisions = []
         for face, track in zip(faces, tracks, strict=True):
+            if track.decided is None or track.id in self._pending:
+                t1 = time.perf_counter()
+                self.liveness.observe(frame.image, frame.captured_at, face, track.id)
+                if "landmarks" in face.timings:
+                    self.stats.add("landmarks", face.timings["landmarks"])
+                    self.stats.add("liveness", (time.perf_counter() - t1) * 1000)
             if track.decided is not None or not face.quality.ok:
                 continue
             t1 = time.perf_counter()
@@ -142,9 +154,8 @@ class DoorLoop:
             vote = {"match": f"user:{found.match.user_id}", "unknown": "unknown"}.get(found.match.decision)
             decided = self.tracker.vote(track, vote)
             if decided is not None:
-                decisions.append(self._decide(frame, face, track, found))
-        for ended in self.tracker.expire(frame.index):
-            self._seen.pop(ended.id, None)
+                self._recognised(frame, face, track, found)
+        decisions += self._settle(frame, {t.id for t in self.tracker.expire(frame.index)})
         self.stats.frames += 1
         self.frame_times.append(time.monotonic())
         self.stats.last_frame_at = frame.captured_at
@@ -152,18 +163,54 @@ class DoorLoop:
         self._show(frame, bool(faces))
         return decisions
 
+    def _recognised(self, frame: Frame, face: Face, track: Track, found: Identified) -> None:
+        """Hold a recognised visit until the liveness policy can judge it (at once for a
+        stranger, whom nothing would admit anyway)."""
+        self._pending[track.id] = (frame, face, track, found)
+        if found.match.decision == "match" and found.match.user_id is not None:
+            person = self._person(found.match.user_id)
+            local = datetime.fromtimestamp(frame.captured_at, self.zone)
+            if self.policy.decide("match", person, local)[0]:  # others are refused without waiting
+                self.liveness.recognised(track.id, frame.captured_at, person.role if person else None)
+
+    def _settle(self, frame: Frame, ended: set[int]) -> list[Decision]:
+        """Decide the held visits whose liveness judgement is final, and those whose track
+        ended; the records carry the time of this frame."""
+        decisions = []
+        for track_id in list(self._pending):
+            gone = track_id in ended
+            result = self.liveness.judge(track_id, frame.captured_at, ended=gone)
+            held, face, track, found = self._pending[track_id]
+            if result is None and track_id in self.liveness.visits and not gone:
+                continue
+            del self._pending[track_id]
+            now = replace(held, captured_at=frame.captured_at, index=frame.index)
+            decisions.append(self._decide(now, face, track, found, result or self._unjudged(track_id, frame)))
+        for track_id in ended:
+            self._seen.pop(track_id, None)
+            self.liveness.forget(track_id)
+        return decisions
+
+    def _unjudged(self, track_id: int, frame: Frame) -> LivenessResult:
+        record = self.liveness.current(track_id, frame.captured_at)
+        return LivenessResult(record["policy"], True, "", str(record.get("verdict")), record)
+
     def _show(self, frame: Frame, busy: bool) -> None:
+        challenge = self.liveness.led()
+        if challenge is not None:
+            self.door.show(challenge)
+            return
         if frame.captured_at < self._show_until:
             return
         undecided = any(t.decided is None for t in self.tracker.tracks)
         self.door.show("processing" if busy and undecided else "idle")
 
-    def _decide(self, frame: Frame, face: Face, track: Track, found: Identified) -> Decision:
+    def _decide(self, frame: Frame, face: Face, track: Track, found: Identified, live: LivenessResult) -> Decision:
         t0 = time.perf_counter()
         match = found.match
         user_id = match.user_id if match.decision == "match" else None
         try:
-            decision = self._act(frame, face, track, found, user_id)
+            decision = self._act(frame, face, track, found, user_id, live)
         except (OccurError, OSError, ValueError) as err:
             self.door.lock()
             self.door.show("fault")
@@ -190,7 +237,9 @@ class DoorLoop:
         self.stats.add("decide", (time.perf_counter() - t0) * 1000)
         return decision
 
-    def _act(self, frame: Frame, face: Face, track: Track, found: Identified, user_id: int | None) -> Decision:
+    def _act(
+        self, frame: Frame, face: Face, track: Track, found: Identified, user_id: int | None, live: LivenessResult
+    ) -> Decision:
         match = found.match
         person = self._person(user_id) if user_id is not None else None
         local = (
@@ -199,6 +248,8 @@ class DoorLoop:
             else datetime.fromtimestamp(frame.captured_at)
         )
         granted, reason = self.policy.decide(match.decision, person, local)
+        if granted and not live.allowed:
+            granted, reason = False, live.reason  # a proven attack, or evidence the policy needs is missing
         kind = "recognized" if user_id is not None else "unknown"
         last = self._last_decided.get(user_id) if user_id is not None else None
         if user_id is not None:
@@ -206,8 +257,9 @@ class DoorLoop:
         if last is not None and frame.captured_at - last < self.config.loop.cooldown_s:
             self._open_or_deny(granted)
             return Decision(
-                frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None, recorded=False
-            )
+                frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None,
+                recorded=False, liveness=live.state,
+            )  # fmt: skip
         snapshot = str(self.snapshots.capture(frame.image, face.detection.box, user_id, _utc(frame.captured_at)))
         unknown_id = None
         rows = DecisionRows(
@@ -231,6 +283,7 @@ class DoorLoop:
             reason=reason,
         )
         rows.outbox_max_rows = self.config.mqtt.outbox_max_rows
+        rows.liveness = live.record
         if user_id is None:
             # a stranger is described by the mean of the track's frames: steadier than one frame
             portrait = self._mean_embeddings(self._seen.get(track.id) or [face.embeddings])
@@ -247,8 +300,9 @@ class DoorLoop:
             assert unknown_id is not None
             self.strangers.add(unknown_id, portrait)
         return Decision(
-            frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id
-        )
+            frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id,
+            liveness=live.state,
+        )  # fmt: skip
 
     def _mean_embeddings(self, samples: list[dict[str, Vector]]) -> dict[str, Vector]:
         mean = {}

@@ -1,0 +1,130 @@
+"""The door loop's liveness stage: per-track accumulators, visits waiting for evidence, and the
+challenge shown on the LEDs.
+
+The loop hands every tracked face of every frame to :meth:`LivenessStage.observe` (turned
+heads too: a turn is evidence, though it fails the recognition quality gates), tells the stage
+when a track is recognised, and asks :meth:`LivenessStage.judge` each frame until the policy's
+judgement is final. A track that ends first is judged on what it showed. Challenges are timed
+with the operating system's random source, so an attacker cannot predict them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from firmware.config import Config
+from firmware.errors import ModelError
+from firmware.liveness_policy import Judgement, LivenessRules, Visit, limits_for
+from firmware.vision.engine import Face, FaceEngine, default_models_dir
+from firmware.vision.image import Image
+from firmware.vision.liveness.pad_model import PadModel
+from firmware.vision.liveness.track import LivenessTrack, observe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    """A final judgement with the verdict it rests on, as recorded with the decision."""
+
+    policy: str
+    allowed: bool
+    reason: str
+    state: str
+    record: dict[str, Any]
+
+
+class LivenessStage:
+    """Liveness for one door.
+
+    Raises:
+        ConfigError: a bad ``[liveness] roles`` line.
+        ModelError: the configured presentation-attack model is missing or unusable.
+    """
+
+    def __init__(self, config: Config, engine: FaceEngine) -> None:
+        self.config = config.liveness
+        self.rules = LivenessRules.from_config(config.liveness)
+        self.engine = engine
+        self.pad = self._load_pad(config)
+        self.limits = limits_for(config.liveness, self.pad.manifest.threshold if self.pad else 0.5)
+        self.tracks: dict[int, LivenessTrack] = {}
+        self.visits: dict[int, Visit] = {}
+        self.rng = random.SystemRandom()
+
+    def _load_pad(self, config: Config) -> PadModel | None:
+        if not config.liveness.pad_model:
+            return None
+        vision = config.active_vision()
+        folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+        return PadModel.load(folder, config.liveness.pad_model)
+
+    def use_engine(self, config: Config, engine: FaceEngine) -> None:
+        """New models (an update or a rollback): tracks restart with the loop's; the
+        presentation-attack model is reloaded from the new folder, or kept if it fails there."""
+        self.engine = engine
+        self.tracks.clear()
+        self.visits.clear()
+        try:
+            self.pad = self._load_pad(config)
+        except ModelError as err:
+            log.error("liveness: keeping the previous presentation-attack model: %s", err)
+
+    def observe(self, image: Image, t: float, face: Face, track: int) -> None:
+        """Add one frame's face to its track's accumulator (nothing when every policy is off)."""
+        if not self.rules.needed:
+            return
+        mesh = self.engine.mesh(image, face)
+        score = self.pad.score(image, face.detection) if self.pad is not None else None
+        accumulator = self.tracks.setdefault(track, LivenessTrack(self.limits, self.config.window_s))
+        accumulator.add(observe(image, face.detection, mesh, t, self.limits, score))
+
+    def recognised(self, track: int, t: float, role: str | None) -> None:
+        """The track's person was recognised at ``t``; their role picks the policy."""
+        accumulator = self.tracks.get(track)
+        started = accumulator.started if accumulator is not None and accumulator.started is not None else t
+        visit = Visit(self.rules.policy_for(role), self.config, started, self.rng)
+        visit.recognised(t)
+        self.visits[track] = visit
+
+    def judge(self, track: int, now: float, ended: bool = False) -> LivenessResult | None:
+        """The final result for a recognised track, or None while it must wait."""
+        visit = self.visits.get(track)
+        if visit is None:
+            return None
+        accumulator = self.tracks.get(track) or LivenessTrack(self.limits, self.config.window_s)
+        verdict = accumulator.verdict(now)
+        judgement: Judgement = visit.end(verdict) if ended else visit.step(verdict)
+        if not judgement.final:
+            return None
+        del self.visits[track]
+        record = verdict.record(visit.policy)
+        if visit.challenge is not None:
+            record["challenge"] = {"kind": visit.challenge.kind, "shown_at": round(visit.challenge.shown_at, 3)}
+        record["reason"] = judgement.reason
+        return LivenessResult(visit.policy, judgement.allowed, judgement.reason, verdict.state, record)
+
+    def current(self, track: int, now: float) -> dict[str, Any]:
+        """The verdict so far, recorded with decisions that need no liveness (strangers,
+        people the access policy refuses anyway)."""
+        if not self.rules.needed:
+            return {"policy": "off", "verdict": None}
+        accumulator = self.tracks.get(track) or LivenessTrack(self.limits, self.config.window_s)
+        return accumulator.verdict(now).record(self.rules.default)
+
+    def forget(self, track: int) -> None:
+        """The track ended."""
+        self.tracks.pop(track, None)
+        self.visits.pop(track, None)
+
+    def led(self) -> str | None:
+        """The LED pattern of a challenge waiting for its answer, if any."""
+        for visit in self.visits.values():
+            pattern = visit.led()
+            if pattern is not None:
+                return pattern
+        return None
