@@ -138,7 +138,15 @@ class Visit:
     bench and ``occur pad report`` drive it alike. Times are the frames' clock, seconds.
     """
 
-    def __init__(self, policy: str, config: LivenessConfig, started_at: float, rng: random.Random) -> None:
+    def __init__(
+        self,
+        policy: str,
+        config: LivenessConfig,
+        started_at: float,
+        rng: random.Random,
+        planned: Challenge | None = None,
+    ) -> None:
+        self.planned = planned  # a recorded session's challenge, shown when its time comes
         self.policy = policy
         self.config = config
         self.started_at = started_at
@@ -174,6 +182,10 @@ class Visit:
     def _maybe_show(self, verdict: Verdict) -> None:
         assert self.recognised_at is not None and self._show_at is not None
         now = verdict.now
+        if self.planned is not None:
+            if now >= self.planned.shown_at:
+                self.challenge = self.planned
+            return
         if now < self._show_at or now - self.recognised_at >= self.config.max_wait_s:
             return
         recent = {kind for kind, t in verdict.events if t >= now - QUIET_S}
@@ -216,6 +228,7 @@ def decide_recorded(
     limits: Thresholds,
     rng: random.Random,
     recognised_index: int = 2,
+    planned: Challenge | None = None,
 ) -> Outcome:
     """Replay a visit's samples through the accumulator and the policy as the door does, the
     person recognised at sample ``recognised_index``; a visit that ends first is judged on
@@ -223,7 +236,7 @@ def decide_recorded(
     if not samples:
         raise ValueError("a visit needs at least one frame")
     track = LivenessTrack(limits, config.window_s)
-    visit = Visit(policy, config, samples[0].t, rng)
+    visit = Visit(policy, config, samples[0].t, rng, planned)
     at = min(recognised_index, len(samples) - 1)
     for i, sample in enumerate(samples):
         track.add(sample)

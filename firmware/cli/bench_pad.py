@@ -118,7 +118,8 @@ def _print(ctx: Context, report: object, asked: int) -> None:
     rows = []
     for cell in report.cells.values():
         target = "-" if cell.target is None else f"<= {cell.target:.0%}"
-        verdict = "" if cell.target is None else ("met" if cell.upper <= cell.target else "NOT MET")
+        assessed = cell.target is not None and cell.attempts >= MIN_SEQUENCES
+        verdict = "" if not assessed else ("met" if cell.upper <= (cell.target or 0.0) else "NOT MET")
         rows.append(
             (cell.species, cell.policy, cell.attempts, cell.accepted, f"{cell.apcer:.1%}", f"{cell.upper:.1%}",
              target, verdict)

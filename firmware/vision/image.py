@@ -264,7 +264,8 @@ def line_segments(edge_map: Grey, min_length: float, max_gap: float) -> npt.NDAr
     """Straight segments in an edge map (probabilistic Hough), N x 4 ``x0, y0, x1, y1``."""
     import cv2
 
-    found = cv2.HoughLinesP(edge_map, 1, np.pi / 180, 40, minLineLength=min_length, maxLineGap=max_gap)
+    votes = max(30, round(0.5 * min_length))  # a segment needs edge pixels along half its length at least
+    found = cv2.HoughLinesP(edge_map, 1, np.pi / 180, votes, minLineLength=min_length, maxLineGap=max_gap)
     return np.zeros((0, 4)) if found is None else np.asarray(found, dtype=np.float64).reshape(-1, 4)
 
 
@@ -286,4 +287,3 @@ def darken_line(image: Image, points: npt.NDArray[np.float64], thickness: int, f
     cv2.polylines(mask, [np.round(points).astype(np.int32)], False, 255, max(1, thickness), cv2.LINE_AA)
     weight = 1.0 - (1.0 - factor) * (mask.astype(np.float32) / 255.0)
     return np.asarray(np.clip(image.astype(np.float32) * weight[..., None], 0, 255), dtype=np.uint8)
-

@@ -39,7 +39,7 @@ MIN_SUPPORT = 0.85
 """Share of a border's length along which it must separate a brighter from a darker side."""
 EDGE_STEP = 12.0
 """Grey levels between the two sides of a border, 2 px either side of it."""
-WORK_SIDE = 120
+WORK_SIDE = 100
 """The face box is scaled to about this many pixels for the bezel search (speed)."""
 
 
@@ -90,9 +90,9 @@ def bezel_sides(image: Image, box: Box) -> int:
         grey = resize(grey, max(8, round(grey.shape[1] * scale)), max(8, round(grey.shape[0] * scale)))
     edge_map = edges(grey, 30, 90)
     found = line_segments(edge_map, min_length=0.8 * side * scale, max_gap=0.15 * side * scale)
-    found = np.array([s for s in found if _support(grey, s) >= MIN_SUPPORT]).reshape(-1, 4)
     sides: dict[str, list[tuple[float, float, float]]] = {"left": [], "above": [], "right": [], "below": []}
-    for sx0, sy0, sx1, sy1 in found / scale:
+    for scaled in found:
+        sx0, sy0, sx1, sy1 = scaled / scale
         ax, ay, bx, by = sx0 + left - cx, sy0 + top - cy, sx1 + left - cx, sy1 + top - cy
         angle = math.degrees(math.atan2(by - ay, bx - ax)) % 180
         if min(angle, 180 - angle) <= 20:  # (position, start, end) along the other axis
@@ -110,7 +110,8 @@ def bezel_sides(image: Image, box: Box) -> int:
         else:
             continue
         overlap = min(segment[2], limits[1]) - max(segment[1], limits[0])
-        if 0.5 * side <= abs(segment[0]) <= 1.8 * side and overlap >= 0.5 * (limits[1] - limits[0]):
+        near = 0.5 * side <= abs(segment[0]) <= 1.8 * side and overlap >= 0.5 * (limits[1] - limits[0])
+        if near and _support(grey, scaled) >= MIN_SUPPORT:
             sides[name].append(segment)
     return _cornered(sides, 0.25 * side)
 

@@ -9,8 +9,9 @@ weighs it all at a moment, over the last ``window_s`` seconds:
 1. no usable landmarks: ``not_proven`` (no landmarks, or a face too small for the model);
 2. a screen cue or the operator model in enough frames: ``attack``;
 3. a frame rate under ``min_fps``: ``not_proven`` (motion and blinks are not trusted);
-4. planar motion in enough frames and no parallax: ``attack`` (``planar_motion``);
-5. parallax in enough frames, or a blink: ``live``;
+4. enough out-of-plane motion with the nose following the plane: ``attack``
+   (``planar_motion``), see :class:`~firmware.vision.liveness.verdict.Thresholds`;
+5. the nose leaving the plane as a head's does, or a blink: ``live``;
 6. otherwise ``not_proven``: no head turn or blink yet.
 """
 
@@ -48,9 +49,8 @@ class Sample:
     cues: tuple[str, ...] = ()
     screen: screen.ScreenCues | None = None
     pad: float | None = None
-    parallax: float = 0.0  # second-largest parallax against the references
-    planar: bool = False
-    plane: float = 0.0
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (parallax, plane) against references
+    jitter: float | None = None  # plane motion since the previous usable frame: the landmark noise
 
 
 def observe(
@@ -92,21 +92,20 @@ class LivenessTrack:
     def _motion(self, sample: Sample) -> None:
         assert sample.points is not None
         usable = [s for s in self.samples if s.points is not None]
+        if not usable:
+            return
+        previous = usable[-1]
+        assert previous.points is not None
+        sample.jitter = compare(previous.points, sample.points).plane
         refs: list[Sample] = []
         for lag in REFERENCE_LAGS_S:
-            older = [s for s in usable if s.t <= sample.t - lag]
+            older = [s for s in usable if s.t <= sample.t - lag + 1e-6]
             if older and older[-1] not in refs:
                 refs.append(older[-1])
-        if not refs and usable:
-            refs.append(usable[0])
-        pairs = [compare(r.points, sample.points) for r in refs if r.points is not None]
-        if not pairs:
-            return
-        values = sorted((p.parallax for p in pairs), reverse=True)
-        sample.parallax = values[1] if len(values) > 1 else values[0]
-        best = max(pairs, key=lambda p: p.plane)
-        sample.plane = best.plane
-        sample.planar = best.plane >= self.limits.min_plane_motion and best.parallax <= self.limits.flat_parallax
+        for ref in refs:
+            assert ref.points is not None
+            pair = compare(ref.points, sample.points)
+            sample.pairs.append((pair.parallax, pair.plane))
 
     def verdict(self, now: float) -> Verdict:
         """The verdict over the samples of the last ``window_s`` seconds up to ``now``."""
@@ -139,23 +138,26 @@ class LivenessTrack:
 
     def _temporal(self, usable: list[Sample], now: float, cues: dict[str, object]) -> Verdict:
         limits = self.limits
-        turns = []
-        for before, this, after in zip(usable, usable[1:], usable[2:], strict=False):
-            if float(np.median([before.parallax, this.parallax, after.parallax])) >= limits.live_parallax:
-                turns.append(after.t)
-        planar = sum(s.planar for s in usable)
+        jitter = [s.jitter for s in usable if s.jitter is not None]
+        floor = max(limits.min_plane_motion, limits.noise_factor * float(np.median(jitter))) if jitter else 1.0
+        informative = [(s.t, p, q) for s in usable for p, q in s.pairs if q >= floor]
         found = blinks([(s.t, s.ear) for s in usable], limits.blink_ratio, limits.blink_max_s)
-        cues.update(
-            parallax=round(max(s.parallax for s in usable), 4),
-            plane=round(max(s.plane for s in usable), 4),
-            planar_frames=planar,
-            parallax_frames=len(turns),
-            blinks=len(found),
-        )
-        if planar >= limits.planar_frames and not turns:
-            return Verdict("attack", "planar_motion", now, cues=cues)
-        events = [("turn", t) for t in turns[limits.live_frames - 1 :]] + [("blink", t) for t in found]
-        events.sort(key=lambda e: e[1])
+        cues.update(pairs=len(informative), plane_floor=round(floor, 4), blinks=len(found))
+        turns: list[float] = []
+        if len(informative) >= limits.min_pairs:
+            p = np.array([x[1] for x in informative])
+            q = np.array([x[2] for x in informative])
+            slope = float(p @ q / (q @ q))
+            # pairs share frames, so their errors are not independent: the spread is doubled
+            spread = 2.0 * float(np.sqrt(((p - slope * q) ** 2).sum() / (len(p) - 1) / (q @ q)))
+            cues.update(slope=round(slope, 3), slope_error=round(spread, 3), parallax=round(float(np.median(p)), 4))
+            if slope + 2 * spread <= limits.flat_slope:
+                return Verdict("attack", "planar_motion", now, cues=cues)
+            if slope - 2 * spread >= limits.live_slope and float(np.median(p)) >= limits.live_parallax:
+                turns = sorted(
+                    {t for t, pp, qq in informative if pp >= limits.live_slope * qq and pp >= limits.live_parallax}
+                )
+        events = sorted([("turn", t) for t in turns] + [("blink", t) for t in found], key=lambda e: e[1])
         if events:
             return Verdict("live", "parallax" if events[0][0] == "turn" else "blink", now, tuple(events), cues)
         return Verdict("not_proven", "no head turn or blink yet", now, cues=cues)
