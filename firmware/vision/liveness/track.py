@@ -35,6 +35,7 @@ from firmware.vision.liveness.verdict import Thresholds, Verdict
 
 REFERENCE_LAGS_S = (0.25, 0.5, 1.0, 2.0)
 MIN_PRESENCE = 0.5
+MARGIN = 2.0  # standard errors (doubled) a slope must clear its limit by
 
 
 @dataclass
@@ -151,9 +152,9 @@ class LivenessTrack:
             # pairs share frames, so their errors are not independent: the spread is doubled
             spread = 2.0 * float(np.sqrt(((p - slope * q) ** 2).sum() / (len(p) - 1) / (q @ q)))
             cues.update(slope=round(slope, 3), slope_error=round(spread, 3), parallax=round(float(np.median(p)), 4))
-            if slope + 2 * spread <= limits.flat_slope:
+            if slope + MARGIN * spread <= limits.flat_slope:
                 return Verdict("attack", "planar_motion", now, cues=cues)
-            if slope - 2 * spread >= limits.live_slope and float(np.median(p)) >= limits.live_parallax:
+            if slope - MARGIN * spread >= limits.live_slope and float(np.median(p)) >= limits.live_parallax:
                 turns = sorted(
                     {t for t, pp, qq in informative if pp >= limits.live_slope * qq and pp >= limits.live_parallax}
                 )
