@@ -146,7 +146,7 @@ def run_frames(
     samples = []
     for i, frame in enumerate(frames):
         t0 = time.perf_counter()
-        sample = sample_frame(engine, frame, i / fps, limits, pad)
+        sample = sample_frame(engine, frame, i / fps, limits, pad, screen_cues=i % 2 == 0)
         if sample is not None:
             samples.append(sample)
             report.cue_ms.append((time.perf_counter() - t0) * 1000)

@@ -81,7 +81,7 @@ class LivenessStage:
         mesh = self.engine.mesh(image, face)
         score = self.pad.score(image, face.detection) if self.pad is not None else None
         accumulator = self.tracks.setdefault(track, LivenessTrack(self.limits, self.config.window_s))
-        accumulator.add(observe(image, face.detection, mesh, t, self.limits, score))
+        accumulator.add(observe(image, face.detection, mesh, t, self.limits, score, accumulator.screen_due(t)))
 
     def recognised(self, track: int, t: float, role: str | None) -> None:
         """The track's person was recognised at ``t``; their role picks the policy."""

@@ -35,6 +35,7 @@ from firmware.vision.liveness.verdict import Thresholds, Verdict
 
 REFERENCE_LAGS_S = (0.25, 0.5, 1.0, 2.0)
 MIN_PRESENCE = 0.5
+SCREEN_EVERY_S = 0.1
 MARGIN = 2.0  # standard errors (doubled) a slope must clear its limit by
 
 
@@ -55,9 +56,17 @@ class Sample:
 
 
 def observe(
-    image: Image, face: Detection, mesh: FaceMesh | None, t: float, limits: Thresholds, pad: float | None = None
+    image: Image,
+    face: Detection,
+    mesh: FaceMesh | None,
+    t: float,
+    limits: Thresholds,
+    pad: float | None = None,
+    screen_cues: bool = True,
 ) -> Sample:
-    """The sample of one frame. ``pad`` is the operator model's live score, if any."""
+    """The sample of one frame. ``pad`` is the operator model's live score, if any; the screen
+    cues (a few ms) are measured only when ``screen_cues``: every other frame is enough for
+    cues that must hold in half of them."""
     if mesh is None or mesh.presence < MIN_PRESENCE:
         return Sample(t, problem="no face landmarks")
     points = mesh.points.astype(np.float64)
@@ -66,8 +75,9 @@ def observe(
         return Sample(
             t, problem=f"face too small for the landmark model (eyes {size:.0f} px apart, need {limits.min_iod_px:.0f})"
         )
-    measured = screen.measure(image, face.box, points)
-    return Sample(t, points, ear=eye_aspect_ratio(points), iod_px=size, cues=measured.fired(), screen=measured, pad=pad)
+    measured = screen.measure(image, face.box, points) if screen_cues else None
+    fired = measured.fired() if measured is not None else ()
+    return Sample(t, points, ear=eye_aspect_ratio(points), iod_px=size, cues=fired, screen=measured, pad=pad)
 
 
 @dataclass
@@ -89,6 +99,12 @@ class LivenessTrack:
         keep = self.window_s + max(REFERENCE_LAGS_S)
         while self.samples and self.samples[0].t < sample.t - keep:
             self.samples.popleft()
+
+    def screen_due(self, t: float) -> bool:
+        """Whether the frame at ``t`` should measure the screen cues (about every other frame
+        at 15 fps: the last measurement is at least 0.1 s old)."""
+        last = next((s.t for s in reversed(self.samples) if s.screen is not None), None)
+        return last is None or t - last >= SCREEN_EVERY_S
 
     def _motion(self, sample: Sample) -> None:
         assert sample.points is not None
@@ -121,10 +137,11 @@ class LivenessTrack:
             (len(recent) - 1) / (recent[-1].t - recent[0].t) if len(recent) > 1 and recent[-1].t > recent[0].t else 0.0
         )
         cues["fps"] = round(fps, 1)
+        measured = [s for s in usable if s.screen is not None]
         for name in ("screen_bezel", "glare", "moire"):
-            hits = sum(name in s.cues for s in usable)
+            hits = sum(name in s.cues for s in measured)
             cues[name] = hits
-            if hits >= limits.cue_frames and hits >= limits.cue_fraction * len(usable):
+            if hits >= limits.cue_frames and hits >= limits.cue_fraction * len(measured):
                 return Verdict("attack", name, now, cues=cues)
         scores = [s.pad for s in usable if s.pad is not None]
         if scores:
@@ -165,7 +182,12 @@ class LivenessTrack:
 
 
 def sample_frame(
-    engine: FaceEngine, image: Image, t: float, limits: Thresholds, pad: PadModel | None = None
+    engine: FaceEngine,
+    image: Image,
+    t: float,
+    limits: Thresholds,
+    pad: PadModel | None = None,
+    screen_cues: bool = True,
 ) -> Sample | None:
     """The sample of the largest face in a frame, as the door takes it; None when no face is
     found. For recorded sessions and the bench (the door loop samples every tracked face)."""
@@ -175,4 +197,4 @@ def sample_frame(
     face = faces[0]
     mesh = engine.mesh(image, face)
     score = pad.score(image, face.detection) if pad is not None else None
-    return observe(image, face.detection, mesh, t, limits, score)
+    return observe(image, face.detection, mesh, t, limits, score, screen_cues)
