@@ -193,7 +193,8 @@ class DoorLoop:
 
     def _unjudged(self, track_id: int, frame: Frame) -> LivenessResult:
         record = self.liveness.current(track_id, frame.captured_at)
-        return LivenessResult(record["policy"], True, "", str(record.get("verdict")), record)
+        verdict = record.get("verdict")
+        return LivenessResult(record["policy"], True, "", None if verdict is None else str(verdict), record)
 
     def _show(self, frame: Frame, busy: bool) -> None:
         challenge = self.liveness.led()

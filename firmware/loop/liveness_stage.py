@@ -34,7 +34,7 @@ class LivenessResult:
     policy: str
     allowed: bool
     reason: str
-    state: str
+    state: str | None  # None: not checked (policy off)
     record: dict[str, Any]
 
 
@@ -102,6 +102,8 @@ class LivenessStage:
         if not judgement.final:
             return None
         del self.visits[track]
+        if visit.policy == "off":
+            return LivenessResult("off", True, judgement.reason, None, {"policy": "off", "verdict": None})
         record = verdict.record(visit.policy)
         if visit.challenge is not None:
             record["challenge"] = {"kind": visit.challenge.kind, "shown_at": round(visit.challenge.shown_at, 3)}
