@@ -82,3 +82,18 @@ def test_unknown_species_and_names_as_subjects_are_refused(cli: Cli, tmp_path: P
               "--subject", "s1", "--consent-by", "hr")  # fmt: skip
     assert bad.status == 2 and "species 'poster' is not one of" in bad.err
     assert not any((tmp_path / "data" / "pad").glob("*"))
+
+
+def test_sessions_stay_readable_after_a_key_rotation(cli: Cli, tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    source = still(tmp_path / "still", 5)
+    assert cli("--data-dir", data, "pad", "record", "--source", source, "--species", "phone", "--subject", "s1",
+               "--consent-by", "hr").status == 0  # fmt: skip
+    frame = next((tmp_path / "data" / "pad").rglob("frame_00000.jpg"))
+    before = frame.read_bytes()
+    rotated = cli("--data-dir", data, "keys", "rotate")
+    assert rotated.status == 0, rotated.err
+    assert frame.read_bytes() != before  # re-sealed under the new key
+    result = cli("--data-dir", data, "pad", "report", "--json")
+    assert result.status == 0, result.err
+    assert json.loads(result.out)["policies"]["deny_attacks"]["apcer"]["phone"]["presentations"] == 1
