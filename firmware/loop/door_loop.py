@@ -16,7 +16,7 @@ import collections
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -108,7 +108,6 @@ class DoorLoop:
         self._show_until = 0.0
         self._inference_before_swap = 0.0
         self.liveness = LivenessStage(config, engine)
-        self._pending: dict[int, tuple[Frame, Face, Track, Identified]] = {}
 
     def use_engine(self, engine: FaceEngine) -> None:
         """Switch to other models (an installed update or a rollback) between two frames.
@@ -121,7 +120,6 @@ class DoorLoop:
         self.strangers.load(self.store, time.time() - self.config.loop.unknown_memory_days * 86400)
         self.tracker = Tracker(self.config.loop.agree_frames, self.config.loop.max_gap_frames)
         self._seen.clear()
-        self._pending.clear()
         self.liveness.use_engine(self.config, engine)
 
     def inference_s(self) -> float:
@@ -136,7 +134,7 @@ class DoorLoop:
         tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])
         decisions = []
         for face, track in zip(faces, tracks, strict=True):
-            if track.decided is None or track.id in self._pending:
+            if track.decided is None or track.id in self.liveness.held:
                 t1 = time.perf_counter()
                 self.liveness.observe(frame.image, frame.captured_at, face, track.id)
                 if "landmarks" in face.timings:
@@ -154,7 +152,11 @@ class DoorLoop:
             vote = {"match": f"user:{found.match.user_id}", "unknown": "unknown"}.get(found.match.decision)
             decided = self.tracker.vote(track, vote)
             if decided is not None:
-                self._recognised(frame, face, track, found)
+                user = found.match.user_id if found.match.decision == "match" else None
+                person = self._person(user) if user is not None else None
+                when = datetime.fromtimestamp(frame.captured_at, self.zone)
+                admitted = self.policy.decide(found.match.decision, person, when)[0]  # others: refused at once
+                self.liveness.hold((frame, face, track, found), person.role if person else None, admitted)
         decisions += self._settle(frame, {t.id for t in self.tracker.expire(frame.index)})
         self.stats.frames += 1
         self.frame_times.append(time.monotonic())
@@ -163,38 +165,12 @@ class DoorLoop:
         self._show(frame, bool(faces))
         return decisions
 
-    def _recognised(self, frame: Frame, face: Face, track: Track, found: Identified) -> None:
-        """Hold a recognised visit until the liveness policy can judge it (at once for a
-        stranger, whom nothing would admit anyway)."""
-        self._pending[track.id] = (frame, face, track, found)
-        if found.match.decision == "match" and found.match.user_id is not None:
-            person = self._person(found.match.user_id)
-            local = datetime.fromtimestamp(frame.captured_at, self.zone)
-            if self.policy.decide("match", person, local)[0]:  # others are refused without waiting
-                self.liveness.recognised(track.id, frame.captured_at, person.role if person else None)
-
     def _settle(self, frame: Frame, ended: set[int]) -> list[Decision]:
-        """Decide the held visits whose liveness judgement is final, and those whose track
-        ended; the records carry the time of this frame."""
-        decisions = []
-        for track_id in list(self._pending):
-            gone = track_id in ended
-            result = self.liveness.judge(track_id, frame.captured_at, ended=gone)
-            held, face, track, found = self._pending[track_id]
-            if result is None and track_id in self.liveness.visits and not gone:
-                continue
-            del self._pending[track_id]
-            now = replace(held, captured_at=frame.captured_at, index=frame.index)
-            decisions.append(self._decide(now, face, track, found, result or self._unjudged(track_id, frame)))
+        """Decide the held visits the liveness stage releases; forget the ended tracks."""
+        decisions = [self._decide(*held, result) for held, result in self.liveness.release(frame, ended)]
         for track_id in ended:
             self._seen.pop(track_id, None)
-            self.liveness.forget(track_id)
         return decisions
-
-    def _unjudged(self, track_id: int, frame: Frame) -> LivenessResult:
-        record = self.liveness.current(track_id, frame.captured_at)
-        verdict = record.get("verdict")
-        return LivenessResult(record["policy"], True, "", None if verdict is None else str(verdict), record)
 
     def _show(self, frame: Frame, busy: bool) -> None:
         challenge = self.liveness.led()

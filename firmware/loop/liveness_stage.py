@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from firmware.config import Config
 from firmware.errors import ModelError
+from firmware.hw.camera import Frame
 from firmware.liveness_policy import Judgement, LivenessRules, Visit, limits_for
+from firmware.loop.tracker import Track
+from firmware.recognition.recogniser import Identified
 from firmware.vision.engine import Face, FaceEngine, default_models_dir
 from firmware.vision.image import Image
 from firmware.vision.liveness.pad_model import PadModel
 from firmware.vision.liveness.track import LivenessTrack, observe
 
 log = logging.getLogger(__name__)
+Held = tuple[Frame, Face, Track, Identified]
+"""A decided visit waiting for its liveness judgement: the frame, face, track and recognition."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class LivenessStage:
         self.limits = limits_for(config.liveness, self.pad.manifest.threshold if self.pad else 0.5)
         self.tracks: dict[int, LivenessTrack] = {}
         self.visits: dict[int, Visit] = {}
+        self.held: dict[int, Held] = {}
         self.rng = random.SystemRandom()
 
     def _load_pad(self, config: Config) -> PadModel | None:
@@ -69,6 +75,7 @@ class LivenessStage:
         self.engine = engine
         self.tracks.clear()
         self.visits.clear()
+        self.held.clear()
         try:
             self.pad = self._load_pad(config)
         except ModelError as err:
@@ -82,6 +89,42 @@ class LivenessStage:
         score = self.pad.score(image, face.detection) if self.pad is not None else None
         accumulator = self.tracks.setdefault(track, LivenessTrack(self.limits, self.config.window_s))
         accumulator.add(observe(image, face.detection, mesh, t, self.limits, score, accumulator.screen_due(t)))
+
+    def hold(self, held: Held, role: str | None, admitted: bool) -> None:
+        """Keep a decided visit (frame, face, track, recognition) until :meth:`release` lets it
+        go. Only a person the access policy would admit waits for liveness evidence, under their
+        role's policy; strangers and refused people are released at the next frame."""
+        frame, _face, track, _found = held
+        self.held[track.id] = held
+        if admitted:
+            self.recognised(track.id, frame.captured_at, role)
+
+    def release(self, frame: Frame, ended: set[int]) -> list[tuple[Held, LivenessResult]]:
+        """The held visits whose judgement is final at ``frame`` (or whose track ended), each
+        with its frame's time and index moved to ``frame``; ended tracks are forgotten."""
+        out = []
+        for track_id in list(self.held):
+            gone = track_id in ended
+            result = self.judge(track_id, frame.captured_at, ended=gone)
+            if result is None and track_id in self.visits and not gone:
+                continue
+            held_frame, face, track, found = self.held.pop(track_id)
+            result = result or self._unjudged(track_id, frame.captured_at)
+            out.append(
+                ((replace(held_frame, captured_at=frame.captured_at, index=frame.index), face, track, found), result)
+            )
+        for track_id in ended:
+            self.forget(track_id)
+        return out
+
+    def _unjudged(self, track: int, now: float) -> LivenessResult:
+        """The verdict so far, for decisions that need no liveness (strangers, people the
+        access policy refuses anyway)."""
+        if not self.rules.needed:
+            return LivenessResult("off", True, "", None, {"policy": "off", "verdict": None})
+        accumulator = self.tracks.get(track) or LivenessTrack(self.limits, self.config.window_s)
+        verdict = accumulator.verdict(now)
+        return LivenessResult(self.rules.default, True, "", verdict.state, verdict.record(self.rules.default))
 
     def recognised(self, track: int, t: float, role: str | None) -> None:
         """The track's person was recognised at ``t``; their role picks the policy."""
@@ -110,18 +153,11 @@ class LivenessStage:
         record["reason"] = judgement.reason
         return LivenessResult(visit.policy, judgement.allowed, judgement.reason, verdict.state, record)
 
-    def current(self, track: int, now: float) -> dict[str, Any]:
-        """The verdict so far, recorded with decisions that need no liveness (strangers,
-        people the access policy refuses anyway)."""
-        if not self.rules.needed:
-            return {"policy": "off", "verdict": None}
-        accumulator = self.tracks.get(track) or LivenessTrack(self.limits, self.config.window_s)
-        return accumulator.verdict(now).record(self.rules.default)
-
     def forget(self, track: int) -> None:
         """The track ended."""
         self.tracks.pop(track, None)
         self.visits.pop(track, None)
+        self.held.pop(track, None)
 
     def led(self) -> str | None:
         """The LED pattern of a challenge waiting for its answer, if any."""
