@@ -83,8 +83,8 @@ published nose parallax of a real head (0.18 x IOD x sin(yaw)); see ``occur benc
 
 class Head:
     """A photo re-posed in 3-D with its face mesh as the depth: what a camera would see if the
-    face in the photo turned. Around the mesh, rings of extra points carry the hair and
-    background along smoothly (the background recedes to a far plane that barely moves).
+    face in the photo turned. Around the mesh, two rings of extra points carry the hair along
+    with the head; the photo's border stays where it is, so the background does not turn.
 
     Args:
         photo: the source picture (BGR).
