@@ -87,6 +87,7 @@ class PadBenchReport:
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     not_acquired: Counter[str] = field(default_factory=Counter)
     caught_by: dict[str, Counter[str]] = field(default_factory=dict)
+    accepted_by: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # verdict: cue of each miss
     live_after_s: dict[str, list[float]] = field(default_factory=dict)
     renders: int = 0
     landmark_ms: list[float] = field(default_factory=list)
@@ -217,6 +218,10 @@ def _judge(
         cell = report.cells[(name, policy)]
         cell.attempts += 1
         cell.accepted += int(outcome.judgement.allowed)
+        if outcome.judgement.allowed:
+            report.accepted_by.setdefault((name, policy), Counter())[
+                f"{outcome.verdict.state}: {outcome.verdict.cue}"
+            ] += 1
         if policy == "deny_attacks" and outcome.verdict.state == "attack":
             report.caught_by[name][outcome.verdict.cue] += 1
 

@@ -96,6 +96,7 @@ def _as_json(report: object) -> dict[str, object]:
             for c in report.cells.values()
         ],
         "not_acquired": dict(report.not_acquired),
+        "accepted_as": {f"{s}/{p}": dict(c) for (s, p), c in report.accepted_by.items()},
         "caught_by_under_deny_attacks": {k: dict(v) for k, v in report.caught_by.items()},
         "live_after_s": report.live_after_s,
         "bpcer": "not measured (synthetic renders are not bona fide presentations)",
@@ -129,6 +130,9 @@ def _print(ctx: Context, report: object, asked: int) -> None:
         ctx.out(f"fewer than {MIN_SEQUENCES} sequences per species: too few to assess the targets")
     for species, count in report.not_acquired.items():
         ctx.out(f"{species}: {count} sequences not acquired (face in fewer than 3 frames), left out of the rates")
+    for (species, policy), why in report.accepted_by.items():
+        if policy in ("require_live", "challenge"):
+            ctx.out(f"accepted under {policy}, {species}: " + ", ".join(f"{k} {v}" for k, v in why.items()))
     for species, causes in report.caught_by.items():
         ctx.out(
             f"caught under deny_attacks, {species}: " + (", ".join(f"{k} {v}" for k, v in causes.items()) or "none")

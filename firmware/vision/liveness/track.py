@@ -108,6 +108,7 @@ class LivenessTrack:
 
     def _motion(self, sample: Sample) -> None:
         assert sample.points is not None
+        sample.pairs, sample.jitter = [], None  # a sample replayed into another track starts afresh
         usable = [s for s in self.samples if s.points is not None]
         if not usable:
             return
@@ -165,9 +166,11 @@ class LivenessTrack:
         if len(informative) >= limits.min_pairs:
             p = np.array([x[1] for x in informative])
             q = np.array([x[2] for x in informative])
-            slope = float(p @ q / (q @ q))
-            # pairs share frames, so their errors are not independent: the spread is doubled
-            spread = 2.0 * float(np.sqrt(((p - slope * q) ** 2).sum() / (len(p) - 1) / (q @ q)))
+            # the median ratio, so that a few pairs spoiled by one bad frame cannot carry it; its
+            # spread from the median absolute deviation, doubled because pairs share frames
+            ratios = p / q
+            slope = float(np.median(ratios))
+            spread = 2.0 * 1.4826 * float(np.median(np.abs(ratios - slope))) / float(np.sqrt(len(ratios)))
             cues.update(slope=round(slope, 3), slope_error=round(spread, 3), parallax=round(float(np.median(p)), 4))
             if slope + MARGIN * spread <= limits.flat_slope:
                 return Verdict("attack", "planar_motion", now, cues=cues)

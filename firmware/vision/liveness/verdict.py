@@ -36,8 +36,9 @@ class Thresholds:
 
     The planar-motion test weighs frame pairs whose out-of-plane motion (``plane``) is at least
     ``min_plane_motion`` and ``noise_factor`` times the visit's frame-to-frame jitter; with
-    ``min_pairs`` of them, the slope of nose parallax over plane motion decides, once twice its
-    (doubled) standard error clears a limit: a head's nose leaves the face plane by about
+    ``min_pairs`` of them, the median ratio of nose parallax to plane motion (the slope) decides,
+    once it clears a limit by twice its spread (from the median absolute deviation, doubled since
+    pairs share frames): a head's nose leaves the face plane by about
     0.18 x IOD x sin(yaw) (slopes 0.7-1.8 on renders with that depth), a flat picture's
     landmarks follow the plane up to the landmark model's own bias (slopes 0.3-1.0 on synthetic
     prints and screens). The limits leave the overlap undecided (``not_proven``), and the planar
