@@ -29,8 +29,7 @@ def routes() -> list[Route]:
         Route("enrol_more", rf"/people/{ID}/enrol", P, "admin", people.enrol_more),
         Route("role", rf"/people/{ID}/role", P, "admin", people.set_role),
         Route("active", rf"/people/{ID}/active", P, "admin", people.set_active),
-        Route("forget_confirm", rf"/people/{ID}/forget", G, "admin", people.forget_confirm),
-        Route("forget", rf"/people/{ID}/forget", P, "admin", people.forget),
+        Route("forget", rf"/people/{ID}/forget", ("GET", "POST"), "admin", _forget),
         Route("strangers", r"/strangers", G, "viewer", strangers.strangers_page),
         Route("promote", rf"/strangers/{ID}/promote", P, "admin", strangers.promote),
         Route("dismiss", rf"/strangers/{ID}/dismiss", P, "admin", strangers.dismiss),
@@ -67,6 +66,10 @@ def routes() -> list[Route]:
         Route("api_unlock", r"/api/v1/door/unlock", P, "api:unlock", api.unlock),
         Route("api_enrol", r"/api/v1/people", P, "api:enrol", api.enrol),
     ]
+
+
+def _forget(page: Page) -> Response:
+    return people.forget(page) if page.req.method == "POST" else people.forget_confirm(page)
 
 
 def _login(page: Page) -> Response:
