@@ -220,7 +220,7 @@ class Console:
             return self._plain(status, message)
         try:
             return page.render("error.html", status=status, status_code=status, message=message)
-        except Exception:  # noqa: BLE001 - the error page itself must never fail the answer
+        except Exception:
             log.exception("web: error page failed")
             return self._plain(status, message)
 

@@ -155,7 +155,7 @@ def running_door(root: Path, **web: Any) -> Iterator[Door]:
     def run() -> None:
         try:
             service.run(config, "feed:test", gpio="mock", stop=stop, on_decision=door.decisions.append)
-        except BaseException as err:  # noqa: BLE001 - reported by the fixture
+        except BaseException as err:
             errors.append(err)
 
     with pytest.MonkeyPatch.context() as patch:
