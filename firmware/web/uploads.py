@@ -1,7 +1,8 @@
 """Uploaded photos: only JPEG and PNG, sized from their headers before anything is decoded.
 
 Image bombs are refused by their declared size: a JPEG over 64 megapixels, a PNG over 4
-megapixels (PNG cannot be decoded at reduced size) or an image whose size cannot be read. A
+megapixels (PNG cannot be decoded at reduced size), a side over 16384 px or one ten times the
+other (a 1 x 1000000 strip), or an image whose size cannot be read. A
 JPEG is decoded reduced to at most 2048 px a side. Photos are held in memory only.
 """
 
@@ -13,6 +14,8 @@ from firmware.web.http import Upload
 
 MAX_JPEG_PIXELS = 64_000_000
 MAX_PNG_PIXELS = 2048 * 2048
+MAX_SIDE = 16384
+MAX_RATIO = 10
 
 
 def label(index: int, upload: Upload) -> str:
@@ -33,6 +36,11 @@ def decode(upload: Upload) -> tuple[Image | None, list[str]]:
     if size is None or min(size) < 1:
         return None, ["the photo's size cannot be read from its header (damaged or not a photo)"]
     pixels = size[0] * size[1]
+    if max(size) > MAX_SIDE or max(size) > MAX_RATIO * min(size):
+        return None, [
+            f"the photo is {size[0]}x{size[1]} pixels: no face photo has sides over {MAX_SIDE} px "
+            f"or one side more than {MAX_RATIO} times the other"
+        ]
     limit = MAX_PNG_PIXELS if is_png else MAX_JPEG_PIXELS
     if pixels > limit:
         kind = "PNG" if is_png else "JPEG"

@@ -177,3 +177,16 @@ def running_door(root: Path, **web: Any) -> Iterator[Door]:
             stop.set()
             runner.join(30)
     shutil.rmtree(root / "browser", ignore_errors=True)
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body: ``files`` are (field, file name, bytes)."""
+    boundary = "----occur-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    for field_name, filename, data in files:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'
+        parts.append(head.encode() + b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
