@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from firmware.clock import now_iso
@@ -53,7 +53,7 @@ def enrol_person(
     config: Config,
     engine: FaceEngine,
     name: str,
-    images: Sequence[Path | tuple[str, Image]],
+    images: Iterable[Path | tuple[str, Image]],
     actor: str,
     email: str | None = None,
     role: str | None = None,

@@ -9,7 +9,7 @@ new): if anything fails, no row is kept and the chip files written for it are re
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,13 +140,15 @@ def enrol(
     store: Store,
     engine: FaceEngine,
     name: str,
-    images: Sequence[Path | tuple[str, Image]],
+    images: Iterable[Path | tuple[str, Image]],
     email: str | None = None,
     role: str | None = None,
     user_id: int | None = None,
 ) -> EnrolReport:
     """Enrol ``images`` (files, or (name, decoded image) pairs) of one person under ``name`` (a new
     user, or more samples of an existing one); with ``user_id``, only into that existing user.
+    ``images`` is read once, in order, and only each photo's chip is kept, so a generator that
+    decodes one photo at a time bounds memory to one photo.
 
     Raises:
         NoUsableFaceError: no image was usable (an InvalidInputError; nothing is stored).

@@ -5,22 +5,24 @@ borrows the door's, under the lock the door loop holds while it processes a fram
 interpreters are never used by two threads at once and a model update swaps them safely.
 Enrolment photos get the photo detector of the CLI (``[vision] photo_detector``, by default the
 short-range model with the full-range one as fallback): the same faces, gates and reasons as
-``occur enroll``. Only the small detectors are loaded for that, once, on first use.
+``occur enroll``. Only a detector the door does not run is loaded for that, per enrolment.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from firmware.config import Config
 from firmware.hw.door import DoorDevice
 from firmware.store.store import Store
-from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors
+from firmware.vision.detect import FaceDetector
+from firmware.vision.engine import Face, FaceEngine, default_models_dir, load_detectors
 from firmware.vision.image import Image
+from firmware.vision.runtime import release_freed_memory
 
 T = TypeVar("T")
 
@@ -50,26 +52,48 @@ class Appliance:
     install: Callable[[dict[str, object]], str] | None = None
     notify: Callable[[dict[str, Any]], None] | None = None
     broker: Callable[[], str] = lambda: "no broker configured"
-    _photo: tuple[int, FaceEngine] | None = field(default=None, repr=False)
 
     def with_photo_engine(self, work: Callable[[FaceEngine], T]) -> T:
-        """Run ``work`` with an engine for enrolment photos, between two door frames.
+        """Run ``work`` with an engine for enrolment photos whose every model call takes the door
+        loop's lock: the door runs its frames between two photos, never waits for a whole
+        enrolment. A detector the door does not run (the full-range fallback) is loaded for the
+        call and freed after it (about 9 MiB while it lives).
 
         Raises:
             ModelError: the photo detectors do not load.
         """
         with self.engine_lock:
             door = self.engine()
-            if self._photo is None or self._photo[0] != id(door):
-                self._photo = (id(door), self._photo_engine(door))
-            return work(self._photo[1])
+        engine = self._photo_engine(door)
+        try:
+            return work(engine)
+        finally:
+            del engine
+            release_freed_memory()
 
     def _photo_engine(self, door: FaceEngine) -> FaceEngine:
         vision = self.config.active_vision()
-        if vision.photo_detector == vision.detector:
-            return door
         folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
-        detector, fallback = load_detectors(folder, vision.photo_detector, 1)
-        return FaceEngine(
-            detector, door.embedders, door.limits, door.fusion, door.mirror, 0.0, fallback, door.landmarks
+        detector, fallback = door.detector, door.fallback
+        if vision.photo_detector == "auto" and vision.detector == "short_range":
+            fallback = FaceDetector.load(folder, "full_range", 1)
+        elif vision.photo_detector != vision.detector:
+            detector, fallback = load_detectors(folder, vision.photo_detector, 1)
+        return LockedEngine(
+            self.engine_lock, detector, door.embedders, door.limits, door.fusion, door.mirror, fallback, door.landmarks
         )
+
+
+class LockedEngine(FaceEngine):
+    """The door's models used between frames: :meth:`faces` (detection and embedding, all that
+    enrolment runs on the models) holds the door loop's lock."""
+
+    def __init__(self, lock: threading.Lock, *parts: Any) -> None:
+        detector, embedders, limits, fusion, mirror, fallback, landmarks = parts
+        super().__init__(detector, embedders, limits, fusion, mirror, 0.0, fallback, landmarks)
+        self.lock = lock
+
+    def faces(self, image: Image, embed: bool = True) -> list[Face]:
+        """See :meth:`FaceEngine.faces`."""
+        with self.lock:
+            return super().faces(image, embed)

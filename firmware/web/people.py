@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,30 +81,34 @@ def _optional(page: Page, name: str) -> str | None:
     return page.req.arg(name) or None
 
 
-def _photos(page: Page) -> tuple[list[tuple[str, Image]], dict[str, list[str]], list[str]]:
-    """Decoded photos, refusals by label, and every label in upload order."""
+def _photos(page: Page) -> tuple[Iterator[tuple[str, Image]], dict[str, list[str]], list[str]]:
+    """Photos decoded one at a time as enrolment reads them (a phone photo decoded takes tens of
+    MB: never all at once), refusals by label as they are found, and every label in order."""
     app = page.app
     if page.req.arg("source") == "camera":
         frame = app.last_frame()
         if frame is None:
             raise InvalidInputError("the camera has not delivered a frame yet: try again in a moment")
         label = f"1. camera {time.strftime('%H:%M:%S')}"
-        return [(label, frame.copy())], {}, [label]
+        return iter([(label, frame.copy())]), {}, [label]
     files = [f for f in page.req.files.get("photos", []) if f.filename or f.body]
     if not files:
         raise InvalidInputError("choose one or more photos, or take one from the camera")
     if len(files) > app.config.web.max_photos:
         raise InvalidInputError(f"{len(files)} photos sent; at most {app.config.web.max_photos} at a time")
-    decoded, refused, labels = [], {}, []
-    for index, upload in enumerate(files, 1):
-        label = uploads.label(index, upload)
-        labels.append(label)
-        image, reasons = uploads.decode(upload)
-        if image is None:
-            refused[label] = reasons
-        else:
-            decoded.append((label, image))
-    return decoded, refused, labels
+    labels = [uploads.label(i, f) for i, f in enumerate(files, 1)]
+    refused: dict[str, list[str]] = {}
+
+    def decoded() -> Iterator[tuple[str, Image]]:
+        for label, upload in zip(labels, files, strict=True):
+            image, reasons = uploads.decode(upload)
+            if image is None:
+                refused[label] = reasons
+            else:
+                yield label, image
+            del image
+
+    return decoded(), refused, labels
 
 
 def enrol_photos(page: Page, name: str, user_id: int | None) -> tuple[EnrolReport, list[dict[str, Any]], bool]:
@@ -116,7 +121,7 @@ def enrol_photos(page: Page, name: str, user_id: int | None) -> tuple[EnrolRepor
     users.validate_user(name, email, role)
     decoded, refused, labels = _photos(page)
     report, stored = EnrolReport(name=name), False
-    if decoded:
+    if labels:
         try:
             report = app.with_photo_engine(
                 lambda engine: actions.enrol_person(
