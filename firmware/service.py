@@ -37,6 +37,7 @@ from firmware.security.keys import KeyFileError
 from firmware.store import outbox
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
+from firmware.web.running import Latest, start_console
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 1.0
@@ -210,7 +211,7 @@ def run(
             inputs.wake = bridge.wake
         engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
         follower = _updates(config, store, loop, bridge, stop)
-        stack.callback(_console(config, store, door, loop, status, bridge, engine_lock, latest))
+        stack.callback(start_console(config, store, door, loop, status, bridge, engine_lock, latest))
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
@@ -257,57 +258,6 @@ def run(
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
-
-
-@dataclass
-class Latest:
-    """The newest camera frame, for the console's live still and camera enrolment."""
-
-    image: Any = None
-
-
-def _console(
-    config: Config,
-    store: Store,
-    door: DoorDevice,
-    loop: DoorLoop,
-    status: Callable[[], dict[str, object]],
-    bridge: MqttBridge | None,
-    engine_lock: threading.Lock,
-    latest: Latest,
-) -> Callable[[], None]:
-    """Start the web console on the running door when ``[web] enabled``; returns what stops it.
-
-    Raises:
-        OccurError: no certificate, or the port is taken (the door does not start without the
-            console it was configured with).
-    """
-    if not config.web.enabled:
-        return lambda: None
-    from firmware.loop.unlock import remote_unlock
-    from firmware.ota.worker import update_command
-    from firmware.web.appliance import Appliance
-    from firmware.web.routes import start
-
-    notify = bridge.ota_state if bridge is not None else None
-    install = bridge.handler.actions.get("update") if bridge is not None else None
-
-    def unlock(reason: str) -> str:
-        result = remote_unlock(store, door, config, reason)
-        if bridge is not None:
-            bridge.wake()
-        return result
-
-    def broker() -> str:
-        if bridge is None:
-            return "no broker configured"
-        return "connected" if bridge.publisher.link.connected else "not connected"
-
-    app = Appliance(
-        config, store, door, lambda: loop.engine, engine_lock, status, lambda: latest.image, unlock,
-        install or update_command(config, store, notify), notify, broker,
-    )  # fmt: skip
-    return start(app).stop
 
 
 def _open_store(config: Config) -> tuple[Store, Path | None]:
