@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import queue
-import shutil
 import socket
 import ssl
 import threading
@@ -176,7 +175,6 @@ def running_door(root: Path, **web: Any) -> Iterator[Door]:
         finally:
             stop.set()
             runner.join(30)
-    shutil.rmtree(root / "browser", ignore_errors=True)
 
 
 def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, dict[str, str]]:
