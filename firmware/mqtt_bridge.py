@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.comms import discovery, payloads
 from firmware.comms.client import read_secret
 from firmware.comms.commands import CommandRejectedError
@@ -22,8 +21,8 @@ from firmware.comms.handler import Action, CommandHandler
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
 from firmware.hw.door import DoorDevice
-from firmware.loop import records
 from firmware.loop.door_loop import DoorLoop
+from firmware.loop.unlock import UnlockRefusedError, remote_unlock
 from firmware.security.audit import secure_log
 from firmware.store.store import Store
 from firmware.vision.image import Image
@@ -127,17 +126,12 @@ class MqttBridge:
         self.publisher.link.publish(topic, text, 1, False)
 
     def _unlock(self, _args: dict[str, object]) -> str:
-        if self.door.state == "fault":
-            raise CommandRejectedError("the door shows a fault: remote unlock refused (fail closed)")
-        stamp = now_iso()
-        reason = "remote unlock command"
-        event = payloads.event("granted", stamp, self.config.device.id, reason=reason)
-        self.store.write(
-            lambda c: records.write_door_input(c, stamp, "granted", reason, event, self.config.mqtt.outbox_max_rows)
-        )
-        self.door.grant()
+        try:
+            result = remote_unlock(self.store, self.door, self.config)
+        except UnlockRefusedError as err:
+            raise CommandRejectedError(str(err)) from err
         self.wake()
-        return f"unlocked for {self.config.door.pulse_s:.1f} s"
+        return result
 
     def _reload(self, _args: dict[str, object]) -> str:
         self.loop.recogniser.invalidate()

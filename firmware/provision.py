@@ -31,7 +31,7 @@ from firmware.errors import ConfigError, InvalidInputError
 from firmware.fileio import write_private
 from firmware.security.keys import Keys
 
-SECRET_KEYS = {("mqtt", "password"), ("backup", "push_auth")}
+SECRET_KEYS = {("mqtt", "password"), ("backup", "push_auth"), ("web", "admin_password")}
 PASSTHROUGH = ("door", "camera", "vision", "loop", "snapshots", "retention", "privacy", "logging")
 
 
@@ -41,6 +41,7 @@ class ProvisionReport:
 
     device_id: str
     files: list[str] = field(default_factory=list)
+    web_fingerprint: str = ""  # SHA-256 of the console's certificate, to compare on first connection
 
 
 def _toml_value(value: Any) -> str:
@@ -116,6 +117,57 @@ def _ota_root(
     return pending
 
 
+def _web(
+    settings: dict[str, Any], settings_file: Path, etc: Path, sections: dict[str, dict[str, Any]]
+) -> tuple[list[tuple[Path, str, int]], tuple[str, str] | None]:
+    """``[web]``: the console is turned on; an operator-supplied certificate and key (files on
+    the boot partition named by ``cert_file`` / ``key_file``) go to ``/etc/occur``; the first
+    admin (``admin_name`` / ``admin_password``) is returned to be created, never written as text.
+
+    Raises:
+        InvalidInputError: a half-given admin or certificate, or an unreadable certificate file.
+    """
+    web = {"enabled": True, **dict(settings.get("web", {}))}
+    name, password = web.pop("admin_name", None), web.pop("admin_password", None)
+    if (name is None) != (password is None):
+        raise InvalidInputError("[web] admin_name and admin_password go together")
+    pending = []
+    if ("cert_file" in web) != ("key_file" in web):
+        raise InvalidInputError("[web] cert_file and key_file go together")
+    if "cert_file" in web:
+        for key, target, mode in (("cert_file", "web-cert.pem", 0o644), ("key_file", "web-key.pem", 0o600)):
+            source = settings_file.parent / str(web[key])
+            try:
+                pending.append((etc / target, source.read_text(encoding="utf-8"), mode))
+            except (OSError, UnicodeDecodeError) as err:
+                raise InvalidInputError(f"[web] {key} {source}: {err}") from err
+            web[key] = f"/etc/occur/{target}"
+    sections["web"] = web
+    if name is not None:
+        from firmware.security.accounts import validate
+
+        validate(str(name), "admin", str(password))
+    return pending, (None if name is None else (str(name), str(password)))
+
+
+def _web_identity(data_dir: Path, device_id: str, admin: tuple[str, str] | None, supplied: bool) -> str:
+    """Make the console's certificate (unless the operator supplied one) and the first admin;
+    returns the certificate's fingerprint ('' when supplied)."""
+    from firmware.config import Paths
+    from firmware.security.accounts import create
+    from firmware.security.keys import make_tls_certificate
+    from firmware.store.store import Store
+
+    fingerprint = ""
+    if not supplied:
+        names = [device_id, f"{device_id}.local", "localhost", "127.0.0.1", "::1"]
+        fingerprint = make_tls_certificate(data_dir / "web" / "key.pem", data_dir / "web" / "cert.pem", names)
+    if admin is not None:
+        with Store.open(Paths(data_dir)) as store:
+            create(store, admin[0], "admin", admin[1], "provisioning")
+    return fingerprint
+
+
 def _install_units(root: Path, install_dir: Path) -> None:
     unit = (install_dir / "provisioning" / "occur.service").read_text().replace("@REPO@", str(install_dir))
     units = root / "etc/systemd/system"
@@ -163,6 +215,8 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
         if isinstance(settings.get(name), dict):
             sections[name] = dict(settings[name])
     pending = _secrets_to_files(settings, etc, sections) + _ota_root(settings, settings_file, etc, sections)
+    web_files, admin = _web(settings, settings_file, etc, sections)
+    pending += web_files
     text = _toml(sections, {"data_dir": "/var/lib/occur"})
     try:
         config_module.from_mapping(tomllib.loads(text), "provisioned occur.toml")
@@ -173,6 +227,7 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
     write_private(etc / "occur.toml", text.encode())
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = Keys(data_dir / "keys")
+    report.web_fingerprint = _web_identity(data_dir, device_id, admin, bool(web_files))
     _install_units(root, install_dir)
     _retire_settings(settings_file, settings)
     write_private(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}).encode())

@@ -37,6 +37,7 @@ from firmware.security.keys import KeyFileError
 from firmware.store import outbox
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
+from firmware.web.running import Latest, start_console
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 1.0
@@ -208,7 +209,9 @@ def run(
             bridge.start()
             stack.callback(bridge.stop)
             inputs.wake = bridge.wake
+        engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
         follower = _updates(config, store, loop, bridge, stop)
+        stack.callback(start_console(config, store, door, loop, status, bridge, engine_lock, latest))
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
@@ -224,12 +227,16 @@ def run(
                 if until_end or camera.camera.name.startswith("replay:"):
                     break
                 continue
-            _report(loop.process(frame), frame.image, bridge, report, on_decision, t0)
+            with engine_lock:
+                decisions = loop.process(frame)
+            latest.image = frame.image
+            _report(decisions, frame.image, bridge, report, on_decision, t0)
             now = time.monotonic()
             inputs.tick(config.door.held_open_s)
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
-                follower.poll()
+                with engine_lock:
+                    follower.poll()
                 write_status(status(), config)
                 sdnotify.notify("WATCHDOG=1")
             if now - last_retention >= RETENTION_EVERY_S:

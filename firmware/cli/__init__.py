@@ -32,6 +32,7 @@ from firmware.cli import (
     run_cmds,
     snapshot_cmds,
     users_cmds,
+    web_cmds,
 )
 from firmware.cli.common import Context, ExitStatus
 from firmware.errors import (
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         demo_cmd,
         run_cmds,
+        web_cmds,
         door_cmds,
         audit_cmds,
         provision_cmds,

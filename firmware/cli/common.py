@@ -102,6 +102,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def actor() -> str:
+    """Who acts, for the secure log: ``cli:<login name>`` of the person at the shell."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid {os.geteuid()}"
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--json`` to a data-printing command."""
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.cli.common import Context, ExitStatus, actor, add_json_flag
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,17 +68,13 @@ def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = T
 
 def enroll(ctx: Context, args: argparse.Namespace) -> int:
     """Enrol; exit 0 when every image was accepted, 1 when some were rejected."""
-    from firmware.recognition.enrol import enrol
+    from firmware.actions.people import enrol_person
 
     engine = _engine(ctx)
-    from firmware.security.audit import audit
-
-    consent = require_consent(ctx, args.consent_by)
     with ctx.open_store() as store:
-        report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
-        record_consent(ctx, store, report.user_id, consent)
-        data = {"samples": report.sample_ids, "rejected": len(report.rejected), "created": report.created}
-        audit(store, ctx.config.paths, "enrolment", data, report.user_id, ctx.config.device.id)
+        report = enrol_person(
+            store, ctx.config, engine, args.name, list(args.images), actor(), args.email, args.role, args.consent_by
+        )
     if ctx.json:
         ctx.emit_json(report)
     else:
@@ -238,33 +234,3 @@ def reembed(ctx: Context, args: argparse.Namespace) -> int:
         for sample, reason in report.failed.items():
             print(f"sample {sample}: {reason}", file=ctx.stderr)
     return ExitStatus.ERROR if report.failed else ExitStatus.SUCCESS
-
-
-def require_consent(ctx: Context, given_by: str | None) -> str | None:
-    """Who recorded consent; refuses (before anything is stored) when it is required and missing."""
-    from firmware.errors import InvalidInputError
-
-    if ctx.config.privacy.consent == "required" and not (given_by and given_by.strip()):
-        raise InvalidInputError(
-            "consent is required for biometric enrolment: pass --consent-by WHO (or set "
-            '[privacy] consent = "collected_elsewhere" if the site records it)'
-        )
-    return given_by.strip() if given_by else None
-
-
-def record_consent(ctx: Context, store: Any, user_id: int | None, given_by: str | None) -> None:
-    """Store the consent record and log it."""
-    from firmware.clock import now_iso
-    from firmware.security.audit import audit
-
-    if user_id is None:
-        return
-    version = ctx.config.privacy.consent_text_version
-    who = given_by or "collected elsewhere"
-    store.write(
-        lambda c: c.execute(
-            "INSERT INTO consents (user_id, given_by, text_version, recorded_at) VALUES (?, ?, ?, ?)",
-            (user_id, who, version, now_iso()),
-        )
-    )
-    audit(store, ctx.config.paths, "consent", {"given_by": who, "text_version": version}, user_id, ctx.config.device.id)

@@ -24,4 +24,6 @@ def provision(ctx: Context, args: argparse.Namespace) -> int:
     install_dir = Path(__file__).resolve().parents[2]
     report = provisioning.provision(args.settings, args.root, install_dir, args.force)
     ctx.out(f"provisioned device {report.device_id}: {len(report.files)} files written under {args.root}")
+    if report.web_fingerprint:
+        ctx.out(f"web console certificate SHA-256: {report.web_fingerprint}")
     return ExitStatus.SUCCESS

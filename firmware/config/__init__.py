@@ -33,6 +33,7 @@ from firmware.config.sections import (
     StorageConfig,
     VisionConfig,
 )
+from firmware.config.web import WebConfig
 from firmware.errors import ConfigError
 from firmware.tomlcheck import Problems, build
 
@@ -56,6 +57,7 @@ __all__ = [
     "SnapshotConfig",
     "StorageConfig",
     "VisionConfig",
+    "WebConfig",
     "from_mapping",
     "load",
 ]
@@ -79,6 +81,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def paths(self) -> Paths:

@@ -9,7 +9,7 @@ new): if anything fails, no row is kept and the chip files written for it are re
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,14 @@ class EnrolReport:
     accepted: list[str] = field(default_factory=list)
     sample_ids: list[int] = field(default_factory=list)
     rejected: dict[str, list[str]] = field(default_factory=dict)
+
+
+class NoUsableFaceError(InvalidInputError):
+    """No image of an enrolment was usable; ``report`` says why for each (nothing stored)."""
+
+    def __init__(self, message: str, report: EnrolReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -88,6 +96,7 @@ def _store(
     role: str | None,
     written: list[Path],
     sealer: Sealer,
+    target: bool = False,
 ) -> None:
     # Store.write may run this job again after freeing disk space: start from a clean slate.
     for path in written:
@@ -97,8 +106,10 @@ def _store(
     report.sample_ids.clear()
     report.created = False
     try:
-        user = users.find_user(conn, report.name)
+        user = users.find_user(conn, report.user_id if target and report.user_id is not None else report.name)
     except NotFoundError:
+        if target:
+            raise  # the person was removed meanwhile: store nothing rather than re-create them
         user = users.find_user(conn, users.add_user(conn, report.name, email, role))
         report.created = True
     report.user_id = user.id
@@ -129,19 +140,24 @@ def enrol(
     store: Store,
     engine: FaceEngine,
     name: str,
-    images: Sequence[Path | tuple[str, Image]],
+    images: Iterable[Path | tuple[str, Image]],
     email: str | None = None,
     role: str | None = None,
+    user_id: int | None = None,
 ) -> EnrolReport:
     """Enrol ``images`` (files, or (name, decoded image) pairs) of one person under ``name`` (a new
-    user, or more samples of an existing one).
+    user, or more samples of an existing one); with ``user_id``, only into that existing user.
+    ``images`` is read once, in order, and only each photo's chip is kept, so a generator that
+    decodes one photo at a time bounds memory to one photo.
 
     Raises:
-        InvalidInputError: bad name/email/role, or no image was usable (nothing is stored).
+        NoUsableFaceError: no image was usable (an InvalidInputError; nothing is stored).
+        InvalidInputError: bad name/email/role.
+        NotFoundError: ``user_id`` names no user (also when it was removed during the call).
         AmbiguousError: several users already have this name.
     """
     users.validate_user(name, email, role)
-    report = EnrolReport(name=name.strip())
+    report = EnrolReport(user_id=user_id, name=name.strip())
     items: list[_Accepted] = []
     for item in images:
         path = Path(item[0]) if isinstance(item, tuple) else item
@@ -157,12 +173,13 @@ def enrol(
         items.append(_Accepted(path.name, face, engine.enrolment_chip(image, face), _chip_keypoints(face)))
         report.accepted.append(str(path))
     if not items:
-        raise InvalidInputError(f"no usable face in any image; nothing enrolled for {report.name}")
+        raise NoUsableFaceError(f"no usable face in any image; nothing enrolled for {report.name}", report)
     written: list[Path] = []
     paths = store.paths
     try:
         sealer = store.sealer
-        store.write(lambda conn: _store(conn, paths, engine, report, items, email, role, written, sealer))
+        target = user_id is not None
+        store.write(lambda conn: _store(conn, paths, engine, report, items, email, role, written, sealer, target))
     except BaseException:
         for path in written:
             with contextlib.suppress(OSError):

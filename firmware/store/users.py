@@ -130,3 +130,16 @@ def remove_user(conn: Connection, ref: str | int, delete_attendance: bool = Fals
     conn.execute("DELETE FROM attendance_logs WHERE user_id = ?", (user.id,))
     conn.execute("DELETE FROM users WHERE id = ?", (user.id,))
     return user, history
+
+
+def set_role(conn: Connection, user_id: int, role: str | None) -> None:
+    """Change a user's role (a writer job); ``None`` clears it.
+
+    Raises:
+        InvalidInputError: a malformed role. NotFoundError: no such user.
+    """
+    if role is not None and (not isinstance(role, str) or not _ROLE.fullmatch(role)):
+        raise InvalidInputError("role must be 1-64 letters, digits, '_', '.' or '-'")
+    conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+    if not conn.changes():
+        raise NotFoundError(f"no user {user_id}")

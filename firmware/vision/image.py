@@ -66,21 +66,34 @@ def read_image_limited(path: Path, max_side: int = MAX_SIDE) -> tuple[Image, flo
     Raises:
         ImageError: as :func:`read_image`.
     """
-    import cv2
-
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise ImageError(f"{path}: cannot read ({err.strerror})") from err
-    size = image_size(data[:65536].tobytes())
+    return decode_image_limited(data, str(path), max_side)
+
+
+def decode_image_limited(
+    data: bytes | npt.NDArray[np.uint8], what: str, max_side: int = MAX_SIDE
+) -> tuple[Image, float]:
+    """:func:`read_image_limited` for encoded bytes already in memory (uploads): never written
+    to disk. ``what`` names the image in errors.
+
+    Raises:
+        ImageError: not a decodable image.
+    """
+    import cv2
+
+    array = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray) else data
+    size = image_size(array[:65536].tobytes())
     factor = 1
     while size is not None and max(size) / factor > max_side and factor < 8:
         factor *= 2
     flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
              8: cv2.IMREAD_REDUCED_COLOR_8}[factor]  # fmt: skip
-    image: Any = cv2.imdecode(data, flags) if data.size else None
+    image: Any = cv2.imdecode(array, flags) if array.size else None
     if image is None:
-        raise ImageError(f"{path}: not a decodable image (corrupt, truncated or unsupported format)")
+        raise ImageError(f"{what}: not a decodable image (corrupt, truncated or unsupported format)")
     return np.asarray(image, dtype=np.uint8), (size[0] / image.shape[1] if size else 1.0)
 
 

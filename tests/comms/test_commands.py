@@ -178,7 +178,7 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
         platforms.add(component["p"])
         assert set(component) <= HA_COMPONENT_KEYS[component["p"]], component
         assert component["uniq_id"].startswith("occur_door-1_")
-    assert platforms == {"lock", "event", "binary_sensor", "sensor", "update"}
+    assert platforms == {"event", "binary_sensor", "sensor", "update"}
     assert doc["cmps"]["models"]["stat_t"] == f"{PREFIX}/ota/state"
     assert len({c["uniq_id"] for c in doc["cmps"].values()}) == len(doc["cmps"])
     assert discovery.topic("homeassistant", "door-1") == "homeassistant/device/door-1/config"
@@ -191,6 +191,16 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
         "exit_request",
         "tamper",
     }
+
+
+def test_discovery_offers_no_lock_that_home_assistant_cannot_sign_for() -> None:
+    """Home Assistant cannot compute the HMAC signature, so no discovered entity may command
+    ``cmd/unlock``; the lock state is a read-only binary sensor (unlocked = on)."""
+    doc = discovery.payload("door-1", "Front door", PREFIX)
+    assert all(not str(c.get("cmd_t", "")).startswith(f"{PREFIX}/cmd/") for c in doc["cmps"].values())
+    door = doc["cmps"]["door"]
+    assert (door["p"], door["dev_cla"], door["stat_t"]) == ("binary_sensor", "lock", f"{PREFIX}/door/state")
+    assert (door["pl_on"], door["pl_off"]) == ("unlocked", "locked")
 
 
 def test_config_refuses_wildcards_in_the_prefix() -> None:

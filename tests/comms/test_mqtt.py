@@ -104,7 +104,7 @@ def test_events_availability_door_state_and_discovery(tmp_path: Path, broker: Br
     assert sub.on(f"{PREFIX}/availability")[0] == b"online"
     assert b"unlocked" in sub.on(f"{PREFIX}/door/state")
     discovery = json.loads(sub.on("homeassistant/device/door-1/config")[0])
-    assert discovery["cmps"]["door"]["p"] == "lock" and discovery["avty_t"] == f"{PREFIX}/availability"
+    assert discovery["cmps"]["door"]["dev_cla"] == "lock" and discovery["avty_t"] == f"{PREFIX}/availability"
     status = json.loads(sub.on(f"{PREFIX}/status")[-1])
     assert status["outbox_depth"] == 0 and "fps" in status
     assert sql(config, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]
