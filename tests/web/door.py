@@ -70,6 +70,14 @@ class FeedCamera:
         for _ in range(frames):
             self.frames.put(photo)
 
+    def wait_until_showing(self, queued: int, timeout_s: float = 60.0) -> None:
+        """Block until the door has read a few of the ``queued`` frames of a visit, so that its
+        newest frame is that visit's (a loaded machine may take seconds to get there)."""
+        deadline = time.monotonic() + timeout_s
+        while self.frames.qsize() > queued - 3:
+            assert time.monotonic() < deadline, "the door read none of the visit's frames"
+            time.sleep(0.05)
+
 
 @dataclass
 class Door:

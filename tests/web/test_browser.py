@@ -164,7 +164,7 @@ def test_forget_a_person_and_see_the_receipt(door: Door, page: Any, shots: Path)
 
 def test_enrol_from_the_live_camera(door: Door, page: Any, shots: Path) -> None:
     door.camera.visit(FACES / "sheldon" / "sheldon1.jpg", frames=200)
-    time.sleep(0.5)
+    door.camera.wait_until_showing(200)
     page.goto(door.url + "/people")
     page.fill("#add-person input[name=name]", "sheldon")
     page.fill("#add-person input[name=consent_by]", "reception desk")
