@@ -17,7 +17,7 @@ from firmware import backup, service
 from firmware.config import BackupConfig, Config, Paths
 from firmware.security.keys import x25519_keypair
 from firmware.store.store import Store
-from tests.conftest import REPO, SHARED, Cli, query
+from tests.conftest import REPO, SHARED, Cli, assert_enrolled, query
 
 FACES = SHARED / "data" / "faces"
 
@@ -38,7 +38,8 @@ def setup(tmp_path: Path) -> tuple[str, Path, Path]:
 
 def enrol(cli: Cli, toml: str, data: Path, who: str) -> None:
     photos = [str(p) for p in sorted((FACES / who).glob("*.jpg"))][1:]
-    assert cli("--config", toml, "--data-dir", str(data), "enroll", who, *photos, "--consent-by", "hr").status in (0, 1)
+    done = cli("--config", toml, "--data-dir", str(data), "enroll", who, *photos, "--consent-by", "hr", "--json")
+    assert_enrolled(done.status, done.out, minimum=2)
 
 
 def identify(cli: Cli, data: Path, who: str) -> str | None:
