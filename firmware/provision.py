@@ -172,7 +172,7 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
         write_private(path, content.encode(), mode)
     write_private(etc / "occur.toml", text.encode())
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys = Keys(data_dir / "keys")
+    keys = Keys(data_dir / "keys", create=True)
     _install_units(root, install_dir)
     _retire_settings(settings_file, settings)
     write_private(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}).encode())

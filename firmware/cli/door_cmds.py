@@ -10,7 +10,8 @@ from pathlib import Path
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
 from firmware.clock import now_iso
-from firmware.errors import NotFoundError
+from firmware.errors import InvalidInputError, NotFoundError
+from firmware.fileio import UnsafePathError, contained
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -158,7 +159,11 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
         from firmware.vision.image import decode_image
 
         kept = found[0].snapshot_path
-        image = decode_image(store.sealer.open_picture("unknown", (ctx.config.paths.root / kept).read_bytes()), kept)
+        try:
+            picture = contained(ctx.config.paths.root, "unknown_faces", kept)  # checked again where used
+        except UnsafePathError as err:
+            raise InvalidInputError(f"stranger {args.id}: its picture path is refused: {err}") from err
+        image = decode_image(store.sealer.open_picture("unknown", picture.read_bytes()), kept)
         report = enrol(store, engine, args.name, [(kept, image)], args.email, args.role)
         record_consent(ctx, store, report.user_id, consent)
         details = json.dumps({"unknown_id": args.id, "user_id": report.user_id, "picture": found[0].snapshot_path})

@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Each photo must hold exactly one usable face; others are rejected "
         "with the reason and nothing from them is stored.",
     )
-    e.add_argument("name", help="the person's name (an existing name adds samples to that user)")
+    e.add_argument(
+        "name",
+        help="the person's name (an existing name, any case, adds samples to that user) or an existing user's id",
+    )
     e.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     e.add_argument("--email")
     e.add_argument("--role", help="role used by the door's access policy (e.g. staff, visitor)")
@@ -74,7 +77,7 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.security.audit import audit
 
     consent = require_consent(ctx, args.consent_by)
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
         record_consent(ctx, store, report.user_id, consent)
         data = {"samples": report.sample_ids, "rejected": len(report.rejected), "created": report.created}

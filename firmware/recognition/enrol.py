@@ -99,9 +99,11 @@ def _store(
     try:
         user = users.find_user(conn, report.name)
     except NotFoundError:
+        if users.is_id_ref(report.name):
+            raise  # an id never creates a user
         user = users.find_user(conn, users.add_user(conn, report.name, email, role))
         report.created = True
-    report.user_id = user.id
+    report.user_id, report.name = user.id, user.name
     folder = paths.face_db / f"user_{user.id:03d}"
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     for item in items:
@@ -134,13 +136,18 @@ def enrol(
     role: str | None = None,
 ) -> EnrolReport:
     """Enrol ``images`` (files, or (name, decoded image) pairs) of one person under ``name`` (a new
-    user, or more samples of an existing one).
+    user, or more samples of an existing one, matched case-insensitively) or under an existing
+    user's id (ASCII digits: never creates a user).
 
     Raises:
         InvalidInputError: bad name/email/role, or no image was usable (nothing is stored).
-        AmbiguousError: several users already have this name.
+        NotFoundError: an id that is no user.
+        AmbiguousError: several users (from before names were unique) have this name.
     """
-    users.validate_user(name, email, role)
+    if users.is_id_ref(name):
+        users.validate_fields(email, role)
+    else:
+        users.validate_user(name, email, role)
     report = EnrolReport(name=name.strip())
     items: list[_Accepted] = []
     for item in images:

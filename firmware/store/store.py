@@ -7,7 +7,9 @@ Opening order, each step failing loudly instead of guessing:
    reported with the recovery command, never recreated);
 4. it is ours or an original OCCUR-CALL database, and not newer than the code;
 5. pending migrations run, after an online backup;
-6. the group-commit writer starts.
+6. the device keys are the database's (see :mod:`firmware.store.keycheck`; made only for a
+   database with nothing sealed);
+7. the group-commit writer starts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from firmware.store.db import (
     open_writer,
     translated,
 )
+from firmware.store.keycheck import check_keys
 from firmware.store.migrate import MigrationReport, migrate
 from firmware.store.sealing import Sealer
 from firmware.store.writer import GroupCommitWriter, Pending
@@ -82,6 +85,7 @@ class Store:
         self._readers_lock = threading.Lock()
         self._all_readers: list[Connection] = []
         self._sealer: Sealer | None = None
+        self._keys: Keys | None = None
 
     @classmethod
     def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
@@ -110,13 +114,16 @@ class Store:
                 raise DatabaseCorruptError(f"{path} failed quick_check: {'; '.join(problems[:3])}; {RECOVERY_HINT}")
             with translated(path):
                 report = migrate(conn, paths.backups)
+                keys = check_keys(conn, paths)
         except BaseException:
             conn.close()
             raise
         writer = GroupCommitWriter(conn, cfg.group_commit_max, str(path))
         ballast = Ballast(paths.ballast, cfg.ballast_kib * 1024)
         ballast.ensure()
-        return cls(paths, settings, writer, report, ballast)
+        store = cls(paths, settings, writer, report, ballast)
+        store._keys = keys
+        return store
 
     def __enter__(self) -> Store:
         return self
@@ -229,7 +236,7 @@ class Store:
         """
         with self._ballast_lock:
             if self._sealer is None:
-                self._sealer = Sealer(Keys(self.paths.keys))
+                self._sealer = Sealer(self._keys or Keys(self.paths.keys))
             return self._sealer
 
     def checkpoint_truncate(self) -> None:

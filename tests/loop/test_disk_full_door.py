@@ -10,7 +10,6 @@ space returns.
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 import subprocess
 import sys

@@ -241,5 +241,5 @@ def test_every_relay_pulse_has_its_door_record(tmp_path: Path, engine: FaceEngin
     assert all("cooldown" in str(d[3]) for d in door[1:])
     assert query(config.paths, "SELECT count(*) FROM face_events") == [(1,)]
     assert query(config.paths, "SELECT count(*) FROM attendance_logs") == [(1,)]
-    granted = query(config.paths, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"type\":\"granted\"%'")
+    granted = query(config.paths, 'SELECT count(*) FROM outbox WHERE payload LIKE \'%"type":"granted"%\'')
     assert granted == [(4,)]

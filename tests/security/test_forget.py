@@ -86,7 +86,9 @@ def test_forget_after_a_legacy_import_leaves_no_copy_of_the_person(cli: Cli, tmp
         "INSERT INTO users (id, name, email, role, face_encoding) VALUES (3, 'Zelda Quux', 'zelda@x.org', 'warden', ?)",
         (blob,),
     )
-    conn.execute("INSERT INTO users (id, name, email, role, face_encoding) VALUES (4, 'Yorick Text', NULL, NULL, ?)", (text,))
+    conn.execute(
+        "INSERT INTO users (id, name, email, role, face_encoding) VALUES (4, 'Yorick Text', NULL, NULL, ?)", (text,)
+    )
     conn.execute("INSERT INTO attendance_logs (user_id, status, snapshot_path) VALUES (3, 'manual', NULL)")
     conn.commit()
     conn.close()

@@ -23,7 +23,7 @@ def fill(store: Store, log: SecureLog, n: int) -> None:
 
 @pytest.fixture
 def log(paths: Paths) -> SecureLog:
-    return SecureLog(Keys(paths.keys), "door-1")
+    return SecureLog(Keys(paths.keys, create=True), "door-1")
 
 
 def raw(store: Store, sql: str, args: tuple[object, ...] = ()) -> None:
@@ -85,7 +85,7 @@ def test_tampering_is_found_and_named(store: Store, log: SecureLog, tamper: str,
 
 def test_a_forged_entry_without_the_key_is_found(store: Store, log: SecureLog, paths: Paths, tmp_path: Path) -> None:
     fill(store, log, 5)
-    forger = SecureLog(Keys(tmp_path / "attacker-keys"))  # a well-formed entry, chained with another key
+    forger = SecureLog(Keys(tmp_path / "attacker-keys", create=True))  # a well-formed entry, chained with another key
     store.write(lambda c: forger.append(c, "export", {"all": True}, "1"))
     with store.reader() as conn:
         problems = log.verify(conn)
@@ -95,7 +95,7 @@ def test_a_forged_entry_without_the_key_is_found(store: Store, log: SecureLog, p
 
 
 def test_key_files_readable_by_others_are_refused(paths: Paths) -> None:
-    Keys(paths.keys)
+    Keys(paths.keys, create=True)
     os.chmod(paths.keys / "data.key", 0o644)
     with pytest.raises(KeyFileError, match="chmod 600"):
         Keys(paths.keys)

@@ -93,7 +93,9 @@ def test_db_check_reports_foreign_key_violations(paths: Paths, cli: Cli) -> None
     assert result.status == 7 and "foreign key" in result.out
 
 
-def test_recover_keeps_without_rowid_tables_and_a_later_import_adds_nothing(paths: Paths, cli: Cli, tmp_path: Path) -> None:
+def test_recover_keeps_without_rowid_tables_and_a_later_import_adds_nothing(
+    paths: Paths, cli: Cli, tmp_path: Path
+) -> None:
     """``legacy_imports`` is a WITHOUT ROWID table: recovery must copy it by its primary key, or
     the next import duplicates every original row."""
     from tests.store.test_legacy import original_databases

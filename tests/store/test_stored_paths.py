@@ -130,7 +130,7 @@ def test_a_missing_data_key_stops_everything_and_is_never_replaced(tmp_path: Pat
         amy = store.write(lambda c: users.add_user(c, "Amy"))
         store.write(lambda c: store.sealer.user_key(c, amy, create=True))  # sealed data now exists
     (paths.keys / "data.key").unlink()
-    with pytest.raises(KeyFileError, match="data.key"):
+    with pytest.raises(KeyFileError, match=r"data\.key"):
         Store.open(paths)
     done = cli("--data-dir", str(paths.root), "users", "list")
     assert done.status != 0 and "data.key" in done.err and "Traceback" not in done.err

@@ -82,7 +82,7 @@ def test_writes_stop_with_a_clear_error(tmp_path: Path) -> None:
         os.rename(paths.database, moved)  # replaced or deleted: the writer's file has no name here any more
         problems = store.health()
         assert problems and "occur.db" in problems[0]
-        with pytest.raises(StoreError, match="occur.db"):
+        with pytest.raises(StoreError, match=r"occur\.db"):
             store.log_system_event("after", None)
     finally:
         store.close()
