@@ -34,7 +34,7 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
     from firmware import backup
     from firmware.security.audit import audit
 
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         written = backup.create(store, ctx.config)
         audit(store, ctx.config.paths, "backup", {"files": [p.name for p in written]}, device_id=ctx.config.device.id)
     if ctx.json:

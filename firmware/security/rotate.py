@@ -33,6 +33,7 @@ from firmware.security.securelog import GENESIS, SecureLog, _header
 from firmware.store.db import Connection
 from firmware.store.sealing import MAGIC, Sealer
 from firmware.store.store import Store
+from firmware.store.writer import after_commit
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def _rechain_log(conn: Connection, old: SecureLog, new: SecureLog) -> tuple[int,
         "CREATE TRIGGER secure_log_no_update BEFORE UPDATE ON secure_log "
         "BEGIN SELECT RAISE(ABORT, 'the secure log is append-only'); END"
     )
+    last_seq = int(entries[-1][0])
+    after_commit(conn, lambda: new.head.write(last_seq, chains[last_seq]))  # the head file under the new key
     checkpoints: list[Any] = conn.execute("SELECT seq, timestamp FROM secure_log_checkpoints").fetchall()
     for seq, ts in checkpoints:
         if int(seq) in chains:
