@@ -140,6 +140,7 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="occur-db-writer", daemon=True)
         self.commits = 0
         self.writes = 0
+        self._broken: StoreError | None = None
         _AFTER[id(conn)] = []
         self._thread.start()
 
@@ -149,6 +150,8 @@ class GroupCommitWriter:
         Raises:
             StoreError: the writer is closed.
         """
+        if self._broken is not None:
+            raise self._broken
         if self._closed:
             raise StoreError(f"database writer is closed ({self._label})")
         pending: Pending[T] = Pending(fn)
@@ -165,6 +168,8 @@ class GroupCommitWriter:
         part of a lone event's cost, and a door mostly sees one event at a time. Otherwise the
         write joins the next group. ``fn`` must not call the store itself (it would deadlock).
         """
+        if self._broken is not None:
+            raise self._broken
         if self._lone_streak >= LONE_STREAK and self._outstanding == 0 and self._commit_lock.acquire(blocking=False):
             try:
                 with self._count_lock:
@@ -197,6 +202,29 @@ class GroupCommitWriter:
         with self._commit_lock:  # a caller committing on the fast path finishes first
             _AFTER.pop(id(self._conn), None)
             self._conn.close()
+
+    @property
+    def broken(self) -> bool:
+        """True once writing was stopped (see :meth:`stop_writing`)."""
+        return self._broken is not None
+
+    def stop_writing(self, error: StoreError, checkpoint: bool = False) -> str | None:
+        """Refuse every write from now on with ``error`` (writes queued behind fail with it).
+
+        With ``checkpoint``, first copy what the WAL holds into the database file through this
+        connection's open handles (``wal_checkpoint(TRUNCATE)``): used when the WAL file was
+        deleted under the writer, so acknowledged records are saved. Returns why that failed,
+        or None.
+        """
+        with self._commit_lock:
+            self._broken = error
+            if not checkpoint:
+                return None
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except Exception as err:  # noqa: BLE001 - reported to the caller, writing stops anyway
+                return str(translate(err, self._label))
+        return None
 
     def _gather(self, first: Pending[Any], expected: int) -> tuple[list[Pending[Any]], bool]:
         """Collect a group: what is queued now, plus up to :data:`LINGER_S` for the callers that
@@ -258,6 +286,9 @@ class GroupCommitWriter:
         conn = self._conn
         hooks = _AFTER.setdefault(id(conn), [])
         hooks.clear()
+        if self._broken is not None:
+            self._fail(group, self._broken)
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as err:  # noqa: BLE001 - handed to the waiting callers

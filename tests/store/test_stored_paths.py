@@ -87,11 +87,11 @@ def test_hostile_legacy_paths_are_refused_at_import_and_retention_deletes_nothin
     text = cli("--data-dir", str(paths.root), "db", "import-legacy", "--main-db", str(main))
     assert text.status == 1 and text.err.count("refused unknown row") == len(bad)
 
-    keys_before = sorted(p.name for p in paths.keys.iterdir())
+    keys_before = {p.name: p.read_bytes() for p in paths.keys.iterdir()}
     assert cli("--data-dir", str(paths.root), "retention", "run").status == 0
     assert not (paths.root / good).exists()  # the one inside its folder went with its row
     assert canary.read_text() == "must survive"
-    assert sorted(p.name for p in paths.keys.iterdir()) == keys_before
+    assert all((paths.keys / name).read_bytes() == data for name, data in keys_before.items())
     assert paths.database.exists()
     assert cli("--data-dir", str(paths.root), "users", "list").status == 0
 
@@ -115,13 +115,14 @@ def test_paths_already_in_the_database_are_checked_again_where_used(tmp_path: Pa
                 [(p, "2020-01-01T10:00:00+00:00", "2020-01-01T10:00:00+00:00") for p in rows],
             )
         )
-        keys_before = sorted(p.name for p in paths.keys.iterdir())
+        keys_before = {p.name: p.read_bytes() for p in paths.keys.iterdir()}
         report = retention.run(store, config, secure_log(paths))
     assert report.removed["unknown_faces"] == len(rows)
     assert report.removed["unsafe_paths_skipped"] == len(rows) - 2  # the empty path names no file
     assert not (paths.unknown_faces / "fine.jpg").exists()
     assert canary.read_text() == "must survive"
-    assert sorted(p.name for p in paths.keys.iterdir()) == keys_before and paths.database.exists()
+    assert all((paths.keys / name).read_bytes() == data for name, data in keys_before.items())
+    assert paths.database.exists()
 
 
 def test_a_missing_data_key_stops_everything_and_is_never_replaced(tmp_path: Path, cli: Cli) -> None:
