@@ -131,7 +131,13 @@ def recover_db(ctx: Context, args: argparse.Namespace) -> int:
         return ExitStatus.SUCCESS
     ctx.out(f"damaged file kept as {result.damaged_copy}")
     ctx.table(
-        ["table", "rows recovered", "rows lost"], [(t, r, result.lost.get(t, 0)) for t, r in result.recovered.items()]
+        ["table", "rows recovered", "rows lost"],
+        [
+            (t, r, "unreadable" if t in result.unreadable else result.lost.get(t, 0))
+            for t, r in result.recovered.items()
+        ],
     )
+    for table in result.unreadable:
+        print(f"occur: table {table} could not be read at all: its rows are lost", file=ctx.stderr)
     ctx.out(f"new database: {result.database} (integrity ok)")
     return ExitStatus.SUCCESS
