@@ -101,6 +101,12 @@ class Keys:
         )
         path.with_suffix(".pub").write_bytes(public)
 
+    def data_key_for_migration(self) -> bytes:
+        """The raw data key, only for an operator-sealed migration export (``occur backup
+        migration-export``): it is sealed to the operator's key at once and never written in
+        the clear."""
+        return self._data
+
     def fingerprint(self) -> str:
         """A short public fingerprint of the data key (to tell keys apart, never to derive one)."""
         return self.derive("fingerprint").hex()[:16]

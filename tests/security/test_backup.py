@@ -125,9 +125,11 @@ def test_erasure_reaches_backups_and_the_operator_tool_opens_them(cli: Cli, tmp_
 
     with sqlite3.connect(f"file:{local}?mode=ro", uri=True) as conn:
         assert conn.execute("SELECT count(*) FROM user_keys").fetchone() == (0,)
-    assert (
-        cli("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key)).status == 0
-    )
+    restore = ("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key))
+    refused = cli(*restore)  # her key is gone: she could not be recognised, and the restore says so first
+    assert refused.status == 7 and "amy (id 1)" in refused.err and "nothing was changed" in refused.err
+    accepted = cli(*restore, "--allow-reenrolment")
+    assert accepted.status == 0 and "amy (id 1)" in accepted.out
     assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy"]
     assert identify(cli, data, "amy") is None  # her templates came back sealed under a key that no longer exists
 
