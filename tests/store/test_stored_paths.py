@@ -154,3 +154,32 @@ def test_a_fresh_data_folder_still_gets_its_keys(tmp_path: Path) -> None:
         assert (paths.keys / "data.key").exists()
     with Store.open(paths):
         pass
+
+
+def test_a_data_key_deleted_while_the_door_runs_stops_it(tmp_path: Path) -> None:
+    """Noticed at the next health check (once a second): the run ends with an error naming the
+    key, and no new key is made."""
+    import threading
+    from dataclasses import replace
+
+    from firmware import service
+    from firmware.errors import StoreError
+    from tests.loop.test_run_e2e import NOFACE
+
+    config = Config(data_dir=tmp_path / "data")
+    config = replace(config, camera=replace(config.camera, fps=10.0))
+    with Store.open(config.paths) as store:
+        amy = store.write(lambda c: users.add_user(c, "Amy"))
+        store.write(lambda c: store.sealer.user_key(c, amy, create=True))
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    for i in range(300):  # thirty seconds of an empty doorway
+        (replay / f"{i:03d}.jpg").write_bytes(NOFACE[i % len(NOFACE)].read_bytes())
+    timer = threading.Timer(2.0, (config.paths.keys / "data.key").unlink)
+    timer.start()
+    try:
+        with pytest.raises(StoreError, match=r"data\.key"):
+            service.run(config, f"replay:{replay}", gpio="mock")
+    finally:
+        timer.cancel()
+    assert not (config.paths.keys / "data.key").exists()
