@@ -226,7 +226,7 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
         write_private(path, content.encode(), mode)
     write_private(etc / "occur.toml", text.encode())
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys = Keys(data_dir / "keys")
+    keys = Keys(data_dir / "keys", create=True)
     report.web_fingerprint = _web_identity(data_dir, device_id, admin, bool(web_files))
     _install_units(root, install_dir)
     _retire_settings(settings_file, settings)

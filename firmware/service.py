@@ -4,13 +4,13 @@ Start order: door GPIO first (the relay is driven locked before anything else), 
 the vision models, the camera, the loop. Stop (SIGTERM, SIGINT, end of a replay with
 ``--until-end``) runs in reverse and always leaves the relay locked. Under systemd it sends
 READY=1 once the first frame can be read, then WATCHDOG=1 from the loop, so a hung loop is
-restarted. A status file (``run/status.json`` in the data folder) feeds ``occur status``.
+restarted. A status file (``run/status.json`` in the data folder) feeds ``occur status``; it is
+best effort, and once a second the storage files are checked (see :mod:`firmware.loop.upkeep`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -26,12 +26,12 @@ from firmware.clock import now_iso, unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import DatabaseCorruptError, OccurError
-from firmware.fileio import write_private
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.loop import records
 from firmware.loop.door_loop import Decision, DoorLoop
+from firmware.loop.upkeep import Upkeep
 from firmware.mqtt_bridge import MqttBridge
 from firmware.security.keys import KeyFileError
 from firmware.store import outbox
@@ -58,6 +58,7 @@ class RunReport:
     inference_s: float = 0.0  # inside the models' invoke() during the loop
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
     pin_factory: Any = None
+    unrecorded: dict[str, int] = field(default_factory=dict)  # what a full disk kept from being written
 
 
 class _Inputs:
@@ -140,6 +141,7 @@ def status_doc(
         "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
         "models": [e.name for e in loop.engine.embedders],
         "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
+        "not_recorded": dict(loop.unrecorded.totals),
     }
     return status
 
@@ -150,11 +152,6 @@ def _outbox_depth(store: Store) -> int | None:
             return outbox.depth(conn)
     except OccurError:
         return None
-
-
-def write_status(doc: dict[str, object], config: Config) -> None:
-    """Write ``run/status.json`` atomically."""
-    write_private(config.paths.root / "run" / "status.json", json.dumps(doc, indent=2).encode())
 
 
 def run(
@@ -212,8 +209,11 @@ def run(
         engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
         follower = _updates(config, store, loop, bridge, stop)
         stack.callback(start_console(config, store, door, loop, status, bridge, engine_lock, latest))
+        upkeep = Upkeep(config, store, door, loop.unrecorded, loop.reserve)
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
-        stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
+        stack.callback(
+            lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames{upkeep.stop_note()}", config)
+        )
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
         pusher: threading.Thread | None = None
@@ -235,9 +235,10 @@ def run(
             inputs.tick(config.door.held_open_s)
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
+                upkeep.check_health()
                 with engine_lock:
                     follower.poll()
-                write_status(status(), config)
+                upkeep.space_returned(upkeep.status_file(status()))
                 sdnotify.notify("WATCHDOG=1")
             if now - last_retention >= RETENTION_EVERY_S:
                 last_retention = now
@@ -251,7 +252,8 @@ def run(
             if until_end and not bridge.drain():
                 log.warning("mqtt: outbox not drained in %.0f s; it is sent later", config.mqtt.drain_timeout_s)
             bridge.publisher.publish_retained("status", status())
-        write_status({**status(), "stopped": stopped}, config)
+        upkeep.status_file({**status(), "stopped": stopped})
+        report.unrecorded = dict(loop.unrecorded.totals)
         report.frames = loop.stats.frames
         report.loop_s = time.monotonic() - loop_started
         report.inference_s = loop.inference_s() - inference_before

@@ -79,3 +79,17 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return CliResult(status, captured.out, captured.err)
 
     return run
+
+
+def assert_enrolled(status: int, out: str, minimum: int = 1) -> dict[str, object]:
+    """Check the outcome of ``occur enroll ... --json``: at least ``minimum`` photos were enrolled,
+    and the exit status says exactly whether any photo was rejected (0 none, 1 some). A bare
+    "exit status 0 or 1" would also pass when nothing at all was enrolled."""
+    import json
+
+    report: dict[str, object] = json.loads(out)
+    accepted, rejected = report["accepted"], report["rejected"]
+    assert isinstance(accepted, list) and isinstance(rejected, dict)
+    assert report["user_id"] is not None and len(accepted) >= minimum, report
+    assert status == (1 if rejected else 0), (status, report)
+    return report

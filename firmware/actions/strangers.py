@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 
 from firmware.actions.people import enrol_person
 from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import NotFoundError
+from firmware.fileio import UnsafePathError, contained
 from firmware.recognition.enrol import EnrolReport
 from firmware.security.audit import audit
 from firmware.store.db import Connection, fetch_all
@@ -17,6 +19,8 @@ from firmware.store.events import insert_system_event
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import Image, decode_image
+
+log = logging.getLogger(__name__)
 
 
 def find_stranger(store: Store, unknown_id: int) -> Unknown:
@@ -44,9 +48,13 @@ def kept_picture(store: Store, config: Config, stranger: Unknown) -> bytes:
         NotFoundError: no picture kept, or it lies outside ``unknown_faces/``.
         IntegrityError: the file was altered.
     """
-    folder = config.paths.unknown_faces.resolve()
-    path = (config.paths.root / (stranger.snapshot_path or "")).resolve()
-    if not stranger.snapshot_path or not path.is_relative_to(folder) or not path.is_file():
+    if not stranger.snapshot_path:
+        raise NotFoundError(f"stranger {stranger.id} has no kept picture")
+    try:
+        path = contained(config.paths.root, "unknown_faces", stranger.snapshot_path)  # checked again where used
+    except UnsafePathError as err:
+        raise NotFoundError(f"stranger {stranger.id}: its picture path is refused: {err}") from err
+    if not path.is_file():
         raise NotFoundError(f"stranger {stranger.id} has no kept picture")
     return store.sealer.open_picture("unknown", path.read_bytes())
 
@@ -100,7 +108,10 @@ def dismiss(store: Store, config: Config, unknown_id: int, actor: str) -> None:
 def _remove_picture(config: Config, relative: str | None) -> None:
     if not relative:
         return
-    path = (config.paths.root / relative).resolve()
-    if path.is_relative_to(config.paths.unknown_faces.resolve()):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    try:
+        path = contained(config.paths.root, "unknown_faces", relative)
+    except UnsafePathError as err:
+        log.warning("stranger picture %r not removed: %s", relative, err)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -44,8 +44,11 @@ class Context:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
-    def open_store(self, create: bool = True, during_rotation: bool = False) -> Store:
-        """Open the configured database (see :meth:`Store.open`).
+    def open_store(self, create: bool = False, during_rotation: bool = False) -> Store:
+        """Open the configured database (see :meth:`Store.open`). Only the commands that make
+        data pass ``create`` (``db migrate``, ``users add``, ``enroll``, ``db import-legacy``, the
+        update commands, ``web add-admin``/``add-account``); every other command needs an
+        existing database and never creates the data folder, wherever it is run from.
 
         Raises:
             StoreError: the data folder belongs to another user and we are not root: admin

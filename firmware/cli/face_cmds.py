@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Each photo must hold exactly one usable face; others are rejected "
         "with the reason and nothing from them is stored.",
     )
-    e.add_argument("name", help="the person's name (an existing name adds samples to that user)")
+    e.add_argument(
+        "name",
+        help="the person's name (an existing name, any case, adds samples to that user) or an existing user's id",
+    )
     e.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     e.add_argument("--email")
     e.add_argument("--role", help="role used by the door's access policy (e.g. staff, visitor)")
@@ -71,7 +74,7 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.actions.people import enrol_person
 
     engine = _engine(ctx)
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         report = enrol_person(
             store, ctx.config, engine, args.name, list(args.images), actor(), args.email, args.role, args.consent_by
         )

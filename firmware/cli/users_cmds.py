@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def add(ctx: Context, args: argparse.Namespace) -> int:
     """Add a user and print its id."""
     users.validate_user(args.name, args.email, args.role)
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         user_id = store.write(lambda c: users.add_user(c, args.name, args.email, args.role))
         with store.reader() as conn:
             user = users.find_user(conn, user_id)
@@ -69,11 +69,12 @@ def list_(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json([{**dataclasses.asdict(u), "encodings": counts.get(u.id, {})} for u in rows])
     else:
         ctx.table(
-            ["id", "name", "email", "role", "created_at", "encodings", "legacy encoding"],
+            ["id", "name", "active", "email", "role", "created_at", "encodings", "legacy encoding"],
             [
                 (
                     u.id,
                     u.name,
+                    "yes" if u.active else "no",
                     u.email,
                     u.role,
                     u.created_at,

@@ -86,7 +86,7 @@ def add_account(ctx: Context, args: argparse.Namespace) -> int:
     from firmware.security import accounts
 
     password = read_password(args.password_file)
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         account = accounts.create(store, args.name, args.role, password, actor())
         _audit(ctx, store, "web_account_added", {"name": account.name, "role": account.role})
     ctx.out(f"added {account.role} account {account.name}")

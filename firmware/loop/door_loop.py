@@ -6,8 +6,14 @@ decision is (1) the access policy's verdict, (2) a snapshot and, in one transact
 ``face_events`` row, the ``attendance_logs`` row for a recognised person, the stranger's
 ``unknown_faces`` row (new, or seen again), and the ``door_events`` row with the reason, then
 (3) the door pulse for a grant, only after those rows are committed. A person decided within
-``cooldown_s`` gets the door again but no new records. Any error while deciding leaves the door
-locked (fail closed) and is logged as a system event; the loop goes on.
+``cooldown_s`` gets the door again without a new visit record, but every opening still has its
+``door_events`` row (and MQTT event), committed before the pulse. Any error while deciding
+leaves the door locked (fail closed) and is logged as a system event; the loop goes on.
+
+On a full disk the records go first: a snapshot or a stranger's picture is written only while
+the database keeps its reserve of free space, and a failed picture write drops the picture, not
+the decision; when the database itself cannot commit, old snapshots are deleted to make room.
+What was dropped is counted (:class:`~firmware.loop.unrecorded.Unrecorded`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +35,13 @@ from firmware.access import AccessPolicy, Person
 from firmware.clock import unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
-from firmware.errors import OccurError
+from firmware.errors import OccurError, StorageFullError
 from firmware.hw.camera import Frame
 from firmware.hw.door import DoorDevice
-from firmware.loop.records import DecisionRows, write_decision
+from firmware.loop.records import DecisionRows, write_decision, write_door_decision
 from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
+from firmware.loop.unrecorded import Unrecorded, reserve_bytes
 from firmware.recognition.recogniser import Identified, Recogniser
 from firmware.snapshots import SnapshotStore
 from firmware.store import door_records, users
@@ -105,6 +114,9 @@ class DoorLoop:
         self._seen: dict[int, list[dict[str, Vector]]] = {}
         self._show_until = 0.0
         self._inference_before_swap = 0.0
+        self.unrecorded = Unrecorded()
+        self.reserve = reserve_bytes(config.paths.root, config.storage.ballast_kib * 1024)
+        store.add_reclaimer(self._make_room)
 
     def use_engine(self, engine: FaceEngine) -> None:
         """Switch to other models (an installed update or a rollback) between two frames.
@@ -167,6 +179,8 @@ class DoorLoop:
         except (OccurError, OSError, ValueError) as err:
             self.door.lock()
             self.door.show("fault")
+            if isinstance(err, StorageFullError):
+                self.unrecorded.note("decisions")
             log.error("decision for track %d failed, door stays locked: %s", track.id, err)
             try:
                 self.store.log_system_event("decision_failed", f"track {track.id}: {err}")
@@ -204,11 +218,13 @@ class DoorLoop:
         if user_id is not None:
             self._last_decided[user_id] = frame.captured_at
         if last is not None and frame.captured_at - last < self.config.loop.cooldown_s:
+            again = f"{reason}; within cooldown_s of the last decision, the visit is recorded once"
+            self._record_opening(frame, user_id, found, granted, again)  # every pulse has its door record
             self._open_or_deny(granted)
             return Decision(
                 frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None, recorded=False
             )
-        snapshot = str(self.snapshots.capture(frame.image, face.detection.box, user_id, _utc(frame.captured_at)))
+        snapshot = self._snapshot(frame, face, user_id)
         unknown_id = None
         rows = DecisionRows(
             unix_iso(frame.captured_at),
@@ -237,7 +253,7 @@ class DoorLoop:
             unknown_id = self.strangers.find(portrait)
             rows.unknown_id = unknown_id
             if unknown_id is None:
-                rows.unknown_snapshot = self._unknown_snapshot(frame, face)
+                rows.unknown_snapshot = self._best_effort("pictures", lambda: self._unknown_snapshot(frame, face))
                 rows.sealer = self.store.sealer
                 rows.unknown_vectors = {e.name: (e.manifest.sha256, portrait[e.name]) for e in self.engine.embedders}
         ids = self.store.write(lambda conn: write_decision(conn, rows))
@@ -249,6 +265,46 @@ class DoorLoop:
         return Decision(
             frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id
         )
+
+    def _record_opening(self, frame: Frame, user_id: int | None, found: Identified, granted: bool, reason: str) -> None:
+        stamp = unix_iso(frame.captured_at)
+        event = payloads.event(
+            payloads.decision_type(granted, user_id is not None),
+            stamp,
+            self.config.device.id,
+            user=None if user_id is None else (user_id, found.name),
+            distance=found.match.score,
+            reason=reason,
+        )
+        max_rows = self.config.mqtt.outbox_max_rows
+        score = found.match.score
+        self.store.write(lambda c: write_door_decision(c, stamp, granted, reason, user_id, score, event, max_rows))
+
+    def _snapshot(self, frame: Frame, face: Face, user_id: int | None) -> str | None:
+        def capture() -> str:
+            return str(self.snapshots.capture(frame.image, face.detection.box, user_id, _utc(frame.captured_at)))
+
+        return self._best_effort("snapshots", capture)
+
+    def _best_effort(self, kind: str, write: Callable[[], str]) -> str | None:
+        """A picture, written only while the database keeps its reserve; dropped (and counted)
+        when there is no room or the write fails."""
+        try:
+            if shutil.disk_usage(self.config.paths.root).free < self.reserve:
+                self.unrecorded.note(kind)
+                log.warning("disk nearly full: %s not kept (the decision is recorded)", kind)
+                return None
+            return write()
+        except OSError as err:
+            self.unrecorded.note(kind)
+            log.warning("%s not kept (the decision is recorded): %s", kind, err)
+            return None
+
+    def _make_room(self) -> int:
+        """The store's reclaimer: delete old snapshots so a record can be written."""
+        deleted = self.snapshots.reclaim(self.reserve)
+        self.unrecorded.note("reclaimed", deleted)
+        return deleted
 
     def _mean_embeddings(self, samples: list[dict[str, Vector]]) -> dict[str, Vector]:
         mean = {}

@@ -26,7 +26,7 @@ class DecisionRows:
     user_id: int | None
     score: float | None
     confidence: float | None
-    snapshot: str
+    snapshot: str | None
     granted: bool
     reason: str
     unknown_id: int | None = None  # a stranger seen before
@@ -74,6 +74,24 @@ def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
         conn, rows.timestamp, "granted" if rows.granted else "denied", rows.reason, rows.user_id, face_event, rows.score
     )
     return DecisionIds(face_event, door, attendance, unknown_id)
+
+
+def write_door_decision(
+    conn: Connection,
+    timestamp: str,
+    granted: bool,
+    reason: str,
+    user_id: int | None,
+    score: float | None,
+    event: dict[str, Any],
+    max_rows: int,
+) -> int:
+    """A decision that opens (or keeps shut) the door without a new visit record (within
+    ``cooldown_s``): its ``door_events`` row and MQTT event, together."""
+    outcome = "granted" if granted else "denied"
+    row = door_records.insert_door_event(conn, timestamp, outcome, reason, user_id, None, score)
+    outbox.add(conn, event["id"], timestamp, "events", "access", event, max_rows)
+    return row
 
 
 def write_door_input(

@@ -108,11 +108,11 @@ def _store(
     try:
         user = users.find_user(conn, report.user_id if target and report.user_id is not None else report.name)
     except NotFoundError:
-        if target:
-            raise  # the person was removed meanwhile: store nothing rather than re-create them
+        if target or users.is_id_ref(report.name):
+            raise  # removed meanwhile, or an id: never (re-)create a user
         user = users.find_user(conn, users.add_user(conn, report.name, email, role))
         report.created = True
-    report.user_id = user.id
+    report.user_id, report.name = user.id, user.name
     folder = paths.face_db / f"user_{user.id:03d}"
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     for item in items:
@@ -146,17 +146,22 @@ def enrol(
     user_id: int | None = None,
 ) -> EnrolReport:
     """Enrol ``images`` (files, or (name, decoded image) pairs) of one person under ``name`` (a new
-    user, or more samples of an existing one); with ``user_id``, only into that existing user.
+    user, or more samples of an existing one, matched case-insensitively, or one addressed by its
+    id: ASCII digits, which never create a user); with ``user_id``, only into that existing user.
     ``images`` is read once, in order, and only each photo's chip is kept, so a generator that
     decodes one photo at a time bounds memory to one photo.
 
     Raises:
         NoUsableFaceError: no image was usable (an InvalidInputError; nothing is stored).
         InvalidInputError: bad name/email/role.
-        NotFoundError: ``user_id`` names no user (also when it was removed during the call).
-        AmbiguousError: several users already have this name.
+        NotFoundError: ``user_id`` or an id reference names no user (also when it was removed
+            during the call).
+        AmbiguousError: several users (from before names were unique) have this name.
     """
-    users.validate_user(name, email, role)
+    if users.is_id_ref(name):
+        users.validate_fields(email, role)
+    else:
+        users.validate_user(name, email, role)
     report = EnrolReport(user_id=user_id, name=name.strip())
     items: list[_Accepted] = []
     for item in images:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from firmware.recognition.original_templates import OriginalTemplates
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.engine import Face, FaceEngine
@@ -41,6 +42,7 @@ class Recogniser:
         self._lock = threading.Lock()
         self._gallery = Gallery({}, version=-1)
         self._names: dict[int, str] = {}
+        self._original = OriginalTemplates(engine)
 
     def gallery(self) -> Gallery:
         """The current gallery, reloaded if the database changed since the last call."""
@@ -62,6 +64,7 @@ class Recogniser:
                         )
                 names: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
                 self._names = {int(i): str(n) for i, n in names}
+                self._original.load(conn, sealer, rows)
                 self._gallery = Gallery(rows, version)
         log.info("gallery: %d users loaded (version %d)", len(self._gallery), version)
         return self._gallery
@@ -78,6 +81,8 @@ class Recogniser:
             return Identified(face, Match("low_quality", None, None), None)
         gallery = self.gallery()
         found = gallery.search(face.embeddings, self.engine.fusion)
+        if found.decision != "match":
+            found = self._original.search(face.embeddings) or found  # people known only by the original's template
         return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
 
     def identify(self, image: Image) -> list[Identified]:

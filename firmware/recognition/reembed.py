@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from firmware.domain import Detection
 from firmware.errors import ImageError
+from firmware.fileio import contained
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
@@ -61,10 +62,9 @@ def reembed_with(
                 report.failed[sample.id] = "no chip or keypoints stored"
                 continue
             try:
+                chip_file = contained(store.paths.root, "face_db", sample.chip_path)  # checked again where used
                 with store.reader() as conn:
-                    jpeg = store.sealer.open_user_blob(
-                        conn, sample.user_id, "chip", (store.paths.root / sample.chip_path).read_bytes()
-                    )
+                    jpeg = store.sealer.open_user_blob(conn, sample.user_id, "chip", chip_file.read_bytes())
                 if jpeg is None:
                     raise ValueError("the chip no longer opens (its key is gone)")
                 chip = decode_image(jpeg, sample.chip_path)

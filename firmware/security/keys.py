@@ -8,8 +8,12 @@ is refused at load, because a copied key defeats encryption at rest):
 - ``device_ed25519.key`` / ``.pub``: the device's signing key for secure-log checkpoints; the
   public half can be given to auditors.
 
-Created on first use. AES-256-GCM seals data with a random 96-bit nonce and associated data that
-names what the data is, so a ciphertext moved to another record fails to open.
+Created only when asked (``create=True``): the store asks when its database holds nothing sealed
+or signed yet, and provisioning does. A key file that disappears is never replaced behind the
+operator's back: a new data key would silently make every user unknown and every sealed record
+unreadable (see :mod:`firmware.store.keycheck`). AES-256-GCM seals data with a random 96-bit
+nonce and associated data that names what the data is, so a ciphertext moved to another record
+fails to open.
 """
 
 from __future__ import annotations
@@ -42,12 +46,13 @@ def _read_private(path: Path) -> bytes:
 class Keys:
     """The device's keys, loaded (or created) from ``folder``."""
 
-    def __init__(self, folder: Path, data_key: bytes | None = None) -> None:
-        """Load (or create) the keys in ``folder``; ``data_key`` overrides the data key file
-        (used by key rotation for the incoming key).
+    def __init__(self, folder: Path, data_key: bytes | None = None, create: bool = False) -> None:
+        """Load the keys in ``folder``; ``data_key`` overrides the data key file (used by key
+        rotation for the incoming key); ``create`` makes the key files that are missing.
 
         Raises:
-            KeyFileError: unreadable or exposed key files, or an interrupted rotation.
+            KeyFileError: missing (without ``create``), unreadable or exposed key files, or an
+                interrupted rotation.
         """
         self.folder = folder
         data = folder / "data.key"
@@ -56,6 +61,12 @@ class Keys:
             raise KeyFileError(
                 f"a key rotation was interrupted ({folder / 'data.key.next'} exists): run 'occur keys rotate --resume'"
             )
+        for path in (data, signing):
+            if not create and not path.exists() and (path is signing or data_key is None):
+                raise KeyFileError(
+                    f"{path} is missing: restore the keys folder from where it was kept; "
+                    "a new key is never made while data sealed or signed with the old one may exist"
+                )
         try:
             if not data.exists() and data_key is None:
                 write_private(data, os.urandom(32), exclusive=True)
@@ -89,6 +100,12 @@ class Keys:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         path.with_suffix(".pub").write_bytes(public)
+
+    def data_key_for_migration(self) -> bytes:
+        """The raw data key, only for an operator-sealed migration export (``occur backup
+        migration-export``): it is sealed to the operator's key at once and never written in
+        the clear."""
+        return self._data
 
     def fingerprint(self) -> str:
         """A short public fingerprint of the data key (to tell keys apart, never to derive one)."""

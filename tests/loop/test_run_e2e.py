@@ -224,3 +224,22 @@ def test_stop_event_ends_a_live_run_and_leaves_the_relay_locked(tmp_path: Path, 
         "system_start",
         "system_stop",
     ]
+
+
+def test_every_relay_pulse_has_its_door_record(tmp_path: Path, engine: FaceEngine) -> None:
+    """Re-grants within ``cooldown_s`` open the door again: each opening is a ``door_events`` row
+    (and an MQTT event), while the visit itself is recorded once."""
+    config = replace(make_config(tmp_path), loop=LoopConfig(cooldown_s=60.0))
+    ids = enrol_people(config, engine, {"amy": None})
+    build_replay(tmp_path / "replay", [photo("amy", 0)] * 4, frames=10, gap=8)
+    report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
+    assert [d.granted for d in report.decisions] == [True] * 4
+    assert relay_rises(report) == 4
+    door = query(config.paths, "SELECT outcome, user_id, face_event_id, reason FROM door_events ORDER BY id")
+    assert [(d[0], d[1]) for d in door] == [("granted", ids["amy"])] * 4
+    assert door[0][2] == 1 and [d[2] for d in door[1:]] == [None] * 3
+    assert all("cooldown" in str(d[3]) for d in door[1:])
+    assert query(config.paths, "SELECT count(*) FROM face_events") == [(1,)]
+    assert query(config.paths, "SELECT count(*) FROM attendance_logs") == [(1,)]
+    granted = query(config.paths, 'SELECT count(*) FROM outbox WHERE payload LIKE \'%"type":"granted"%\'')
+    assert granted == [(4,)]

@@ -124,6 +124,7 @@ def test_identify_names_enrolled_people_and_leaves_strangers_unknown(cli: Cli, d
 def test_identify_reports_a_corrupt_image_and_carries_on(cli: Cli, data: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    assert cli("--data-dir", str(data), "db", "migrate").status == 0  # identify reads and audits; it creates nothing
     result = cli("--data-dir", str(data), "identify", str(bad), photos("amy")[0])
     assert result.status == 1
     assert "bad.png: not a decodable image" in result.err and "amy1.jpg" in result.out

@@ -1,0 +1,96 @@
+"""People the door knows only by the original system's template.
+
+A user imported from the original OCCUR-CALL database (or given an encoding through
+``firmware.compat.store_face_encoding``) may have no enrolment photo, only the 128-D descriptor
+``face_recognition`` made with dlib's ResNet: the network the firmware's dlib model files are
+converted from, so its embeddings and these descriptors share one space. The fused door decision
+needs every model's distance, which such a user cannot give, so the door consults these
+templates only when the fused search found nobody, and only with the dlib model loaded:
+
+- the user's nearest original template must be within the single-model door threshold
+  (``fusion.json``'s threshold for the dlib model alone, and never looser than the model's own
+  0.6, which is ``face_recognition``'s tolerance: the original's decision);
+- and nearer, by the door margin, than every other user's dlib samples (enrolled users' too),
+  so a face between two people stays ``ambiguous``.
+
+This is one model's decision, weaker than the fused one; enrolling photos of the person gives
+them the fused decision (and ``occur users list`` shows who still has only a legacy template).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware.errors import ModelError
+from firmware.store import encodings
+from firmware.store.db import Connection
+from firmware.store.sealing import Sealer
+from firmware.vision.embed import Embedder, Vector
+from firmware.vision.engine import FaceEngine, fusion_for
+from firmware.vision.gallery import Fusion, Gallery, Match
+
+log = logging.getLogger(__name__)
+
+
+def _dlib(engine: FaceEngine) -> Embedder | None:
+    return next((e for e in engine.embedders if e.name.split("-")[0] == "dlib"), None)
+
+
+class OriginalTemplates:
+    """The original templates of users who lack a template of some loaded model."""
+
+    def __init__(self, engine: FaceEngine) -> None:
+        self.embedder = _dlib(engine)
+        self.fusion: Fusion | None = None
+        self.gallery = Gallery({})
+        self.everyone = Gallery({})
+        if self.embedder is None or self.embedder.manifest.calibration is None:
+            return
+        calibration = self.embedder.manifest.calibration
+        own = calibration.standardise(self.embedder.manifest.threshold)
+        try:
+            single = fusion_for(self.embedder.manifest.path.parent, [self.embedder], 0.0, engine.fusion.margin)
+            threshold = min(single.threshold, own)
+        except ModelError:
+            threshold = own
+        self.fusion = Fusion(
+            {self.embedder.name: self.embedder.manifest.metric},
+            {self.embedder.name: calibration},
+            threshold,
+            engine.fusion.margin,
+        )
+
+    def load(self, conn: Connection, sealer: Sealer, rows: dict[str, tuple[npt.NDArray[np.int64], Vector]]) -> None:
+        """Rebuild from the database; ``rows`` are the door gallery's rows per loaded model."""
+        if self.embedder is None or self.fusion is None:
+            return
+        name = self.embedder.name
+        ids, matrix = encodings.gallery_rows(conn, "dlib", sealer=sealer, original=True)
+        complete = set.intersection(*(set(int(i) for i in r[0]) for r in rows.values())) if rows else set()
+        keep = np.array([int(i) not in complete for i in ids], dtype=bool)
+        self.gallery = Gallery({name: (ids[keep], matrix[keep])} if keep.any() else {})
+        if not keep.any():
+            self.everyone = Gallery({})
+            return
+        own_ids, own_matrix = rows.get(name, (np.zeros(0, np.int64), np.zeros((0, 0), np.float32)))
+        merged_ids = np.concatenate([own_ids, ids[keep]]) if own_ids.size else ids[keep]
+        merged = np.vstack([own_matrix, matrix[keep]]) if own_ids.size else matrix[keep]
+        order = np.argsort(merged_ids, kind="stable")
+        self.everyone = Gallery({name: (merged_ids[order], merged[order])} if merged_ids.size else {})
+        if len(self.gallery):
+            log.info("gallery: %d users known only by the original system's template", len(self.gallery))
+
+    def search(self, embeddings: dict[str, Vector]) -> Match | None:
+        """A match on an original template, or None (nobody, or not clearly one person)."""
+        if self.embedder is None or self.fusion is None or not len(self.gallery):
+            return None
+        probe = embeddings.get(self.embedder.name)
+        if probe is None:
+            return None
+        found = self.everyone.search({self.embedder.name: probe}, self.fusion)
+        if found.decision != "match" or found.user_id not in set(int(u) for u in self.gallery.users):
+            return None
+        return found
