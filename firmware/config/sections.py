@@ -122,7 +122,9 @@ class MqttConfig:
 
     host: str = _f("", "broker host name or address ('' = run without a broker)")
     port: int = _f(1883, "broker port (8883 is the usual TLS port)", min=1, max=65535)
-    topic_prefix: str = _f("", "topic prefix ('' = occur/<device id>)", pattern=r"[^#+\x00]{0,200}")
+    topic_prefix: str = _f(
+        "", "topic prefix ('' = occur/<device id>); no wildcards, NUL or leading $", pattern=r"(?!\$)[^#+\x00]{0,200}"
+    )
     client_id: str = _f("", "MQTT client id ('' = occur-<device id>)")
     protocol: Literal["5", "3.1.1"] = _f("5", "MQTT protocol version")
     username: str = _f("", "user name ('' = none)")
@@ -139,7 +141,11 @@ class MqttConfig:
     command_key_file: str = _f("", "HMAC-SHA256 key for commands ('' = commands are refused)")
     command_max_age_s: float = _f(30.0, "commands older or newer than this are refused, s", min=1.0, max=3600.0)
     discovery: bool = _f(True, "publish Home Assistant device discovery")
-    discovery_prefix: str = _f("homeassistant", "Home Assistant discovery prefix")
+    discovery_prefix: str = _f(
+        "homeassistant",
+        "Home Assistant discovery prefix; no wildcards, NUL or leading $",
+        pattern=r"(?!\$)[^#+\x00]{1,200}",
+    )
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware import service
 from firmware.comms import commands, discovery
 from firmware.comms.handler import CommandHandler
-from firmware.config import Config, Paths
+from firmware.config import Paths
 from firmware.store.store import Store
 from tests.comms.broker import Broker, Subscriber
 from tests.comms.test_mqtt import NOFACE, PREFIX, config_for
@@ -193,12 +194,22 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
     }
 
 
-def test_config_refuses_wildcards_in_the_prefix() -> None:
-    import pytest
-
+@pytest.mark.parametrize("key", ["topic_prefix", "discovery_prefix"])
+@pytest.mark.parametrize("value", ["occur/#", "occur/+/door", "#", "occur/\x00x", "$SYS/door", "$share/g/occur"])
+def test_config_refuses_wildcards_in_the_prefix(key: str, value: str) -> None:
+    """A prefix the door cannot publish under (wildcards, NUL, the broker's reserved ``$``
+    topics) is a config error naming the key, not a crash of paho's thread at the first publish."""
     from firmware import config as config_module
     from firmware.errors import ConfigError
 
-    with pytest.raises(ConfigError):
-        config_module.from_mapping({"mqtt": {"topic_prefix": "occur/#"}})
-    assert isinstance(Config().mqtt.port, int)
+    with pytest.raises(ConfigError) as info:
+        config_module.from_mapping({"mqtt": {key: value}})
+    assert [k for k, _ in info.value.problems] == [f"mqtt.{key}"]
+
+
+@pytest.mark.parametrize("key", ["topic_prefix", "discovery_prefix"])
+def test_config_accepts_ordinary_prefixes(key: str) -> None:
+    from firmware import config as config_module
+
+    loaded = config_module.from_mapping({"mqtt": {key: "site-1/doors/front"}})
+    assert getattr(loaded.mqtt, key) == "site-1/doors/front"
