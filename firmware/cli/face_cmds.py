@@ -67,15 +67,20 @@ def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = T
 
 
 def enroll(ctx: Context, args: argparse.Namespace) -> int:
-    """Enrol; exit 0 when every image was accepted, 1 when some were rejected."""
-    from firmware.recognition.enrol import enrol
-
-    engine = _engine(ctx)
+    """Enrol; exit 0 when every image was accepted, 1 when some were rejected, 2 when none was
+    usable (each photo's reason is printed in every case)."""
+    from firmware.errors import InvalidInputError
+    from firmware.recognition.enrol import NothingEnrolledError, enrol
     from firmware.security.audit import audit
 
+    engine = _engine(ctx)
     consent = require_consent(ctx, args.consent_by)
     with ctx.open_store() as store:
-        report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
+        try:
+            report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
+        except NothingEnrolledError as err:
+            _rejections(ctx, err.rejected)
+            raise InvalidInputError(err.summary) from err
         record_consent(ctx, store, report.user_id, consent)
         data = {"samples": report.sample_ids, "rejected": len(report.rejected), "created": report.created}
         audit(store, ctx.config.paths, "enrolment", data, report.user_id, ctx.config.device.id)
@@ -84,9 +89,14 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
     else:
         verb = "created" if report.created else "added to"
         ctx.out(f"{verb} user {report.user_id} ({report.name}): {len(report.accepted)} sample(s) enrolled")
-        for path, reasons in report.rejected.items():
-            print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
+        _rejections(ctx, report.rejected)
     return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
+
+
+def _rejections(ctx: Context, rejected: dict[str, list[str]]) -> None:
+    """One stderr line per rejected photo, with its reasons."""
+    for path, reasons in rejected.items():
+        print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
 
 
 def _box(box: tuple[float, ...], factor: float) -> list[int]:
@@ -152,12 +162,13 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
                     f["decision"],
                     f["score"],
                     f["margin"],
+                    "; ".join(f["quality"]) or None,
                 )
                 for f in r["faces"]
             )
             if not r["faces"] and "error" not in r:
-                rows.append((r["image"], "no face", None, None, None, None, None))
-        ctx.table(["image", "box", "det", "user", "decision", "score", "margin"], rows)
+                rows.append((r["image"], "no face", None, None, None, None, None, None))
+        ctx.table(["image", "box", "det", "user", "decision", "score", "margin", "reason"], rows)
     return ExitStatus.ERROR if failed else ExitStatus.SUCCESS
 
 

@@ -40,6 +40,18 @@ class EnrolReport:
     rejected: dict[str, list[str]] = field(default_factory=dict)
 
 
+class NothingEnrolledError(InvalidInputError):
+    """No photo of an enrolment was usable; nothing was stored. ``rejected`` maps each photo to
+    its reasons (missing file, not an image, no face, a failed quality gate), so a caller can
+    show every one, and ``summary`` is the one-line verdict."""
+
+    def __init__(self, name: str, rejected: dict[str, list[str]]) -> None:
+        self.rejected = dict(rejected)
+        self.summary = f"no usable face in any image; nothing enrolled for {name}"
+        details = "; ".join(f"{Path(p).name}: {', '.join(r)}" for p, r in rejected.items())
+        super().__init__(f"{self.summary} ({details})")
+
+
 @dataclass
 class _Accepted:
     source: str
@@ -137,7 +149,8 @@ def enrol(
     user, or more samples of an existing one).
 
     Raises:
-        InvalidInputError: bad name/email/role, or no image was usable (nothing is stored).
+        InvalidInputError: bad name/email/role. NothingEnrolledError (an InvalidInputError): no
+            image was usable; nothing is stored.
         AmbiguousError: several users already have this name.
     """
     users.validate_user(name, email, role)
@@ -157,7 +170,7 @@ def enrol(
         items.append(_Accepted(path.name, face, engine.enrolment_chip(image, face), _chip_keypoints(face)))
         report.accepted.append(str(path))
     if not items:
-        raise InvalidInputError(f"no usable face in any image; nothing enrolled for {report.name}")
+        raise NothingEnrolledError(report.name, report.rejected)
     written: list[Path] = []
     paths = store.paths
     try:
