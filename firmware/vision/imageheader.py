@@ -55,11 +55,13 @@ def read_header(data: bytes) -> ImageHeader:
             try:
                 header = parse(data)
             except (struct.error, IndexError, ValueError) as err:
-                raise HeaderError(f"unreadable {_name(magic)} header ({err})") from err
+                raise HeaderError(f"not a decodable image: unreadable {_name(magic)} header ({err})") from err
             if header.width <= 0 or header.height <= 0:
-                raise HeaderError(f"{header.format} header declares {header.width}x{header.height} pixels")
+                raise HeaderError(
+                    f"not a decodable image: {header.format} header declares {header.width}x{header.height} pixels"
+                )
             return header
-    raise HeaderError(f"not a supported image format (accepted: {FORMATS})")
+    raise HeaderError(f"not a decodable image: not a supported format (accepted: {FORMATS})")
 
 
 def check_size(header: ImageHeader, max_pixels: int = MAX_PIXELS) -> None:
