@@ -113,7 +113,14 @@ class _Inputs:
 
 
 def status_doc(
-    config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: DoorDevice, store: Store
+    config: Config,
+    loop: DoorLoop,
+    source: str,
+    started: float,
+    camera_ok: bool,
+    door: DoorDevice,
+    store: Store,
+    frames_skipped: int = 0,
 ) -> dict[str, object]:
     """The health document: ``run/status.json`` and the retained ``<prefix>/status``."""
     stats = loop.stats
@@ -132,6 +139,7 @@ def status_doc(
         "processing_ms": round(sum(frame_ms) / len(frame_ms), 1) if frame_ms else None,
         "last_frame_at": unix_iso(stats.last_frame_at) if stats.last_frame_at else None,
         "camera_ok": camera_ok,
+        "frames_skipped": frames_skipped,
         "door": door.state,
         "door_unlocked": door.unlocked,
         "uptime_s": round(time.time() - started, 1),
@@ -196,12 +204,13 @@ def run(
             on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s", config),
             stop=stop,
         )
+        camera.on_skipped = lambda reason: _event(store, door, "frame_skipped", reason, config)
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
         def status() -> dict[str, object]:
-            return status_doc(config, loop, spec, started, not camera.in_outage, door, store)
+            return status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped)
 
         bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
         if bridge is not None:
