@@ -196,7 +196,12 @@ class OtaConfig:
     channel: str = _f("stable", "release channel the device follows", pattern=r"[a-z0-9][a-z0-9._-]{0,31}")
     check_interval_s: float = _f(21600.0, "seconds between checks by the running door (0 = only on demand)", min=0.0)
     auto_apply: bool = _f(True, "install a newer verified bundle as soon as a check finds it")
-    download_timeout_s: float = _f(60.0, "socket timeout of one download request, s", min=1.0, max=3600.0)
+    download_timeout_s: float = _f(
+        60.0, "deadline for each metadata file, and the longest wait for data in any download, s", min=1.0, max=3600.0
+    )
+    bundle_timeout_s: float = _f(
+        1800.0, "deadline for the bundle download; an unfinished one resumes at the next check, s", min=1.0, max=86400.0
+    )
     selftest_timeout_s: float = _f(120.0, "limit for the self-test process, s", min=5.0, max=3600.0)
 
 
