@@ -164,8 +164,9 @@ def test_a_flood_of_junk_does_not_drown_a_signed_unlock(door: Any) -> None:
     try:
         assert operator.wait(lambda: operator.on(f"{PREFIX}/availability")[-1:] == [b"online"])
         time.sleep(0.5)
-        for i in range(FLOOD):
-            flooder.publish(f"{PREFIX}/cmd/unlock", junk(i), qos=1)
+        sent = [flooder.publish(f"{PREFIX}/cmd/unlock", junk(i), qos=1) for i in range(FLOOD)]
+        for info in sent:
+            info.wait_for_publish(120)  # the broker has the whole flood, queued before the unlock
         operator.publish(f"{PREFIX}/cmd/unlock", signed("unlock", "nonce-after-flood"))
         answered = operator.wait(
             lambda: any(
