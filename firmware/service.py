@@ -121,6 +121,7 @@ def status_doc(
     door: DoorDevice,
     store: Store,
     frames_skipped: int = 0,
+    mqtt: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The health document: ``run/status.json`` and the retained ``<prefix>/status``."""
     stats = loop.stats
@@ -144,6 +145,7 @@ def status_doc(
         "door_unlocked": door.unlocked,
         "uptime_s": round(time.time() - started, 1),
         "outbox_depth": _outbox_depth(store),
+        **(mqtt or {"mqtt_state": "off"}),
         "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
         "models": [e.name for e in loop.engine.embedders],
         "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
@@ -210,7 +212,8 @@ def run(
         del engine  # the loop owns it: a model update must be able to free it
 
         def status() -> dict[str, object]:
-            return status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped)
+            link = bridge.publisher.link.state.as_status() if bridge is not None else None
+            return status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped, link)
 
         bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
         if bridge is not None:
