@@ -31,11 +31,14 @@ log = logging.getLogger(__name__)
 
 
 def read_secret(path: str, what: str) -> str:
-    """A secret from a file (trailing newline dropped). Raises ConfigError if unreadable."""
+    """A secret from a file (trailing newline dropped). Raises ConfigError if unreadable or not
+    UTF-8 text."""
     try:
         return Path(path).read_text(encoding="utf-8").rstrip("\n")
     except OSError as err:
         raise ConfigError([(what, f"cannot read {path}: {err.strerror}")]) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError([(what, f"{path} is not UTF-8 text")]) from err
 
 
 BACKOFF_S = (1.0, 30.0)  # first and longest wait between connection attempts

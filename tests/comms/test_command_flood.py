@@ -189,3 +189,12 @@ def test_a_flood_of_junk_does_not_drown_a_signed_unlock(door: Any) -> None:
     rows = query(config.paths, "SELECT details FROM system_events WHERE event_type = 'command_refusals'")
     assert sum(json.loads(str(r[0]))["total"] for r in rows) == FLOOD  # every refusal counted, in a few rows
     assert len(rows) <= 5
+
+
+def test_bench_commands_reports_its_figures(tmp_path: Path, cli: Any) -> None:
+    """The benchmark runs end to end on a small flood (figures are printed, not asserted)."""
+    result = cli("bench", "commands", "--flood", "300", "--dir", str(tmp_path / "bench"), "--json")
+    assert result.status == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["stayed_connected"] is True and doc["refusals_counted"] == 300 and doc["command_records"] == 7
+    assert all(doc[k] > 0 for k in ("idle_s", "during_s", "after_s"))
