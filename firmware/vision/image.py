@@ -99,9 +99,21 @@ def read_image_limited(path: Path, max_side: int = MAX_SIDE) -> tuple[Image, flo
     Raises:
         ImageError: as :func:`read_image`.
     """
+    return decode_image_limited(_read(path), str(path), max_side)
+
+
+def decode_image_limited(
+    data: bytes | npt.NDArray[np.uint8], what: str, max_side: int = MAX_SIDE
+) -> tuple[Image, float]:
+    """:func:`read_image_limited` for encoded bytes already in memory (uploads, never written to
+    disk); ``what`` names the image in errors.
+
+    Raises:
+        ImageError: as :func:`read_image`.
+    """
     cv2 = _cv2()
-    data = _read(path)
-    header = _checked(data, path)
+    raw = data if isinstance(data, bytes) else bytes(np.asarray(data, dtype=np.uint8).tobytes())
+    header = _checked(raw, what)
     factor = 1
     while max(header.width, header.height) / factor > max_side and factor < 8:
         if min(header.width, header.height) < factor * 2:
@@ -109,7 +121,7 @@ def read_image_limited(path: Path, max_side: int = MAX_SIDE) -> tuple[Image, flo
         factor *= 2
     flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
              8: cv2.IMREAD_REDUCED_COLOR_8}[factor]  # fmt: skip
-    image = _decode(data, path, flags)
+    image = _decode(raw, what, flags)
     return image, header.width / image.shape[1]
 
 

@@ -12,7 +12,7 @@ import cv2
 import pytest
 
 from firmware.errors import ImageError
-from firmware.vision.image import decode_image, read_image, read_image_limited
+from firmware.vision.image import decode_image, decode_image_limited, read_image, read_image_limited
 from firmware.vision.imageheader import MAX_PIXELS, read_header
 from tests.conftest import SHARED
 from tests.vision import bombs
@@ -31,6 +31,8 @@ def test_a_header_over_the_pixel_limit_is_refused_naming_the_file(tmp_path: Path
         assert str(path) in str(info.value) and "over the limit" in str(info.value)
     with pytest.raises(ImageError, match="over the limit"):
         decode_image(path.read_bytes(), name)
+    with pytest.raises(ImageError, match=f"{name}: .*over the limit"):
+        decode_image_limited(path.read_bytes(), name)  # uploads: bytes that never touch the disk
 
 
 @pytest.mark.parametrize("name", sorted(bombs.unsupported()))
