@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 CHUNK = 64 << 10
 
@@ -76,48 +77,86 @@ class Response:
 
 
 class _Watchdog:
-    """Shuts a socket down at the deadline (from its own timer thread)."""
+    """Shuts the connection's socket down at the deadline, from its own timer thread. It holds
+    the descriptor from the moment TCP connects, so a proxy tunnel or a TLS handshake that drips
+    is cut too; it shuts down a duplicate of the descriptor, which works whatever object wraps it."""
 
     def __init__(self, url: str, deadline_s: float) -> None:
         self.url = url
         self.deadline_s = deadline_s
         self.ends = time.monotonic() + deadline_s
         self.fired = False
-        self._sock: socket.socket | None = None
+        self._fd: int | None = None
+        self._done = False
         self._lock = threading.Lock()
         self._timer = threading.Timer(deadline_s, self._fire)
         self._timer.daemon = True
+        self._timer.start()
 
     def remaining(self) -> float:
+        """Seconds left (raises DeadlineError when none)."""
         left = self.ends - time.monotonic()
         if left <= 0:
-            self.fired = True
             self.check(0)
         return left
 
-    def watch(self, sock: socket.socket) -> None:
+    def register(self, sock: socket.socket) -> socket.socket:
+        """Watch ``sock`` (a new TCP connection); shut it at once if the deadline has passed."""
         with self._lock:
-            self._sock = sock
-        if not self._timer.is_alive():
-            self._timer.start()
+            self._fd = sock.fileno()
+            late = self.fired
+        if late:
+            self._fire()
+        return sock
 
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
-            if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)  # plain shutdown, also under TLS
+            if self._fd is None or self._done:
+                return
+            with contextlib.suppress(OSError), socket.fromfd(self._fd, socket.AF_INET, socket.SOCK_STREAM) as dup:
+                dup.shutdown(socket.SHUT_RDWR)
 
     def check(self, received: int) -> None:
+        """Raise DeadlineError if the deadline has passed."""
         if self.fired or time.monotonic() >= self.ends:
             self.fired = True
             raise DeadlineError(self.url, self.deadline_s, received)
 
     def cancel(self) -> None:
+        """Stop watching (before the connection is closed, so a late timer never touches a
+        descriptor number that was reused)."""
+        with self._lock:
+            self._done = True
         self._timer.cancel()
 
 
-def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+def _watched(watch: _Watchdog) -> Any:
+    """``socket.create_connection`` that hands the new socket to ``watch``."""
+
+    def create(*args: Any, **kwargs: Any) -> socket.socket:
+        return watch.register(socket.create_connection(*args, **kwargs))
+
+    return create
+
+
+class _WatchedHTTP(http.client.HTTPConnection):
+    """An HTTP connection whose TCP socket the watchdog knows as soon as it exists."""
+
+    def __init__(self, host: str, port: int | None, timeout: float, watch: _Watchdog) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = _watched(watch)  # http.client's hook for opening the TCP socket
+
+
+class _WatchedHTTPS(http.client.HTTPSConnection):
+    """The same for HTTPS: the socket is watched before the TLS handshake."""
+
+    def __init__(self, host: str, port: int | None, timeout: float, watch: _Watchdog) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._create_connection = _watched(watch)
+
+
+def _connection(url: str, timeout: float, watch: _Watchdog) -> tuple[http.client.HTTPConnection, str]:
     """A connection for ``url`` (through a proxy when the environment names one) and the
     request target to send."""
     parts = urllib.parse.urlsplit(url)
@@ -129,15 +168,13 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and urllib.request.proxy_bypass(parts.hostname):
         proxy = None
-    context = ssl.create_default_context()
     if proxy is None:
-        if parts.scheme == "https":
-            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context), target
-        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), target
+        kind = _WatchedHTTPS if parts.scheme == "https" else _WatchedHTTP
+        return kind(parts.hostname, parts.port, timeout, watch), target
     via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     if parts.scheme == "http":
-        return http.client.HTTPConnection(via.hostname or "", via.port, timeout=timeout), url
-    conn = http.client.HTTPSConnection(via.hostname or "", via.port, timeout=timeout, context=context)
+        return _WatchedHTTP(via.hostname or "", via.port, timeout, watch), url
+    conn = _WatchedHTTPS(via.hostname or "", via.port, timeout, watch)
     conn.set_tunnel(parts.hostname, parts.port or 443)
     return conn, target
 
@@ -150,12 +187,15 @@ def get(url: str, deadline_s: float, stall_s: float, headers: dict[str, str] | N
         DeadlineError: the deadline passed. FetchError: connection failed or status >= 400.
     """
     watch = _Watchdog(url, deadline_s)
-    conn, target = _connection(url, min(stall_s, deadline_s))
+    try:
+        conn, target = _connection(url, min(stall_s, deadline_s), watch)
+    except BaseException:
+        watch.cancel()
+        raise
     try:
         try:
             conn.connect()
             if conn.sock is not None:
-                watch.watch(conn.sock)
                 conn.sock.settimeout(max(0.01, min(stall_s, watch.remaining())))
             conn.request("GET", target, headers={"User-Agent": "occur-firmware", **(headers or {})})
             raw = conn.getresponse()

@@ -22,6 +22,7 @@ class DripServer:
     root: Path
     drip: str = r"$^"
     interval_s: float = 0.5
+    headers_too: bool = False  # drip the status line and headers as well
     port: int = field(default_factory=free_port)
     dripped: list[str] = field(default_factory=list)
 
@@ -39,6 +40,14 @@ class DripServer:
                 match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
                 if match:
                     start = int(match.group(1))
+                if server.headers_too and re.search(server.drip, self.path):
+                    server.dripped.append(self.path)
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nX-Padding: {'x' * 200}\r\n\r\n"
+                    for byte in head.encode() + body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(server.interval_s)
+                    return
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body) - start))
                 self.end_headers()

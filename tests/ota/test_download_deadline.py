@@ -35,6 +35,12 @@ def test_a_dripping_metadata_file_is_cut_at_the_deadline(site: Site, drip: DripS
     assert drip.dripped
 
 
+def test_a_server_dripping_its_headers_is_cut_at_the_deadline_too(site: Site, drip: DripServer) -> None:
+    drip.drip, drip.headers_too = r"timestamp\.json$", True
+    done = site.occur("ota", "check")
+    assert done.returncode == 1 and "deadline of 2 s" in done.stderr, done.stdout + done.stderr
+
+
 def test_a_dripping_bundle_is_cut_at_its_deadline_and_resumes(site: Site, drip: DripServer) -> None:
     drip.drip, drip.interval_s = r"\.bundle$", 0.05
     done = site.occur("ota", "apply", "--json")
