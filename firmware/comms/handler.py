@@ -100,6 +100,11 @@ class CommandHandler:
                 raise CommandRejectedError("replayed nonce")
             self._recent[command.nonce] = now
 
+    def forget(self, command: Command) -> None:
+        """Drop a screened command's nonce from memory (it was not acted on: it may come again)."""
+        with self._lock:
+            self._recent.pop(command.nonce, None)
+
     def refuse(self, name: str, nonce: str | None, reason: str) -> None:
         """Count a refusal before authentication and answer it if the reply budget allows."""
         source = f"cmd/{name}" if name in COMMANDS else "cmd/(other)"

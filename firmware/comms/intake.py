@@ -47,6 +47,7 @@ class CommandIntake:
         try:
             self._queue.put_nowait(command)
         except queue.Full:
+            self.handler.forget(command)
             self.handler.refuse(command.name, command.nonce, "busy: too many commands waiting, try again")
 
     def _run(self) -> None:

@@ -118,6 +118,8 @@ def test_verified_commands_wait_in_a_bounded_queue(tmp_path: Path) -> None:
             assert time.monotonic() - started < 5  # offer never waited for the blocked action
             busy = [json.loads(r) for r in replies if "busy" in json.loads(r)["result"]]
             assert len(busy) == 2  # one acting, two queued, two refused
+            assert intake.handler.screen(f"{PREFIX}/cmd/unlock", signed("unlock", busy[0]["nonce"]).encode(), False)
+            # a command refused as busy was not acted on: sent again, it is not a replay
         finally:
             gate.set()
             intake.stop()
