@@ -58,6 +58,7 @@ class CommandBench:
     refusals_counted: int
     refusal_records: int
     command_records: int
+    network_cpu_us: float  # CPU of the door's MQTT network thread per message during the flood
 
 
 class _Broker:
@@ -178,6 +179,7 @@ def _attack(mqtt: MqttConfig, prefix: str, key: bytes, flood: int, out: Any) -> 
             raise OccurError("the door did not come online on the bench's broker")
         time.sleep(1.0)  # the door subscribes to its commands right after it announces itself
         idle = [client.unlock(key, f"idle-{n:04d}") for n in range(5)]
+        out.send({"flood": "started"})
         t0 = time.monotonic()
         client.flood(flood // 2, 0)
         during = client.unlock(key, "during-flood", wait=False)
@@ -242,10 +244,16 @@ def _measure(config: Config, scratch: Path, flood: int, port: int) -> CommandBen
     runner.start()
     attacker.start()
     try:
-        while not receive.poll(0.5):
-            if not runner.is_alive() or not attacker.is_alive():
-                raise OccurError("the door or the flooding client stopped early (see the log above)")
-        figures = receive.recv()
+        cpu_before = 0.0
+        while True:
+            while not receive.poll(0.5):
+                if not runner.is_alive() or not attacker.is_alive():
+                    raise OccurError("the door or the flooding client stopped early (see the log above)")
+            figures = receive.recv()
+            if figures.get("flood") != "started":
+                break
+            cpu_before = _thread_cpu_s("mqtt-network")
+        cpu_flood = _thread_cpu_s("mqtt-network") - cpu_before
     finally:
         attacker.join(30)
         stop.set()
@@ -258,7 +266,22 @@ def _measure(config: Config, scratch: Path, flood: int, port: int) -> CommandBen
         ).fetchall()
         singles: Any = conn.execute("SELECT count(*) FROM system_events WHERE event_type = 'command'").fetchone()
     counted = sum(int(json.loads(str(r[0]))["total"]) for r in rows)
+    figures["cpu_us"] = cpu_flood / (flood + 2) * 1e6
     return CommandBench(
         flood, figures["idle"][0], figures["during"][0], figures["after"][0], figures["during"][1],
         figures["after"][1], figures["publish_s"], bool(figures["connected"]), counted, len(rows), int(singles[0]),
+        figures["cpu_us"],
     )  # fmt: skip
+
+
+def _thread_cpu_s(name: str) -> float:
+    """CPU seconds (user + system) used so far by this process's thread called ``name`` (Linux
+    /proc; 0 when absent): the door's network thread, where every junk message is screened."""
+    thread = next((t for t in threading.enumerate() if t.name == name), None)
+    if thread is None or thread.native_id is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
