@@ -4,6 +4,7 @@ timeout. What a hostile or broken mirror does to hold a device's update check fo
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -31,6 +32,10 @@ class DripServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
+                    self._serve()
+
+            def _serve(self) -> None:
                 path = server.root / self.path.split("?")[0].lstrip("/")
                 if not path.is_file():
                     self.send_error(404)
