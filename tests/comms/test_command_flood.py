@@ -128,16 +128,16 @@ def test_verified_commands_wait_in_a_bounded_queue(tmp_path: Path) -> None:
 
 @pytest.fixture
 def door(tmp_path: Path) -> Any:
-    broker = Broker(tmp_path / "broker")
+    folder = tmp_path / "r"
+    folder.mkdir()
+    for i in range(3000):
+        os.link(NOFACE, folder / f"{i:05d}.jpg")
+    broker = Broker(tmp_path / "broker")  # started after everything that can fail without stopping it
     broker.start()
     key_file = tmp_path / "command.key"
     key_file.write_bytes(KEY + b"\n")
     config = config_for(tmp_path, broker.port, command_key_file=str(key_file), drain_timeout_s=2.0, keepalive_s=5)
     config = replace(config, camera=replace(config.camera, fps=10.0))
-    folder = tmp_path / "r"
-    folder.mkdir()
-    for i in range(3000):
-        os.link(NOFACE, folder / f"{i:05d}.jpg")
     stop = threading.Event()
     reports: list[service.RunReport] = []
     runner = threading.Thread(

@@ -32,16 +32,16 @@ def signed(name: str, nonce: str, ts: float | None = None, key: bytes = KEY) -> 
 
 
 def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_path: Path) -> None:
-    broker = Broker(tmp_path / "broker")
+    folder = tmp_path / "r"
+    folder.mkdir()
+    for i in range(400):
+        os.link(NOFACE, folder / f"{i:04d}.jpg")
+    broker = Broker(tmp_path / "broker")  # started after everything that can fail without stopping it
     broker.start()
     key_file = tmp_path / "command.key"
     key_file.write_bytes(KEY + b"\n")
     config = config_for(tmp_path, broker.port, command_key_file=str(key_file), drain_timeout_s=2.0)
     config = replace(config, camera=replace(config.camera, fps=20.0))
-    folder = tmp_path / "r"
-    folder.mkdir()
-    for i in range(400):
-        os.link(NOFACE, folder / f"{i:04d}.jpg")
     stop = threading.Event()
     reports: list[service.RunReport] = []
     runner = threading.Thread(
