@@ -18,6 +18,7 @@ from firmware.comms import discovery, payloads
 from firmware.comms.client import read_secret
 from firmware.comms.commands import CommandRejectedError
 from firmware.comms.handler import Action, CommandHandler
+from firmware.comms.intake import CommandIntake
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
 from firmware.hw.door import DoorDevice
@@ -61,13 +62,15 @@ class MqttBridge:
             self._reply,
             lambda data: store.write(lambda c: log.append(c, "remote_command", data)),
         )
+        self.intake = CommandIntake(self.handler)
         self.publisher = Publisher(config, store, on_command=self._route, on_connect=self._announce)
         self._door_state = ""
         self._last_status = 0.0
         self._ota_state: dict[str, Any] | None = None
 
     def start(self) -> None:
-        """Connect in the background."""
+        """Start the command thread, then connect in the background."""
+        self.intake.start()
         self.publisher.start()
 
     def wake(self) -> None:
@@ -120,7 +123,7 @@ class MqttBridge:
             if retained and payload:
                 self.publisher.link.clear_retained(topic)  # a stored command must not wait for the next subscriber
             if payload or not retained:
-                self.handler(topic, payload, retained)
+                self.intake.offer(topic, payload, retained)
 
     def _reply(self, topic: str, text: str) -> None:
         self.publisher.link.publish(topic, text, 1, False)
@@ -155,5 +158,6 @@ class MqttBridge:
         return self.publisher.drain(self.config.mqtt.drain_timeout_s)
 
     def stop(self) -> None:
-        """Clean ``offline`` and disconnect."""
+        """Finish queued commands (and write the refusal counts), clean ``offline``, disconnect."""
+        self.intake.stop()
         self.publisher.stop()

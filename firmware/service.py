@@ -115,7 +115,15 @@ class _Inputs:
 
 
 def status_doc(
-    config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: DoorDevice, store: Store
+    config: Config,
+    loop: DoorLoop,
+    source: str,
+    started: float,
+    camera_ok: bool,
+    door: DoorDevice,
+    store: Store,
+    frames_skipped: int = 0,
+    mqtt: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The health document: ``run/status.json`` and the retained ``<prefix>/status``."""
     stats = loop.stats
@@ -134,10 +142,12 @@ def status_doc(
         "processing_ms": round(sum(frame_ms) / len(frame_ms), 1) if frame_ms else None,
         "last_frame_at": unix_iso(stats.last_frame_at) if stats.last_frame_at else None,
         "camera_ok": camera_ok,
+        "frames_skipped": frames_skipped,
         "door": door.state,
         "door_unlocked": door.unlocked,
         "uptime_s": round(time.time() - started, 1),
         "outbox_depth": _outbox_depth(store),
+        **(mqtt or {"mqtt_state": "off"}),
         "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
         "models": [e.name for e in loop.engine.embedders],
         "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
@@ -194,12 +204,14 @@ def run(
             on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s", config),
             stop=stop,
         )
+        camera.on_skipped = lambda reason: _event(store, door, "frame_skipped", reason, config)
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
         def status() -> dict[str, object]:
-            return status_doc(config, loop, spec, started, not camera.in_outage, door, store)
+            link = bridge.publisher.link.state.as_status() if bridge is not None else None
+            return status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped, link)
 
         bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
         if bridge is not None:

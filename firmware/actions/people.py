@@ -65,7 +65,7 @@ def enrol_person(
 
     Raises:
         InvalidInputError: consent missing, bad fields, or no usable photo
-            (:class:`~firmware.recognition.enrol.NoUsableFaceError` carries the reasons).
+            (:class:`~firmware.recognition.enrol.NothingEnrolledError` carries the reasons).
         NotFoundError: ``user_id`` names no user (any more).
     """
     consent = require_consent(config, consent_by)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_vision
+from firmware.cli import bench_comms, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp.set_defaults(handler=bench_import)
 
     bench_vision.register(bsub)
+    bench_comms.register(bsub)
 
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:

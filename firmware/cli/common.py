@@ -33,6 +33,7 @@ class ExitStatus(enum.IntEnum):
     NOT_FOUND = 6
     CHECK_FAILED = 7
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # the reader of stdout went away (| head): 128 + SIGPIPE, like any Unix tool
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""``occur check-config FILE``: validate a config file and name every bad key."""
+"""``occur check-config FILE``: validate a config file and name every bad key, including files
+it refers to that are missing or unreadable (secrets, certificates, keys, the OTA root)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def check_config(ctx: Context, args: argparse.Namespace) -> int:
     """Exit 0 when the file is valid, 3 (CONFIG) with one line per offending key otherwise."""
+    from firmware.config import files
+
     try:
         config = config_module.load(args.file, environ={})
+        problems = files.check(config)
+        if problems:
+            raise ConfigError(problems, str(args.file))
     except ConfigError as err:
         ctx.stderr.write(f"occur: error: {args.file} is invalid\n")
         for key, message in err.problems:

@@ -70,22 +70,34 @@ def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = T
 
 
 def enroll(ctx: Context, args: argparse.Namespace) -> int:
-    """Enrol; exit 0 when every image was accepted, 1 when some were rejected."""
+    """Enrol; exit 0 when every image was accepted, 1 when some were rejected, 2 when none was
+    usable (each photo's reason is printed in every case)."""
     from firmware.actions.people import enrol_person
+    from firmware.errors import InvalidInputError
+    from firmware.recognition.enrol import NothingEnrolledError
 
     engine = _engine(ctx)
     with ctx.open_store(create=True) as store:
-        report = enrol_person(
-            store, ctx.config, engine, args.name, list(args.images), actor(), args.email, args.role, args.consent_by
-        )
+        try:
+            report = enrol_person(
+                store, ctx.config, engine, args.name, list(args.images), actor(), args.email, args.role, args.consent_by
+            )
+        except NothingEnrolledError as err:
+            _rejections(ctx, err.rejected)
+            raise InvalidInputError(err.summary) from err
     if ctx.json:
         ctx.emit_json(report)
     else:
         verb = "created" if report.created else "added to"
         ctx.out(f"{verb} user {report.user_id} ({report.name}): {len(report.accepted)} sample(s) enrolled")
-        for path, reasons in report.rejected.items():
-            print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
+        _rejections(ctx, report.rejected)
     return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
+
+
+def _rejections(ctx: Context, rejected: dict[str, list[str]]) -> None:
+    """One stderr line per rejected photo, with its reasons."""
+    for path, reasons in rejected.items():
+        print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
 
 
 def _box(box: tuple[float, ...], factor: float) -> list[int]:
@@ -151,12 +163,13 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
                     f["decision"],
                     f["score"],
                     f["margin"],
+                    "; ".join(f["quality"]) or None,
                 )
                 for f in r["faces"]
             )
             if not r["faces"] and "error" not in r:
-                rows.append((r["image"], "no face", None, None, None, None, None))
-        ctx.table(["image", "box", "det", "user", "decision", "score", "margin"], rows)
+                rows.append((r["image"], "no face", None, None, None, None, None, None))
+        ctx.table(["image", "box", "det", "user", "decision", "score", "margin", "reason"], rows)
     return ExitStatus.ERROR if failed else ExitStatus.SUCCESS
 
 

@@ -81,6 +81,8 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
             datetime.now().astimezone().timestamp() - datetime.fromisoformat(doc["last_frame_at"]).timestamp(), 1
         )
     doc["running"] = running
+    if not running and doc.get("mqtt_state") not in (None, "off"):
+        doc["mqtt_state"] = f"{doc['mqtt_state']} (when the door last ran)"
     doc["disk_free_mb"] = shutil.disk_usage(paths.root if paths.root.exists() else ".").free // 2**20
     doc["database_mb"] = round(paths.database.stat().st_size / 2**20, 2) if paths.database.exists() else None
     if paths.database.exists() and not running:

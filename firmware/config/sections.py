@@ -122,7 +122,9 @@ class MqttConfig:
 
     host: str = _f("", "broker host name or address ('' = run without a broker)")
     port: int = _f(1883, "broker port (8883 is the usual TLS port)", min=1, max=65535)
-    topic_prefix: str = _f("", "topic prefix ('' = occur/<device id>)", pattern=r"[^#+\x00]{0,200}")
+    topic_prefix: str = _f(
+        "", "topic prefix ('' = occur/<device id>); no wildcards, NUL or leading $", pattern=r"(?!\$)[^#+\x00]{0,200}"
+    )
     client_id: str = _f("", "MQTT client id ('' = occur-<device id>)")
     protocol: Literal["5", "3.1.1"] = _f("5", "MQTT protocol version")
     username: str = _f("", "user name ('' = none)")
@@ -139,7 +141,11 @@ class MqttConfig:
     command_key_file: str = _f("", "HMAC-SHA256 key for commands ('' = commands are refused)")
     command_max_age_s: float = _f(30.0, "commands older or newer than this are refused, s", min=1.0, max=3600.0)
     discovery: bool = _f(True, "publish Home Assistant device discovery")
-    discovery_prefix: str = _f("homeassistant", "Home Assistant discovery prefix")
+    discovery_prefix: str = _f(
+        "homeassistant",
+        "Home Assistant discovery prefix; no wildcards, NUL or leading $",
+        pattern=r"(?!\$)[^#+\x00]{1,200}",
+    )
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,12 @@ class OtaConfig:
     channel: str = _f("stable", "release channel the device follows", pattern=r"[a-z0-9][a-z0-9._-]{0,31}")
     check_interval_s: float = _f(21600.0, "seconds between checks by the running door (0 = only on demand)", min=0.0)
     auto_apply: bool = _f(True, "install a newer verified bundle as soon as a check finds it")
-    download_timeout_s: float = _f(60.0, "socket timeout of one download request, s", min=1.0, max=3600.0)
+    download_timeout_s: float = _f(
+        60.0, "deadline for each metadata file, and the longest wait for data in any download, s", min=1.0, max=3600.0
+    )
+    bundle_timeout_s: float = _f(
+        1800.0, "deadline for the bundle download; an unfinished one resumes at the next check, s", min=1.0, max=86400.0
+    )
     selftest_timeout_s: float = _f(120.0, "limit for the self-test process, s", min=5.0, max=3600.0)
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame
+from firmware.hw.camera import Frame, checked_frame
 
 
 class Picamera2Camera:
@@ -49,9 +47,8 @@ class Picamera2Camera:
             image = self._camera.capture_array("main")
         except Exception as err:
             raise CameraError(f"picamera2: capture failed ({err})") from err
-        frame = Frame(np.ascontiguousarray(image[:, :, :3], dtype=np.uint8), time.time(), self._index)
         self._index += 1
-        return frame
+        return Frame(checked_frame(image, self.name), time.time(), self._index - 1)
 
     def close(self) -> None:
         """Stop the camera."""

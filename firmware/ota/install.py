@@ -145,7 +145,9 @@ class Installer:
         if not ota.repository_url:
             raise UpdateError("no update repository configured ([ota] repository_url)")
         root = Path(ota.trusted_root or "/etc/occur/ota-root.json")
-        return UpdateSource(ota.repository_url, root, self.releases.root / "tuf", ota.download_timeout_s)
+        return UpdateSource(
+            ota.repository_url, root, self.releases.root / "tuf", ota.download_timeout_s, ota.bundle_timeout_s
+        )
 
     def check(self) -> tuple[Outcome, Offer | None]:
         """Ask the repository what the channel offers; returns the outcome and the offer.

@@ -40,12 +40,21 @@ class EnrolReport:
     rejected: dict[str, list[str]] = field(default_factory=dict)
 
 
-class NoUsableFaceError(InvalidInputError):
-    """No image of an enrolment was usable; ``report`` says why for each (nothing stored)."""
+class NothingEnrolledError(InvalidInputError):
+    """No photo of an enrolment was usable; nothing was stored. ``report`` holds each photo's
+    reasons (missing file, not an image, no face, a failed quality gate) so a caller can show
+    every one; ``summary`` is the one-line verdict."""
 
-    def __init__(self, message: str, report: EnrolReport) -> None:
-        super().__init__(message)
+    def __init__(self, report: EnrolReport) -> None:
         self.report = report
+        self.summary = f"no usable face in any image; nothing enrolled for {report.name}"
+        details = "; ".join(f"{Path(p).name}: {', '.join(r)}" for p, r in report.rejected.items())
+        super().__init__(f"{self.summary} ({details})")
+
+    @property
+    def rejected(self) -> dict[str, list[str]]:
+        """Each photo and why it was refused."""
+        return self.report.rejected
 
 
 @dataclass
@@ -152,11 +161,7 @@ def enrol(
     decodes one photo at a time bounds memory to one photo.
 
     Raises:
-        NoUsableFaceError: no image was usable (an InvalidInputError; nothing is stored).
-        InvalidInputError: bad name/email/role.
-        NotFoundError: ``user_id`` or an id reference names no user (also when it was removed
-            during the call).
-        AmbiguousError: several users (from before names were unique) have this name.
+        raise NothingEnrolledError(report)
     """
     if users.is_id_ref(name):
         users.validate_fields(email, role)
@@ -178,7 +183,7 @@ def enrol(
         items.append(_Accepted(path.name, face, engine.enrolment_chip(image, face), _chip_keypoints(face)))
         report.accepted.append(str(path))
     if not items:
-        raise NoUsableFaceError(f"no usable face in any image; nothing enrolled for {report.name}", report)
+        raise NothingEnrolledError(report)
     written: list[Path] = []
     paths = store.paths
     try:

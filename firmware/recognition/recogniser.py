@@ -107,4 +107,4 @@ class Recogniser:
             m: float(gallery.per_user(m, fusion.metrics[m], face.embeddings[m])[index]) for m in fusion.calibrations
         }
         score = fusion.score(per_model)
-        return score < fusion.threshold, score, face
+        return fusion.accepts(score), score, face

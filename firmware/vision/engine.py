@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float, ma
         try:
             shipped = json.loads((models_dir / "fusion.json").read_text())["thresholds"]
             threshold = float(shipped[key])
+            if not math.isfinite(threshold) or threshold <= 0:
+                raise ValueError(f"threshold {threshold} is not a positive finite number")
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ModelError(
                 f"no calibrated door threshold for models {key} in {models_dir / 'fusion.json'}; set [vision] threshold"

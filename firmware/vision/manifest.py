@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,8 @@ def _field(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     value = raw.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ModelError(f"{where}: field {key!r} is missing or not {getattr(kind, '__name__', kind)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelError(f"{where}: field {key!r} is {value}, not a finite number")
     return value
 
 
@@ -121,7 +124,10 @@ def parse(raw: dict[str, Any], folder: Path, where: str) -> Manifest:
     points = _field(raw, "template_points", list, where)
     if any(n not in KEYPOINT_NAMES for n in names) or len(names) != len(points) or len(names) < 2:
         raise ModelError(f"{where}: template_keypoints must be 2+ of {', '.join(KEYPOINT_NAMES)}, one per point")
-    if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p) for p in points):
+    if not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) and math.isfinite(v) for v in p)
+        for p in points
+    ):
         raise ModelError(f"{where}: template_points must be [x, y] pairs")
     metric, chip, colour = raw.get("metric"), raw.get("chip"), raw.get("colour")
     if metric not in METRICS or chip not in CHIPS or colour not in ("RGB", "BGR"):

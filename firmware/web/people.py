@@ -16,7 +16,7 @@ from typing import Any
 
 from firmware.actions import people as actions
 from firmware.errors import InvalidInputError
-from firmware.recognition.enrol import EnrolReport, NoUsableFaceError
+from firmware.recognition.enrol import EnrolReport, NothingEnrolledError
 from firmware.store import users
 from firmware.store.db import Connection, fetch_all
 from firmware.store.door_records import user_active
@@ -129,7 +129,7 @@ def enrol_photos(page: Page, name: str, user_id: int | None) -> tuple[EnrolRepor
                 )
             )
             stored = True
-        except NoUsableFaceError as err:
+        except NothingEnrolledError as err:
             report = err.report
     report.rejected.update(refused)
     accepted = dict(zip(report.accepted, report.sample_ids, strict=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from firmware.actions import strangers as actions
 from firmware.errors import InvalidInputError
-from firmware.recognition.enrol import NoUsableFaceError
+from firmware.recognition.enrol import NothingEnrolledError
 from firmware.store.door_records import list_unknown
 from firmware.web.console import HttpError, Page
 from firmware.web.http import Response
@@ -35,7 +35,7 @@ def promote(page: Page) -> Response:
                 app.store, app.config, engine, unknown_id, name, page.actor, role, email, consent
             )
         )
-    except NoUsableFaceError as err:
+    except NothingEnrolledError as err:
         reasons = "; ".join(r for rs in err.report.rejected.values() for r in rs)
         raise HttpError(400, f"the stranger's picture cannot be enrolled: {reasons}; nothing was stored") from err
     return page.redirect(f"/people/{report.user_id}", f"Stranger {unknown_id} is now {report.name}.")

@@ -248,3 +248,38 @@ def test_enrolment_needs_recorded_consent(cli: Cli, data: Path, tmp_path: Path) 
     ]
     logged = json.loads(cli("--data-dir", str(data), "audit", "list", "--json").out)
     assert [e["event_type"] for e in logged].count("consent") == 2
+
+
+def test_when_every_photo_fails_each_reason_is_printed(cli: Cli, data: Path, tmp_path: Path) -> None:
+    """Not one line hiding them all: a missing file, a file that is not an image, a photo without
+    a face and one whose face is turned away each get their own reason, then one error line."""
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[vision]\nmax_yaw = 0.001\n")  # every real face is a little turned
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    missing = tmp_path / "gone.jpg"
+    noface = FACES / "noface" / "compreface_landscape.jpg"
+    turned = photos("amy")[0]
+    result = cli(
+        "--config", str(strict), "--data-dir", str(data), "enroll", "--consent-by", "reception", "Amy",
+        str(missing), str(text), str(noface), turned,
+    )  # fmt: skip
+    assert result.status == 2
+    lines = result.err.splitlines()
+    assert lines[-1].startswith("occur: error:") and "nothing enrolled" in lines[-1]
+    reasons = {line.split(": ", 1)[0].removeprefix("rejected "): line for line in lines[:-1]}
+    assert "No such file" in reasons[str(missing)]
+    assert "not a decodable image" in reasons[str(text)]
+    assert "no face found" in reasons[str(noface)]
+    assert "face turned away" in reasons[turned]
+    assert not (data / "occur.db").exists() or query(Paths(data), "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_identify_shows_why_a_face_is_low_quality(cli: Cli, data: Path, tmp_path: Path) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[vision]\nmax_yaw = 0.001\n")
+    assert cli("--data-dir", str(data), "db", "migrate").status == 0  # identify reads an existing gallery
+    result = cli("--config", str(strict), "--data-dir", str(data), "identify", photos("amy")[0])
+    assert result.status == 0, result.err
+    row = next(line for line in result.out.splitlines() if "low_quality" in line)
+    assert "face turned away" in row
