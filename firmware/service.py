@@ -139,6 +139,7 @@ def status_doc(
         "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
         "models": [e.name for e in loop.engine.embedders],
         "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
+        **loop.recogniser.point().status_fields(),
     }
     return status
 
@@ -210,6 +211,7 @@ def run(
             inputs.wake = bridge.wake
         follower = _updates(config, store, loop, bridge, stop)
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
+        _announce_point(loop, store, door, config)
         stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
@@ -251,6 +253,16 @@ def run(
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _announce_point(loop: DoorLoop, store: Store, door: DoorDevice, config: Config) -> None:
+    """Say at start why the door names nobody, or what to know about its threshold, in the
+    system events (and so over MQTT) as well as the log."""
+    point = loop.recogniser.point()
+    if point.closed:
+        _event(store, door, "recognition_disabled", f"the door names nobody: {point.closed}", config)
+    for warning in point.warnings:
+        _event(store, door, "recognition_warning", warning, config)
 
 
 def _open_store(config: Config) -> tuple[Store, Path | None]:
