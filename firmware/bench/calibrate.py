@@ -82,6 +82,8 @@ def statistics(data: EmbeddedSet, sets: list[str], check: bool = True) -> Calibr
         weights = calstats.best_weights(chosen, who)
         for k in calstats.SAMPLE_COUNTS:
             impostor_scores, genuine_scores = calstats.user_scores(chosen, who, k, weights=weights)
+            if k > 1 and impostor_scores.size < calstats.MIN_COMPARISONS:
+                continue  # too few people with k photos: the door scales the next smaller curve
             report.curves.append(calstats.fit_curve(impostor_scores, genuine_scores, combo, k, weights))
         if check and (len(combo) == 1 or combo == CHECK_COMBO) and "-" not in "".join(combo):
             names = sorted(set(data.people))
@@ -120,7 +122,7 @@ def render(report: CalibrationReport) -> str:
         f"# {report.photos} photos of {report.people} people; {pairs.impostor} different-person pairs.",
         *[f"# Counted as one person (identity audit, median fused score {m}): {a} = {b}" for a, b, m in report.merged],
         "# Curves: FAR(t) per stranger-to-user comparison for users with `samples` samples; empirical",
-        f"# above FAR {calstats.TAIL_P:g}, a generalised Pareto tail fitted to the scores below it beyond.",
+        f"# above FAR {pairs.tail.p_u:g} (measured_floor), a generalised Pareto tail fitted to the scores below it.",
         "# transfer: pair FAR measured on wilder photos over FAR here (SOURCES.md of the calibration set).",
         "",
         f"format = {FORMAT}",

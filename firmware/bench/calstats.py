@@ -43,6 +43,8 @@ GRID_DECADES = (-1, -10)  # FAR grid from 1e-1 down to 1e-10, POINTS_PER_DECADE 
 POINTS_PER_DECADE = 8
 SAMPLE_COUNTS = (1, 2, 3, 5)
 CHECK_LEVELS = (1e-3, 1e-4, 1e-5, 1e-6)
+MIN_EXCEEDANCES = 200  # a smaller set starts its tail higher: p_u = max(TAIL_P, 200 / comparisons)
+MIN_COMPARISONS = 2000  # fewer: no curve for that sample count
 WEIGHT_FAR = 1e-5
 WEIGHT_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 AUDIT_QUANTILE = 99
@@ -155,6 +157,11 @@ def user_scores(
     return np.concatenate(impostor).astype(np.float64), np.concatenate(genuine or [np.zeros(0)]).astype(np.float64)
 
 
+def tail_start(comparisons: int) -> float:
+    """The FAR below which the tail is modelled: ``TAIL_P``, higher for small sets."""
+    return max(TAIL_P, MIN_EXCEEDANCES / max(comparisons, 1))
+
+
 def far_grid() -> list[float]:
     """FAR levels of a committed curve, from the lowest up."""
     top, bottom = GRID_DECADES
@@ -182,7 +189,7 @@ def fit_curve(
         ValueError: too few impostor comparisons for the tail fit.
     """
     ordered = np.sort(impostor)
-    tail = fit_lower_tail(ordered, TAIL_P)
+    tail = fit_lower_tail(ordered, tail_start(ordered.size))
     points: list[tuple[float, float]] = []
     for far in far_grid():
         t = tail.threshold(far) if far < tail.p_u else empirical_threshold(ordered, far)
@@ -230,7 +237,7 @@ def held_out_check(
         fit_impostor, _ = user_scores(standardised, who, 1, fit_rows, weights)
         test_impostor, _ = user_scores(standardised, who, 1, test_rows, weights)
         ordered = np.sort(fit_impostor)
-        tail = fit_lower_tail(ordered, TAIL_P)
+        tail = fit_lower_tail(ordered, tail_start(ordered.size))
         for level in CHECK_LEVELS:
             t = tail.threshold(level) if level < tail.p_u else empirical_threshold(ordered, level)
             empirical = empirical_threshold(ordered, level) if level * ordered.size >= 1 else None

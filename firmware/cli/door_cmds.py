@@ -164,4 +164,6 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
         details = json.dumps({"unknown_id": args.id, "user_id": report.user_id, "picture": found[0].snapshot_path})
         store.write(lambda c: forget_unknown(c, args.id, now_iso(), details))
     ctx.out(f"stranger {args.id} enrolled as user {report.user_id} ({report.name})")
+    for warning in report.warnings:
+        ctx.stderr.write(f"warning: {warning}\n")
     return ExitStatus.SUCCESS

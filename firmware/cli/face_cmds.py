@@ -86,6 +86,8 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out(f"{verb} user {report.user_id} ({report.name}): {len(report.accepted)} sample(s) enrolled")
         for path, reasons in report.rejected.items():
             print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=ctx.stderr)
     return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
 
 

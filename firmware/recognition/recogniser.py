@@ -76,6 +76,10 @@ class Recogniser:
         _log_point(self._point)
         return self._gallery
 
+    def names(self) -> dict[int, str]:
+        """User names by id, as of the last gallery load."""
+        return dict(self._names)
+
     def point(self) -> DoorPoint:
         """The door's operating point for the current gallery (reloaded if the database changed)."""
         self.gallery()
