@@ -30,6 +30,12 @@ def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument("--strangers", type=float, default=0.25, help="share of people held aside as strangers")
     o.add_argument("--rounds", type=int, default=5, help="draws of who is enrolled and who is a stranger")
     o.add_argument("--samples", type=int, default=1, help="photos enrolled per person (default 1, the first)")
+    o.add_argument(
+        "--normalisation",
+        type=int,
+        metavar="N",
+        help="also compare score normalisation methods at N enrolled, at equal stranger rates (fused models)",
+    )
     _cache_flags(o)
     add_json_flag(o)
     o.set_defaults(handler=bench_openset)
@@ -152,8 +158,9 @@ def bench_openset(ctx: Context, args: argparse.Namespace) -> int:
         genuine = openset.genuine_scores(data, door, args.samples)
         target, margin = vision.stranger_accept_rate, vision.margin
         predicted += [openset.predict(genuine, door, n, target, margin, args.samples) for n in sizes]
+    norm = _normalisation(ctx, data, args.normalisation) if args.normalisation else []
     if ctx.json:
-        ctx.emit_json({"measured": measured, "predicted": predicted})
+        ctx.emit_json({"measured": measured, "predicted": predicted, "normalisation": norm})
         return ExitStatus.SUCCESS
     ctx.out(
         f"{len(data.paths)} photos from {', '.join(str(f) for f in folders)}; target {vision.stranger_accept_rate:g} "
@@ -191,4 +198,25 @@ def bench_openset(ctx: Context, args: argparse.Namespace) -> int:
             for p in predicted
         ],
     )
+    if norm:
+        from firmware.bench.normbench import LEVELS
+
+        ctx.out(
+            f"NORMALISATION at {args.normalisation} enrolled (one photo each), {norm[0].visits} enrolled and "
+            f"{norm[0].stranger_visits} stranger visits; each method's own threshold for the same stranger rate:"
+        )
+        ctx.table(
+            ["method", "rank-1", *(f"not named at {level:.1%} strangers" for level in LEVELS)],
+            [(r.method, f"{r.rank1:.2%}", *(f"{r.not_named[level]:.2%}" for level in LEVELS)) for r in norm],
+        )
     return ExitStatus.SUCCESS
+
+
+def _normalisation(ctx: Context, data: Any, n: int) -> list[Any]:
+    from firmware.bench.normbench import compare
+
+    door = _door_models(ctx)[-1]
+    try:
+        return compare(data, door, n)
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err

@@ -58,6 +58,9 @@ class VisionConfig:
         min=1e-6,
         max=0.1,
     )
+    min_people: int = _f(
+        2, "fewest enrolled people the door names anyone from (the margin rule needs a second-best)", min=1, max=1000
+    )
     margin: float = _f(0.05, "least fused-score gap between the best and second-best user", min=0.0, max=10.0)
     mirror: bool = _f(False, "also embed the mirrored face and average (about 2x CPU)")
     min_face_px: float = _f(40.0, "smallest face accepted, pixels (box side)", min=8.0, max=4096.0)

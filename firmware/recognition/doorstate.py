@@ -55,7 +55,9 @@ def offline_point(config: Config) -> DoorPoint:
         reason = f"model(s) {', '.join(missing)} not installed in {folder}"
         return DoorRule(DoorCalibration({}, None, reason)).point([])
     shas = {m: manifests[m].sha256 for m in vision.models}
-    rule = DoorRule(load_door_calibration(folder, shas), vision.stranger_accept_rate, vision.threshold)
+    rule = DoorRule(
+        load_door_calibration(folder, shas), vision.stranger_accept_rate, vision.threshold, vision.min_people
+    )
     try:
         samples = gallery_samples(config, shas)
     except OccurError as err:

@@ -9,9 +9,10 @@ gallery changes. A fixed ``[vision] threshold`` overrides it, with a warning whe
 it lets in more strangers than the target.
 
 The door names nobody (``closed`` says why) when there is no usable calibration or the gallery
-holds fewer than :data:`MIN_PEOPLE` people: with one person there is no second-best user, so the
-margin rule, the door's defence against look-alikes and against a stranger who resembles
-someone, cannot work.
+holds fewer than ``[vision] min_people`` people (default :data:`MIN_PEOPLE`): with one person
+there is no second-best user, so the margin rule, the door's defence against look-alikes and
+against a stranger who resembles someone, cannot work. An installer who accepts that (a door for
+one person) sets ``min_people = 1``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def door_point(
     samples: Sequence[int],
     target: float,
     override: float = 0.0,
+    min_people: int = MIN_PEOPLE,
 ) -> DoorPoint:
     """The operating point for a gallery whose users hold ``samples`` samples each.
 
@@ -73,6 +75,7 @@ def door_point(
         curves: the calibration for the loaded models, None when unusable (``problem`` says why).
         target: stranger visits named as someone, at most (per visit).
         override: a fixed threshold (``[vision] threshold``), 0 = derive from the curve.
+        min_people: fewer enrolled people than this and nobody is named.
     """
     people, total = len(samples), int(sum(samples))
     source = "override" if override > 0 else "curve"
@@ -80,10 +83,10 @@ def door_point(
         return DoorPoint(people, total, target, None, None, None, source, problem or "no calibration")
     if not (math.isfinite(target) and 0 < target < 1) or not math.isfinite(override):
         return DoorPoint(people, total, target, None, None, None, source, "the stranger-accept target is not usable")
-    if people < MIN_PEOPLE:
+    if people < max(min_people, 1):
         reason = (
-            f"the gallery holds {people} {'person' if people == 1 else 'people'}; at least {MIN_PEOPLE} are needed "
-            "for the margin rule (enrol another person)"
+            f"the gallery holds {people} {'person' if people == 1 else 'people'}; at least {max(min_people, 1)} "
+            "are needed ([vision] min_people; the margin rule needs a second-best): enrol another person"
         )
         return DoorPoint(people, total, target, None, None, None, source, reason)
     warnings: list[str] = []
@@ -109,10 +112,12 @@ class DoorRule:
     calibration: DoorCalibration
     target: float = 0.001
     override: float = 0.0
+    min_people: int = MIN_PEOPLE
 
     def point(self, samples: Sequence[int]) -> DoorPoint:
         """The operating point for a gallery whose users hold ``samples`` samples each."""
-        return door_point(self.calibration.curves, self.calibration.problem, samples, self.target, self.override)
+        curves, problem = self.calibration.curves, self.calibration.problem
+        return door_point(curves, problem, samples, self.target, self.override, self.min_people)
 
     def one_to_one(self, samples: int) -> float | None:
         """Threshold for checking one claimed identity (``occur verify``, ``eval-pairs``): one

@@ -68,7 +68,7 @@ def fusion_for(models_dir: Path, embedders: list[Embedder], config: VisionConfig
     if calibration.problem is not None:
         log.error("vision: the door names nobody: %s", calibration.problem)
         calibrations = {e.name: e.manifest.calibration or Calibration(0.0, 1.0) for e in embedders}
-    rule = DoorRule(calibration, config.stranger_accept_rate, config.threshold)
+    rule = DoorRule(calibration, config.stranger_accept_rate, config.threshold, config.min_people)
     one_to_one = rule.one_to_one(1)
     threshold = config.threshold if config.threshold > 0 else (0.0 if one_to_one is None else one_to_one)
     metrics = {e.name: e.manifest.metric for e in embedders}

@@ -51,6 +51,7 @@ def identify(cli: Cli, data: Path, who: str) -> str | None:
 def test_backup_while_writing_and_restore_round_trip(cli: Cli, tmp_path: Path) -> None:
     toml, key, data = setup(tmp_path)
     enrol(cli, toml, data, "amy")
+    enrol(cli, toml, data, "sheldon")  # the door names nobody from a gallery of one
     config = replace(
         Config(data_dir=data), backup=BackupConfig(operator_public_key_file=str(tmp_path / "operator.pub"))
     )
@@ -75,7 +76,7 @@ def test_backup_while_writing_and_restore_round_trip(cli: Cli, tmp_path: Path) -
     enrol(cli, toml, data, "raj")
     restored = cli("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key))
     assert restored.status == 0, restored.err
-    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy"]
+    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy", "sheldon"]
     assert identify(cli, data, "amy") == "amy"  # templates open: the device's keys were carried over
     assert cli("--data-dir", str(data), "audit", "verify").status == 0  # the restored log continues intact
 
@@ -127,7 +128,7 @@ def test_erasure_reaches_backups_and_the_operator_tool_opens_them(cli: Cli, tmp_
     assert (
         cli("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key)).status == 0
     )
-    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy"]
+    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy", "sheldon"]
     assert identify(cli, data, "amy") is None  # her templates came back sealed under a key that no longer exists
 
 
