@@ -122,7 +122,7 @@ def render(report: CalibrationReport) -> str:
         f"# {report.photos} photos of {report.people} people; {pairs.impostor} different-person pairs.",
         *[f"# Counted as one person (identity audit, median fused score {m}): {a} = {b}" for a, b, m in report.merged],
         "# Curves: FAR(t) per stranger-to-user comparison for users with `samples` samples; empirical",
-        f"# above FAR {pairs.tail.p_u:g} (measured_floor), a generalised Pareto tail fitted to the scores below it.",
+        f"# above FAR {pairs.tail.p_u:.3g} (measured_floor), a generalised Pareto tail fitted to the scores below it.",
         "# transfer: pair FAR measured on wilder photos over FAR here (SOURCES.md of the calibration set).",
         "",
         f"format = {FORMAT}",

@@ -138,9 +138,12 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
                 for f in found
             ]
             results.append({"image": str(path), "faces": faces})
+        point = recogniser.point()
     if ctx.json:
-        ctx.emit_json({"threshold": engine.fusion.threshold, "images": results})
+        ctx.emit_json({"threshold": point.threshold, "door": point.status_fields(), "images": results})
     else:
+        if point.closed:
+            print(f"occur: the door names nobody: {point.closed}", file=ctx.stderr)
         rows: list[tuple[Any, ...]] = []
         for r in results:
             if "error" in r:
