@@ -51,7 +51,21 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models" / "build"
 
 
-def fusion_for(models_dir: Path, embedders: list[Embedder], config: VisionConfig) -> tuple[Fusion, DoorRule]:
+def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float = 0.0, margin: float = 0.05) -> Fusion:
+    """The fusion rule for ``embedders`` alone, for callers outside the door's decision: the
+    calibrations of ``fusion.json`` and its one-to-one threshold (one comparison at the default
+    stranger-accept target, 0.001) unless ``threshold`` (> 0) overrides it.
+
+    Raises:
+        ModelError: ``fusion.json`` is missing, corrupt or made for other model files.
+    """
+    fusion, rule = door_fusion(models_dir, embedders, VisionConfig(threshold=threshold, margin=margin))
+    if rule.calibration.problem is not None:
+        raise ModelError(rule.calibration.problem)
+    return fusion
+
+
+def door_fusion(models_dir: Path, embedders: list[Embedder], config: VisionConfig) -> tuple[Fusion, DoorRule]:
     """The fusion rule for ``embedders`` and the door's rule for naming people.
 
     Per-model calibrations and the false-accept curves come from ``fusion.json`` beside the
@@ -159,7 +173,7 @@ class FaceEngine:
         landmarks = load_landmarks(folder)
         rule = DoorRule(DoorCalibration({}, None, "embedding only: no door rule loaded"))
         if fused:
-            fusion, rule = fusion_for(folder, embedders, config)
+            fusion, rule = door_fusion(folder, embedders, config)
         else:
             neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
             fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)

@@ -162,3 +162,17 @@ def test_a_fixed_threshold_over_the_target_is_warned_about(tmp_path: Path, cli: 
     assert "(target 0.01)" in looser and "(target 0.001)" in default
     assert float(looser.split("threshold ")[1].split()[0]) > float(default.split("threshold ")[1].split()[0])
     assert os.environ.get("OCCUR_CONFIG") is None
+
+
+def test_fusion_for_one_model_gives_its_one_to_one_rule_or_refuses(tmp_path: Path, engine: FaceEngine) -> None:
+    from firmware.errors import ModelError
+    from firmware.vision.engine import fusion_for
+
+    dlib = [e for e in engine.embedders if e.name == "dlib"]
+    single = fusion_for(BUILD, dlib)
+    rule = load_door_calibration(BUILD, {"dlib": dlib[0].manifest.sha256})
+    assert single.calibrations == dict(rule.calibrations) and rule.curves is not None
+    assert single.threshold == pytest.approx(rule.curves.threshold_for(0.001, [1]))
+    assert fusion_for(BUILD, dlib, threshold=0.3).threshold == 0.3
+    with pytest.raises(ModelError, match="is missing"):
+        fusion_for(models_folder(tmp_path, None), dlib)
