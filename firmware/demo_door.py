@@ -5,7 +5,9 @@ scikit-image wheel: the NASA portrait of astronaut Eileen Collins), builds a rep
 (her, scenes without a face, a stranger, her again, the stranger again), each visit ten frames
 that differ slightly (shift, brightness, sensor noise) as a camera's would, and runs it through
 ``occur run``'s code with gpiozero's MockFactory pins. It returns the decisions, the relay and
-LED pin history and what was recorded.
+LED pin history and what was recorded. With one person enrolled, the demo door sets
+``[vision] min_people = 1`` (the default of 2 would name nobody: there is no second-best user for
+the margin rule).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def run(data_dir: Path, images: Path | None = None) -> DoorDemoReport:
         door=DoorConfig(pulse_s=0.5, allowed_roles=("staff",)),
         loop=LoopConfig(cooldown_s=0.0),
         camera=replace(base.camera, fps=30.0),
+        vision=replace(base.vision, min_people=1),  # a door for one person: no second-best, knowingly
     )
     engine = FaceEngine.load(config.vision.for_photos())
     with Store.open(config.paths) as store:

@@ -99,7 +99,9 @@ def run(scratch: Path, door_data: Path, person: tuple[str, str]) -> UpdateDemoRe
     repo.publish()
     with _serve(repo.folder / "repository") as url:
         config = replace(
-            Config(data_dir=door_data), ota=OtaConfig(repository_url=url, trusted_root=str(root), check_interval_s=0)
+            Config(data_dir=door_data),
+            ota=OtaConfig(repository_url=url, trusted_root=str(root), check_interval_s=0),
+            vision=replace(Config().vision, min_people=1),  # the demo door's one person (see demo_door)
         )
         with Store.open(config.paths) as store:
             installer = Installer(config, store)

@@ -152,6 +152,7 @@ def status_doc(
         "models": [e.name for e in loop.engine.embedders],
         "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
         "not_recorded": dict(loop.unrecorded.totals),
+        **loop.recogniser.point().status_fields(),
     }
     return status
 
@@ -223,6 +224,7 @@ def run(
         stack.callback(start_console(config, store, door, loop, status, bridge, engine_lock, latest))
         upkeep = Upkeep(config, store, door, loop.unrecorded, loop.reserve)
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
+        _announce_point(loop, store, door, config)
         stack.callback(
             lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames{upkeep.stop_note()}", config)
         )
@@ -272,6 +274,16 @@ def run(
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _announce_point(loop: DoorLoop, store: Store, door: DoorDevice, config: Config) -> None:
+    """Say at start why the door names nobody, or what to know about its threshold, in the
+    system events (and so over MQTT) as well as the log."""
+    point = loop.recogniser.point()
+    if point.closed:
+        _event(store, door, "recognition_disabled", f"the door names nobody: {point.closed}", config)
+    for warning in point.warnings:
+        _event(store, door, "recognition_warning", warning, config)
 
 
 def _open_store(config: Config) -> tuple[Store, Path | None]:

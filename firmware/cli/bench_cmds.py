@@ -1,4 +1,5 @@
-"""``occur bench db|import``, plus vision, match and calibrate from :mod:`bench_vision`.
+"""``occur bench db|import``, plus vision, match, loop and mqtt from :mod:`bench_vision` and
+calibrate and openset from :mod:`bench_decide`.
 
 Benchmarks print figures; tests never assert timings.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_comms, bench_vision
+from firmware.cli import bench_comms, bench_decide, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     bench_vision.register(bsub)
     bench_comms.register(bsub)
+    bench_decide.register(bsub)
 
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:

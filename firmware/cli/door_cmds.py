@@ -146,4 +146,6 @@ def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.open_store() as store:
         report = promote(store, ctx.config, engine, args.id, args.name, actor(), args.role, args.email, args.consent_by)
     ctx.out(f"stranger {args.id} enrolled as user {report.user_id} ({report.name})")
+    for warning in report.warnings:
+        ctx.stderr.write(f"warning: {warning}\n")
     return ExitStatus.SUCCESS

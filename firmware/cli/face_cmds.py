@@ -91,6 +91,8 @@ def enroll(ctx: Context, args: argparse.Namespace) -> int:
         verb = "created" if report.created else "added to"
         ctx.out(f"{verb} user {report.user_id} ({report.name}): {len(report.accepted)} sample(s) enrolled")
         _rejections(ctx, report.rejected)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=ctx.stderr)
     return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
 
 
@@ -147,9 +149,12 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
                 for f in found
             ]
             results.append({"image": str(path), "faces": faces})
+        point = recogniser.point()
     if ctx.json:
-        ctx.emit_json({"threshold": engine.fusion.threshold, "images": results})
+        ctx.emit_json({"threshold": point.threshold, "door": point.status_fields(), "images": results})
     else:
+        if point.closed:
+            print(f"occur: the door names nobody: {point.closed}", file=ctx.stderr)
         rows: list[tuple[Any, ...]] = []
         for r in results:
             if "error" in r:

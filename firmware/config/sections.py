@@ -47,7 +47,19 @@ class VisionConfig:
     models: tuple[str, ...] = _f(("sface", "dlib"), "embedding models, fused; one name = low-CPU mode")
     threads: int = _f(2, "CPU threads per model", min=1, max=16)
     threshold: float = _f(
-        0.0, "fused door threshold (0 = the calibrated one shipped with the models)", min=0.0, max=10.0
+        0.0,
+        "fixed fused door threshold, instead of the calibrated one (0 = derived)",
+        min=0.0,
+        max=10.0,
+    )
+    stranger_accept_rate: float = _f(
+        0.001,
+        "share of stranger visits the door may name as someone; the threshold follows the gallery size",
+        min=1e-6,
+        max=0.1,
+    )
+    min_people: int = _f(
+        2, "fewest enrolled people the door names anyone from (the margin rule needs a second-best)", min=1, max=1000
     )
     margin: float = _f(0.05, "least fused-score gap between the best and second-best user", min=0.0, max=10.0)
     mirror: bool = _f(False, "also embed the mirrored face and average (about 2x CPU)")

@@ -231,7 +231,7 @@ class DoorLoop:
             kind,
             user_id,
             match.score,
-            None if match.score is None else confidence(match.score, self.engine.fusion.threshold),
+            None if match.score is None else confidence(match.score, self._threshold()),
             snapshot,
             granted,
             reason,
@@ -305,6 +305,11 @@ class DoorLoop:
         deleted = self.snapshots.reclaim(self.reserve)
         self.unrecorded.note("reclaimed", deleted)
         return deleted
+
+    def _threshold(self) -> float:
+        """The door threshold in force (the one-to-one threshold while nobody can be named)."""
+        point = self.recogniser.point()
+        return self.engine.fusion.threshold if point.threshold is None else point.threshold
 
     def _mean_embeddings(self, samples: list[dict[str, Vector]]) -> dict[str, Vector]:
         mean = {}

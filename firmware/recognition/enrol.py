@@ -1,7 +1,9 @@
 """Enrolment: accepted faces become samples, chips under ``face_db/`` and per-model encodings.
 
 An image is accepted only when it holds exactly one face of usable size that passes every
-quality gate; otherwise it is rejected with the reasons and nothing from it is stored. All
+quality gate, and does not match another enrolled user better than this person's other samples
+(:mod:`firmware.recognition.lookalike`); otherwise it is rejected with the reasons and nothing
+from it is stored. A person close to someone already enrolled is enrolled with a warning. All
 accepted samples of one call are stored in one transaction with the user (created if the name is
 new): if anything fails, no row is kept and the chip files written for it are removed.
 """
@@ -19,6 +21,7 @@ import numpy as np
 from firmware.config import Paths
 from firmware.errors import ImageError, InvalidInputError, NotFoundError
 from firmware.fileio import write_private
+from firmware.recognition.lookalike import screen
 from firmware.store import encodings, users
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer
@@ -38,6 +41,7 @@ class EnrolReport:
     accepted: list[str] = field(default_factory=list)
     sample_ids: list[int] = field(default_factory=list)
     rejected: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 class NothingEnrolledError(InvalidInputError):
@@ -182,6 +186,11 @@ def enrol(
             continue
         items.append(_Accepted(path.name, face, engine.enrolment_chip(image, face), _chip_keypoints(face)))
         report.accepted.append(str(path))
+    screening = screen(store, engine, report.name, [item.face.embeddings for item in items])
+    for index in sorted(screening.refused, reverse=True):
+        items.pop(index)
+        report.rejected[report.accepted.pop(index)] = [screening.refused[index]]
+    report.warnings = screening.warnings
     if not items:
         raise NothingEnrolledError(report)
     written: list[Path] = []

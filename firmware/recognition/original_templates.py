@@ -7,9 +7,10 @@ converted from, so its embeddings and these descriptors share one space. The fus
 needs every model's distance, which such a user cannot give, so the door consults these
 templates only when the fused search found nobody, and only with the dlib model loaded:
 
-- the user's nearest original template must be within the single-model door threshold
-  (``fusion.json``'s threshold for the dlib model alone, and never looser than the model's own
-  0.6, which is ``face_recognition``'s tolerance: the original's decision);
+- the user's nearest original template must be within the door threshold for the dlib model
+  alone, derived like the fused one from ``fusion.json`` for the whole gallery, with half the
+  stranger-accept target (the fused search has the other half), and never looser than the
+  model's own 0.6, which is ``face_recognition``'s tolerance: the original's decision;
 - and nearer, by the door margin, than every other user's dlib samples (enrolled users' too),
   so a face between two people stays ``ambiguous``.
 
@@ -20,17 +21,19 @@ them the fused decision (and ``occur users list`` shows who still has only a leg
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
-from firmware.errors import ModelError
 from firmware.store import encodings
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer
 from firmware.vision.embed import Embedder, Vector
-from firmware.vision.engine import FaceEngine, fusion_for
+from firmware.vision.engine import FaceEngine
+from firmware.vision.farcurve import load_door_calibration
 from firmware.vision.gallery import Fusion, Gallery, Match
+from firmware.vision.manifest import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +47,53 @@ class OriginalTemplates:
 
     def __init__(self, engine: FaceEngine) -> None:
         self.embedder = _dlib(engine)
-        self.fusion: Fusion | None = None
+        self.margin = engine.fusion.margin
+        self.calibration: Calibration | None = None
+        self.own = 0.0
+        self.threshold: float | None = None
         self.gallery = Gallery({})
         self.everyone = Gallery({})
-        if self.embedder is None or self.embedder.manifest.calibration is None:
+        self._legacy: dict[int, int] = {}
+        if self.embedder is None:
             return
-        calibration = self.embedder.manifest.calibration
-        own = calibration.standardise(self.embedder.manifest.threshold)
-        try:
-            single = fusion_for(self.embedder.manifest.path.parent, [self.embedder], 0.0, engine.fusion.margin)
-            threshold = min(single.threshold, own)
-        except ModelError:
-            threshold = own
-        self.fusion = Fusion(
-            {self.embedder.name: self.embedder.manifest.metric},
-            {self.embedder.name: calibration},
-            threshold,
-            engine.fusion.margin,
-        )
+        # the dlib model alone, on the scale of the shipped calibration (fusion.json): the same
+        # file the fused door reads, so a missing or foreign file closes this path too
+        shas = {self.embedder.name: self.embedder.manifest.sha256}
+        found = load_door_calibration(self.embedder.manifest.path.parent, shas)
+        if found.problem is not None or self.embedder.name not in found.calibrations:
+            log.warning("original templates are not used: %s", found.problem or "no dlib calibration")
+            return
+        self.calibration = found.calibrations[self.embedder.name]
+        self.own = self.calibration.standardise(self.embedder.manifest.threshold)
+        self.rule = replace(engine.rule, calibration=found, override=0.0)
+
+    def only_original(self) -> dict[int, int]:
+        """Samples per user of the people known only by an original template (as loaded)."""
+        return dict(self._legacy)
+
+    def open_for(self, target: float, samples: list[int]) -> None:
+        """Derive this path's threshold for the whole gallery (``samples`` per person) at
+        ``target`` stranger accepts (the recogniser's share for it); never looser than the
+        original's own 0.6. Closed (None) when the curve gives no point."""
+        if self.calibration is None:
+            self.threshold = None
+            return
+        point = replace(self.rule, target=target).point(samples)
+        self.threshold = None if point.threshold is None else min(point.threshold, self.own)
 
     def load(self, conn: Connection, sealer: Sealer, rows: dict[str, tuple[npt.NDArray[np.int64], Vector]]) -> None:
         """Rebuild from the database; ``rows`` are the door gallery's rows per loaded model."""
-        if self.embedder is None or self.fusion is None:
+        self.threshold = None
+        self._legacy = {}
+        if self.embedder is None or self.calibration is None:
             return
         name = self.embedder.name
         ids, matrix = encodings.gallery_rows(conn, "dlib", sealer=sealer, original=True)
         complete = set.intersection(*(set(int(i) for i in r[0]) for r in rows.values())) if rows else set()
         keep = np.array([int(i) not in complete for i in ids], dtype=bool)
         self.gallery = Gallery({name: (ids[keep], matrix[keep])} if keep.any() else {})
+        users, counts = np.unique(ids[keep], return_counts=True)
+        self._legacy = {int(u): int(c) for u, c in zip(users.tolist(), counts.tolist(), strict=True)}
         if not keep.any():
             self.everyone = Gallery({})
             return
@@ -84,13 +106,20 @@ class OriginalTemplates:
             log.info("gallery: %d users known only by the original system's template", len(self.gallery))
 
     def search(self, embeddings: dict[str, Vector]) -> Match | None:
-        """A match on an original template, or None (nobody, or not clearly one person)."""
-        if self.embedder is None or self.fusion is None or not len(self.gallery):
+        """A match on an original template, or None (nobody, not clearly one person, or this
+        path closed: no calibration for the dlib model alone, or no operating point)."""
+        if self.embedder is None or self.calibration is None or self.threshold is None or not len(self.gallery):
             return None
         probe = embeddings.get(self.embedder.name)
         if probe is None:
             return None
-        found = self.everyone.search({self.embedder.name: probe}, self.fusion)
+        fusion = Fusion(
+            {self.embedder.name: self.embedder.manifest.metric},
+            {self.embedder.name: self.calibration},
+            self.threshold,
+            self.margin,
+        )
+        found = self.everyone.search({self.embedder.name: probe}, fusion)
         if found.decision != "match" or found.user_id not in set(int(u) for u in self.gallery.users):
             return None
         return found

@@ -2,21 +2,27 @@
 
 The gallery is rebuilt from ``face_encodings`` whenever ``gallery_state.version`` changes, which
 every enrolment, removal or rename does (SQL triggers). Checking costs one indexed read per
-call, so a running door loop sees new users at its next frame without a restart.
+call, so a running door loop sees new users at its next frame without a restart. With each
+rebuild the door's operating point is derived again for the new gallery (people and samples per
+person; :mod:`firmware.vision.doorpoint`): the threshold that keeps stranger accepts at the
+target. When that point is closed (no usable calibration, fewer than two people) nobody is named.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware.recognition.original_templates import OriginalTemplates
 from firmware.store import encodings
 from firmware.store.store import Store
+from firmware.vision.doorpoint import DoorPoint
 from firmware.vision.engine import Face, FaceEngine
 from firmware.vision.gallery import Gallery, Match
 from firmware.vision.image import Image
@@ -43,6 +49,8 @@ class Recogniser:
         self._gallery = Gallery({}, version=-1)
         self._names: dict[int, str] = {}
         self._original = OriginalTemplates(engine)
+        self._samples: dict[int, int] = {}
+        self._point = engine.rule.point([])
 
     def gallery(self) -> Gallery:
         """The current gallery, reloaded if the database changed since the last call."""
@@ -65,9 +73,34 @@ class Recogniser:
                 names: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
                 self._names = {int(i): str(n) for i, n in names}
                 self._original.load(conn, sealer, rows)
+                self._samples = samples_per_user(rows)
                 self._gallery = Gallery(rows, version)
+                self._point = self._door_point()
         log.info("gallery: %d users loaded (version %d)", len(self._gallery), version)
+        _log_point(self._point)
         return self._gallery
+
+    def _door_point(self) -> DoorPoint:
+        """The fused decision's operating point. When some people are known only by the
+        original's template, the door has two ways to name a stranger (the fused search, then
+        the original templates), so each gets half of the stranger-accept target and both count
+        every person: the sum stays within the target."""
+        legacy = self._original.only_original()
+        rule = self.engine.rule
+        everyone = [*self._samples.values(), *legacy.values()]
+        if legacy:
+            rule = replace(rule, target=rule.target / 2)
+            self._original.open_for(rule.target, everyone)
+        return rule.point(everyone)
+
+    def names(self) -> dict[int, str]:
+        """User names by id, as of the last gallery load."""
+        return dict(self._names)
+
+    def point(self) -> DoorPoint:
+        """The door's operating point for the current gallery (reloaded if the database changed)."""
+        self.gallery()
+        return self._point
 
     def invalidate(self) -> None:
         """Force a reload from the database at the next search."""
@@ -80,8 +113,15 @@ class Recogniser:
         if not face.quality.ok:
             return Identified(face, Match("low_quality", None, None), None)
         gallery = self.gallery()
-        found = gallery.search(face.embeddings, self.engine.fusion)
-        if found.decision != "match":
+        point = self._point
+        fusion = self.engine.fusion
+        if point.threshold is not None:
+            fusion = replace(fusion, threshold=point.threshold)
+        found = gallery.search(face.embeddings, fusion)
+        if point.threshold is None:  # closed: nobody is named, by any path
+            if found.decision != "unknown":
+                found = Match("unknown", None, found.score, found.distances, found.margin, found.best_user_id)
+        elif found.decision != "match":
             found = self._original.search(face.embeddings) or found  # people known only by the original's template
         return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
 
@@ -92,7 +132,9 @@ class Recogniser:
     def verify(self, user_id: int, image: Image) -> tuple[bool, float | None, Face | None]:
         """Is the largest face in ``image`` user ``user_id``? Returns (same, fused score, face).
 
-        1:1 against that user's samples only, at the door threshold; no face means not the same.
+        1:1 against that user's samples only, at the one-to-one threshold for that user's sample
+        count (:meth:`~firmware.vision.doorpoint.DoorRule.one_to_one`); no face, or no usable
+        calibration, means not the same.
         """
         faces = self.engine.faces(image)
         if not faces:
@@ -107,4 +149,31 @@ class Recogniser:
             m: float(gallery.per_user(m, fusion.metrics[m], face.embeddings[m])[index]) for m in fusion.calibrations
         }
         score = fusion.score(per_model)
-        return fusion.accepts(score), score, face
+        threshold = self.engine.rule.one_to_one(self._samples.get(user_id, 1))
+        return threshold is not None and math.isfinite(score) and score < threshold, score, face
+
+
+def samples_per_user(rows: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]) -> dict[int, int]:
+    """Samples per user: the most any model holds (more samples, more chances for a stranger)."""
+    out: dict[int, int] = {}
+    for ids, _ in rows.values():
+        users, counts = np.unique(ids, return_counts=True)
+        for user, count in zip(users.tolist(), counts.tolist(), strict=True):
+            out[int(user)] = max(out.get(int(user), 0), int(count))
+    return out
+
+
+def _log_point(point: DoorPoint) -> None:
+    if point.closed:
+        log.warning("door: names nobody: %s", point.closed)
+        return
+    log.info(
+        "door: %d people, threshold %.4f (%s), stranger visits named about %.2g (target %g)",
+        point.people,
+        point.threshold,
+        point.source,
+        point.expected_rate,
+        point.target_rate,
+    )
+    for warning in point.warnings:
+        log.warning("door: %s", warning)

@@ -7,9 +7,7 @@ recognition layer combines it with the gallery.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,9 @@ from firmware.domain import Detection
 from firmware.errors import ModelError
 from firmware.vision.align import ENROL_224, SFACE_112, align, chip_transform
 from firmware.vision.detect import FaceDetector
+from firmware.vision.doorpoint import DoorRule
 from firmware.vision.embed import Embedder, Vector
+from firmware.vision.farcurve import DoorCalibration, load_door_calibration
 from firmware.vision.gallery import Fusion
 from firmware.vision.image import Image
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
@@ -51,30 +51,42 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models" / "build"
 
 
-def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float, margin: float) -> Fusion:
-    """The fusion rule for ``embedders``: calibrations from their manifests, door threshold from
-    ``fusion.json`` beside the models unless ``threshold`` (> 0) overrides it.
+def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float = 0.0, margin: float = 0.05) -> Fusion:
+    """The fusion rule for ``embedders`` alone, for callers outside the door's decision: the
+    calibrations of ``fusion.json`` and its one-to-one threshold (one comparison at the default
+    stranger-accept target, 0.001) unless ``threshold`` (> 0) overrides it.
 
     Raises:
-        ModelError: a model has no calibration, or no threshold is known for this model set.
+        ModelError: ``fusion.json`` is missing, corrupt or made for other model files.
     """
-    calibrations = {}
-    for e in embedders:
-        if e.manifest.calibration is None:
-            raise ModelError(f"model {e.name} has no calibration in its manifest; it cannot be fused")
-        calibrations[e.name] = e.manifest.calibration
-    if threshold <= 0:
-        key = "+".join(sorted(calibrations))
-        try:
-            shipped = json.loads((models_dir / "fusion.json").read_text())["thresholds"]
-            threshold = float(shipped[key])
-            if not math.isfinite(threshold) or threshold <= 0:
-                raise ValueError(f"threshold {threshold} is not a positive finite number")
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ModelError(
-                f"no calibrated door threshold for models {key} in {models_dir / 'fusion.json'}; set [vision] threshold"
-            ) from err
-    return Fusion({e.name: e.manifest.metric for e in embedders}, calibrations, threshold, margin)
+    fusion, rule = door_fusion(models_dir, embedders, VisionConfig(threshold=threshold, margin=margin))
+    if rule.calibration.problem is not None:
+        raise ModelError(rule.calibration.problem)
+    return fusion
+
+
+def door_fusion(models_dir: Path, embedders: list[Embedder], config: VisionConfig) -> tuple[Fusion, DoorRule]:
+    """The fusion rule for ``embedders`` and the door's rule for naming people.
+
+    Per-model calibrations and the false-accept curves come from ``fusion.json`` beside the
+    models, matched to the model files by sha256. When that file is missing, corrupt or made for
+    other model files, the returned :class:`DoorRule` carries the reason and the door names
+    nobody; scores are still computed (with the manifests' statistics, else a neutral scale) so
+    ``occur identify`` can show them. ``Fusion.threshold`` is the one-to-one threshold (one
+    user, one sample, at the stranger-accept target) or the fixed ``[vision] threshold``; the
+    door's threshold follows the gallery (see :mod:`firmware.vision.doorpoint`).
+    """
+    shas = {e.name: e.manifest.sha256 for e in embedders}
+    calibration = load_door_calibration(models_dir, shas)
+    calibrations = dict(calibration.calibrations)
+    if calibration.problem is not None:
+        log.error("vision: the door names nobody: %s", calibration.problem)
+        calibrations = {e.name: e.manifest.calibration or Calibration(0.0, 1.0) for e in embedders}
+    rule = DoorRule(calibration, config.stranger_accept_rate, config.threshold, config.min_people)
+    one_to_one = rule.one_to_one(1)
+    threshold = config.threshold if config.threshold > 0 else (0.0 if one_to_one is None else one_to_one)
+    metrics = {e.name: e.manifest.metric for e in embedders}
+    return Fusion(metrics, calibrations, threshold, config.margin), rule
 
 
 def load_detectors(folder: Path, variant: str, threads: int) -> tuple[FaceDetector, FaceDetector | None]:
@@ -118,8 +130,10 @@ class FaceEngine:
         load_ms: float = 0.0,
         fallback: FaceDetector | None = None,
         landmarks: LandmarkModel | None = None,
+        rule: DoorRule | None = None,
     ) -> None:
         self.detector = detector
+        self.rule = rule or DoorRule(DoorCalibration({}, None, "no door calibration loaded"))
         self.landmarks = landmarks
         self.fallback = fallback
         self.embedders = embedders
@@ -137,7 +151,8 @@ class FaceEngine:
                 calibration is then accepted and the fusion rule is a neutral placeholder.
 
         Raises:
-            ModelError: a model is missing, altered, unknown or lacks calibration.
+            ModelError: a model is missing, altered or unknown (a bad calibration file is not an
+                error here: the door rule carries it and names nobody).
         """
         started = time.perf_counter()
         folder = Path(config.models_dir) if config.models_dir else default_models_dir()
@@ -156,8 +171,9 @@ class FaceEngine:
         embedders = [loaded[m] for m in config.models]
         detector, fallback = load_detectors(folder, config.detector, config.threads)
         landmarks = load_landmarks(folder)
+        rule = DoorRule(DoorCalibration({}, None, "embedding only: no door rule loaded"))
         if fused:
-            fusion = fusion_for(folder, embedders, config.threshold, config.margin)
+            fusion, rule = door_fusion(folder, embedders, config)
         else:
             neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
             fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)
@@ -166,7 +182,7 @@ class FaceEngine:
         )
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
-        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks)
+        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks, rule)
 
     def faces(self, image: Image, embed: bool = True) -> list[Face]:
         """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.

@@ -64,8 +64,11 @@ def config_for(tmp_path: Path, port: int, **mqtt: object) -> Config:
 
 
 def enrol_amy(config: Config) -> None:
+    """Amy, and Raj who never comes: the door names nobody from a gallery of one."""
     with Store.open(config.paths) as store:
-        enrol(store, FaceEngine.load(config.vision.for_photos()), "amy", sorted((FACES / "amy").glob("*.jpg"))[1:])
+        engine = FaceEngine.load(config.vision.for_photos())
+        enrol(store, engine, "amy", sorted((FACES / "amy").glob("*.jpg"))[1:])
+        enrol(store, engine, "raj", sorted((FACES / "raj").glob("*.jpg"))[1:2])
 
 
 def sql(config: Config, query: str) -> list[tuple[object, ...]]:

@@ -134,6 +134,8 @@ def test_strangers_are_listed_and_promoted_to_users(cli: Cli, tmp_path: Path) ->
     )
     assert promoted.status == 0, promoted.err
     assert json.loads(cli("--data-dir", d, "unknown", "list", "--json").out) == []
+    raj = str(sorted((FACES / "raj").glob("*.jpg"))[0])
+    assert cli("--data-dir", d, "enroll", "--consent-by", "reception", "Raj", raj).status == 0  # a second person
     found = json.loads(
         cli("--data-dir", d, "identify", str(sorted((FACES / "leonard").glob("*.jpg"))[1]), "--json").out
     )

@@ -138,7 +138,7 @@ def test_replay_of_enrolled_people_and_strangers(tmp_path: Path, engine: FaceEng
 def test_one_decision_per_visit_paced_or_not(tmp_path: Path, engine: FaceEngine, fps: float) -> None:
     config = make_config(tmp_path)
     config = replace(config, camera=replace(config.camera, fps=fps))
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     visits = [photo("amy", 0), photo("howard", 0), photo("amy", 0), photo("stuart", 0)]
     build_replay(tmp_path / "replay", visits)
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
@@ -154,7 +154,7 @@ def test_one_decision_per_visit_paced_or_not(tmp_path: Path, engine: FaceEngine,
 
 def test_a_person_standing_at_the_door_is_recorded_once(tmp_path: Path, engine: FaceEngine) -> None:
     config = replace(make_config(tmp_path), loop=LoopConfig(cooldown_s=60.0))
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     build_replay(tmp_path / "replay", [photo("amy", 0)] * 3, frames=10, gap=8)
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
     assert [d.recorded for d in report.decisions] == [True, False, False]
@@ -185,7 +185,7 @@ def test_a_fault_while_recording_keeps_the_door_locked(
     tmp_path: Path, engine: FaceEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = make_config(tmp_path)
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     build_replay(tmp_path / "replay", [photo("amy", 0)])
 
     def broken(*_: object) -> None:
@@ -202,7 +202,7 @@ def test_a_fault_while_recording_keeps_the_door_locked(
 def test_stop_event_ends_a_live_run_and_leaves_the_relay_locked(tmp_path: Path, engine: FaceEngine) -> None:
     config = make_config(tmp_path)
     config = replace(config, camera=replace(config.camera, fps=20.0))
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     build_replay(tmp_path / "replay", [photo("amy", 0)] * 20)
     stop = threading.Event()
     decided: list[object] = []

@@ -106,7 +106,9 @@ def test_the_door_recognises_a_person_imported_with_only_the_originals_template(
     image, _ = read_image_limited(sorted((FACES / "amy").glob("*.jpg"))[1])
     face = engine.faces(image)[0]
     template = face.embeddings["dlib"].astype(np.float64)  # the original's dlib ResNet descriptor
-    main = legacy_main_db(tmp_path / "orig", [("Amy Farrah", template.tobytes())])
+    raj_image, _ = read_image_limited(sorted((FACES / "raj").glob("*.jpg"))[0])
+    raj = engine.faces(raj_image)[0].embeddings["dlib"].astype(np.float64)  # two people: the door names nobody alone
+    main = legacy_main_db(tmp_path / "orig", [("Amy Farrah", template.tobytes()), ("Raj", raj.tobytes())])
     config = Config(data_dir=tmp_path / "data")
     config = replace(
         config, door=DoorConfig(pulse_s=0.2), loop=LoopConfig(cooldown_s=0.0), camera=replace(config.camera, fps=0.0)
@@ -118,3 +120,21 @@ def test_the_door_recognises_a_person_imported_with_only_the_originals_template(
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
     assert [(d.name, d.granted) for d in report.decisions] == [("Amy Farrah", True), (None, False)]
     assert relay_rises(report) == 1
+
+
+def test_the_original_templates_name_nobody_while_the_door_is_closed(tmp_path: Path) -> None:
+    """One person in the gallery closes the door (too few people to set a threshold): the
+    original-template path must not reopen it."""
+    from firmware.config import Paths
+    from firmware.recognition.recogniser import Recogniser
+
+    engine = FaceEngine.load(Config().vision)
+    photos = sorted((FACES / "amy").glob("*.jpg"))
+    template = engine.faces(read_image_limited(photos[1])[0])[0].embeddings["dlib"].astype(np.float64)
+    main = legacy_main_db(tmp_path / "orig", [("Amy Farrah", template.tobytes())])
+    with Store.open(Paths(tmp_path / "data")) as store:
+        legacy.import_legacy(store, None, main, PLUS2)
+        recogniser = Recogniser(store, engine)
+        found = recogniser.identify(read_image_limited(photos[0])[0])[0]
+        assert recogniser.point().closed
+        assert (found.match.decision, found.name) == ("unknown", None)

@@ -178,6 +178,9 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
         probe = read_image(Path(photos("stuart")[0]))
         assert recogniser.identify(probe)[0].match.decision == "unknown"
         accepted = len(enrol(cli, data, "Stuart", *photos("stuart")[1:])["accepted"])  # through another store
+        assert recogniser.identify(probe)[0].name is None  # one person: the door names nobody
+        for who in ("raj", "howard"):
+            enrol(cli, data, who, photos(who)[0])
         found = recogniser.identify(probe)[0]
         assert found.match.decision == "match" and found.name == "Stuart"
         listed = json.loads(cli("--data-dir", str(data), "users", "list", "--json").out)
@@ -186,8 +189,8 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
         assert removed.status == 0 and f"{accepted} face sample image(s) deleted" in removed.out
         assert recogniser.identify(probe)[0].match.decision == "unknown"
         assert not (data / "face_db" / "user_001").exists()
-        assert query(Paths(data), "SELECT count(*) FROM face_encodings") == [(0,)]
-        assert query(Paths(data), "SELECT count(*) FROM face_samples") == [(0,)]
+        assert query(Paths(data), "SELECT count(*) FROM face_encodings WHERE user_id = 1") == [(0,)]
+        assert query(Paths(data), "SELECT count(*) FROM face_samples WHERE user_id = 1") == [(0,)]
     finally:
         store.close()
 
@@ -209,6 +212,8 @@ def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: P
     assert result.status in (0, 1), result.err
     paths = Paths(data)
     assert query(paths, "SELECT DISTINCT model FROM face_encodings") == [("sface",)]
+    enrol(cli, data, "Raj", photos("raj")[0])  # a second person, with both models
+    penny = query(paths, "SELECT count(*) FROM face_samples WHERE user_id = 1")[0][0]
     probe = photos("penny")[0]
     # the fused door needs dlib encodings too: until re-embedded, Penny is not recognised
     assert (
@@ -218,7 +223,7 @@ def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: P
     first = cli("--data-dir", str(data), "reembed", "--json")
     assert first.status == 0, first.err
     samples = query(paths, "SELECT count(*) FROM face_samples")[0][0]
-    assert json.loads(first.out)["embedded"] == {"sface": 0, "dlib": samples}
+    assert json.loads(first.out)["embedded"] == {"sface": 0, "dlib": penny}
     found = json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]
     assert (found["name"], found["decision"]) == ("Penny", "match")
     # an updated sface file: old vectors are ignored by the door until re-embedded

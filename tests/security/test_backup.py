@@ -52,6 +52,7 @@ def identify(cli: Cli, data: Path, who: str) -> str | None:
 def test_backup_while_writing_and_restore_round_trip(cli: Cli, tmp_path: Path) -> None:
     toml, key, data = setup(tmp_path)
     enrol(cli, toml, data, "amy")
+    enrol(cli, toml, data, "sheldon")  # the door names nobody from a gallery of one
     config = replace(
         Config(data_dir=data), backup=BackupConfig(operator_public_key_file=str(tmp_path / "operator.pub"))
     )
@@ -76,7 +77,7 @@ def test_backup_while_writing_and_restore_round_trip(cli: Cli, tmp_path: Path) -
     enrol(cli, toml, data, "raj")
     restored = cli("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key))
     assert restored.status == 0, restored.err
-    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy"]
+    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy", "sheldon"]
     assert identify(cli, data, "amy") == "amy"  # templates open: the device's keys were carried over
     assert cli("--data-dir", str(data), "audit", "verify").status == 0  # the restored log continues intact
 

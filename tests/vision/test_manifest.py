@@ -88,12 +88,13 @@ def test_unknown_model_name_lists_what_is_installed() -> None:
         FaceEngine.load(VisionConfig(models=("nonexistent",)))
 
 
-def test_uncalibrated_threshold_must_be_configured(tmp_path: Path) -> None:
+def test_a_model_without_a_door_calibration_loads_but_names_nobody(tmp_path: Path) -> None:
     for name in ("blazeface_short_range.tflite", "sface_f32.tflite"):
         (tmp_path / name).symlink_to(BUILD / name)
     write_manifest(tmp_path, "other")
-    with pytest.raises(ModelError, match=r"set \[vision\] threshold"):
-        FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("other",)))
+    engine = FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("other",)))
+    point = engine.rule.point([1, 1, 1])
+    assert point.threshold is None and point.closed is not None and "fusion.json is missing" in point.closed
 
 
 def test_embed_accepts_a_model_without_calibration(tmp_path: Path) -> None:
