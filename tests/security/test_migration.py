@@ -55,6 +55,7 @@ def test_a_backup_restored_on_a_replacement_device_names_who_must_enrol_again(cl
 def test_a_migration_export_moves_the_door_to_new_hardware(cli: Cli, tmp_path: Path) -> None:
     toml, key, old = setup(tmp_path)
     enrol(cli, toml, old, "amy")
+    enrol(cli, toml, old, "raj")  # the door names nobody with one person enrolled
     export = tmp_path / "transfer" / "front-door.occmig"
     done = cli("--config", toml, "--data-dir", str(old), "backup", "migration-export", str(export))
     assert done.status == 0, done.err
