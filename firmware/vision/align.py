@@ -12,8 +12,10 @@ Templates (numbers from the project's measurements, ``../shared/docs``):
 - ``DLIB_150``: dlib's 150-px chip (padding 0.25) with BlazeFace keypoints calibrated against
   dlib's 5-point alignment on 296 LFW faces; eyes and mouth only (the nose moves with yaw).
 
-Sampling is OpenCV's bilinear ``warpAffine``; dlib's own sampler differs by under a pixel
-(descriptor drift < 0.04 measured), which the dlib parity work may tighten.
+Sampling: the ``dlib`` geometry uses dlib's own chip extraction, reproduced exactly in
+:mod:`firmware.vision.dlib_chip` (OpenCV's ``warpAffine`` moved the descriptor by up to 0.1 from
+dlib's for large faces). Plain templates use OpenCV's bilinear ``warpAffine``, as OpenCV's
+``FaceRecognizerSF.alignCrop`` does for SFace.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.domain import Detection
+from firmware.vision.dlib_chip import dlib_chip
 from firmware.vision.image import Image, pyr_down, warp_to_chip
 
 Matrix = npt.NDArray[np.float64]
@@ -112,12 +115,17 @@ def residual_px(face: Detection, template: ChipTemplate) -> float:
 def align(image: Image, face: Detection, template: ChipTemplate) -> Image:
     """Cut the aligned ``template.size`` square chip (BGR, uint8) for ``face`` out of ``image``.
 
-    Pixels outside the image are black, as dlib's chips are. A face more than twice the chip's
-    size is sampled from a halved image (repeatedly), as dlib does, so that bilinear sampling
-    does not alias.
+    Pixels outside the image are black. The ``dlib`` geometry is dlib's own extraction (see
+    :mod:`firmware.vision.dlib_chip`); plain templates are sampled with OpenCV's bilinear
+    ``warpAffine``, from a halved image (repeatedly) when the face is more than twice the chip's
+    size, so that bilinear sampling does not alias.
     """
+    if template.geometry == "dlib":
+        detected = [face.keypoints[i] for i in template.keypoints]
+        chip_transform(face, template)  # the degenerate-keypoint check
+        return dlib_chip(image, similarity(template.points, detected), template.size)
     matrix = chip_transform(face, template)
     while float(np.sqrt(abs(np.linalg.det(matrix[:, :2])))) > 2.0 and min(image.shape[:2]) >= 4:
         image = pyr_down(image)
-        matrix = np.hstack([matrix[:, :2] / 2, ((matrix[:, 2] + 0.5) / 2 - 0.5)[:, None]])
+        matrix = matrix / 2  # cv2.pyrDown's pixel i is centred on the source's pixel 2i
     return warp_to_chip(image, matrix, template.size)
