@@ -48,7 +48,7 @@ def calibrate(faces: Path, config: VisionConfig, target_far: float = 0.001) -> C
     embedders = [Embedder.load(m, config.threads) for m in manifests.values()]
     neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
     fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 1.0)
-    limits = QualityLimits(min_face_px=0, min_score=0, min_sharpness=0, max_roll_deg=90, max_yaw=1)
+    limits = QualityLimits(0, 0, 0, max_roll_deg=90, max_yaw_deg=90, max_pitch_deg=90)
     detector, fallback = load_detectors(folder, config.photo_detector, config.threads)
     engine = FaceEngine(detector, embedders, limits, fusion, fallback=fallback)
     cache = EmbeddingCache(engine)

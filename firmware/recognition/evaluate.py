@@ -24,7 +24,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class EmbeddingCache:
-    """Largest-face embeddings per image path, computed once."""
+    """Embeddings of each image's main face (:meth:`FaceEngine.main_face`), computed once."""
 
     def __init__(self, engine: FaceEngine) -> None:
         self.engine = engine
@@ -32,18 +32,17 @@ class EmbeddingCache:
         self.errors: dict[str, str] = {}
 
     def get(self, path: str) -> dict[str, Vector] | None:
-        """Embeddings of the largest face in ``path``; None when there is no face or no image."""
+        """Embeddings of the main face in ``path``; None when there is no face or no image."""
         if path not in self._cache:
             try:
                 faces = self.engine.faces(read_image_limited(Path(path))[0])
             except ImageError as err:
                 self.errors[path] = str(err)
                 faces = []
-            else:
-                faces = [f for f in faces if f.detection.score >= self.engine.limits.min_score]
-                if not faces:
-                    self.errors[path] = "no face found"
-            self._cache[path] = faces[0].embeddings if faces else None
+            main = self.engine.main_face(faces)
+            if main is None and path not in self.errors:
+                self.errors[path] = "no face found"
+            self._cache[path] = main.embeddings if main is not None else None
         return self._cache[path]
 
 

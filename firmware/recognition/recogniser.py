@@ -16,6 +16,7 @@ import numpy as np
 
 from firmware.store import encodings
 from firmware.store.store import Store
+from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
 from firmware.vision.gallery import Gallery, Match
 from firmware.vision.image import Image
@@ -80,19 +81,27 @@ class Recogniser:
         found = gallery.search(face.embeddings, self.engine.fusion)
         return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
 
+    def match_visit(self, face: Face, embeddings: dict[str, Vector]) -> Identified:
+        """Search the gallery for a visit's combined embeddings (see
+        :class:`firmware.loop.visit.Visit`); ``face`` is the frame the decision is shown with and
+        must have passed every quality gate, else the result is ``low_quality``."""
+        if not face.quality.ok:
+            return Identified(face, Match("low_quality", None, None), None)
+        found = self.gallery().search(embeddings, self.engine.fusion)
+        return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
+
     def identify(self, image: Image) -> list[Identified]:
         """Every face in ``image``, largest first, with its match."""
         return [self.match(face) for face in self.engine.faces(image)]
 
     def verify(self, user_id: int, image: Image) -> tuple[bool, float | None, Face | None]:
-        """Is the largest face in ``image`` user ``user_id``? Returns (same, fused score, face).
+        """Is the main face in ``image`` user ``user_id``? Returns (same, fused score, face).
 
         1:1 against that user's samples only, at the door threshold; no face means not the same.
         """
-        faces = self.engine.faces(image)
-        if not faces:
+        face = self.engine.main_face(self.engine.faces(image))
+        if face is None:
             return False, None, None
-        face = faces[0]
         gallery = self.gallery()
         fusion = self.engine.fusion
         index = np.searchsorted(gallery.users, user_id)

@@ -24,7 +24,8 @@ from firmware.vision.image import Image
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside
-from firmware.vision.quality import Quality, QualityLimits, assess
+from firmware.vision.pose import keypoint_pose, mesh_pose
+from firmware.vision.quality import Quality, QualityLimits, assess, with_pose
 
 log = logging.getLogger(__name__)
 
@@ -159,16 +160,23 @@ class FaceEngine:
             neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
             fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)
         limits = QualityLimits(
-            config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw
+            config.min_face_px,
+            config.min_score,
+            config.min_sharpness,
+            config.max_roll_deg,
+            config.max_yaw_deg,
+            config.max_pitch_deg,
         )
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
         return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks)
 
-    def faces(self, image: Image, embed: bool = True) -> list[Face]:
+    def faces(self, image: Image, embed: bool = True, pose: bool = True) -> list[Face]:
         """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.
 
         Faces that fail a quality gate are still embedded: callers decide what to do with them.
+        With ``pose=False`` only the first quality stage runs (the door loop runs
+        :meth:`check` itself, only for faces it will embed); such faces are not ``ok`` yet.
         """
         started = time.perf_counter()
         detections = self.detector.detect(image)
@@ -183,10 +191,36 @@ class FaceEngine:
                 continue
             face = Face(det, assess(det, image, self.limits))
             face.timings["detect"] = detect_ms
+            if pose or embed:
+                self.check(image, face)
             if embed:
                 self.embed(image, face)
             faces.append(face)
         return faces
+
+    def check(self, image: Image, face: Face) -> Quality:
+        """Complete ``face.quality`` with the second stage (head pose from the face mesh, or from
+        the keypoints when no landmark model is installed, and the mesh's face confidence);
+        computed once per face."""
+        if face.quality.pose is not None:
+            return face.quality
+        try:
+            mesh = self.mesh(image, face)
+            pose = mesh_pose(mesh.points) if mesh is not None else keypoint_pose(face.detection)
+            presence = mesh.presence if mesh is not None else None
+        except ValueError:  # a degenerate box or mesh: nothing face-like to measure
+            pose, presence = keypoint_pose(face.detection), 0.0
+        face.quality = with_pose(face.quality, pose, presence, self.limits)
+        return face.quality
+
+    def main_face(self, faces: list[Face]) -> Face | None:
+        """The face a photo is about: the largest confident detection that the landmark model
+        confirms is a face. (A large false detection, such as a logo behind a person, is no
+        longer preferred to the person's face.)"""
+        for face in faces:
+            if face.detection.score >= self.limits.min_score and "not_a_face" not in face.quality.codes:
+                return face
+        return None
 
     def embed(self, image: Image, face: Face) -> None:
         """Fill ``face.embeddings`` (and its timings) with every model's embedding."""
