@@ -1,4 +1,5 @@
-"""``occur bench db|import``, plus vision, match and calibrate from :mod:`bench_vision`.
+"""``occur bench db|import``, plus vision, match and calibrate from :mod:`bench_vision` and
+pairs, gates and visits from :mod:`bench_frontend`.
 
 Benchmarks print figures; tests never assert timings.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_vision
+from firmware.cli import bench_frontend, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp.set_defaults(handler=bench_import)
 
     bench_vision.register(bsub)
+    bench_frontend.register(bsub)
 
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:
