@@ -3,7 +3,13 @@
 Each embedding model was trained on crops aligned a particular way, so each gets its own
 template (chip size and landmark positions in chip pixels). The transform is the least-squares
 similarity (uniform scale, rotation, translation; never a reflection) by Umeyama's method, fitted
-from template points to detected keypoints, then the chip is sampled with it.
+in the direction each model's own reference fits it (a least-squares fit is not symmetric: when
+the points do not match the template exactly, the two directions give different scales):
+
+- plain templates (SFace): from the detected points to the template, as ArcFace-style training
+  crops and OpenCV's ``FaceRecognizerSF.alignCrop`` are made;
+- the ``dlib`` geometry: from the template to the detected points, as dlib's
+  ``get_face_chip_details`` does.
 
 Templates (numbers from the project's measurements, ``../shared/docs``):
 
@@ -88,7 +94,16 @@ def chip_transform(face: Detection, template: ChipTemplate) -> Matrix:
         ValueError: degenerate keypoints (the face would collapse to under 2 px).
     """
     detected = [face.keypoints[i] for i in template.keypoints]
-    matrix = similarity(template.points, detected)
+    if template.geometry == "dlib":
+        matrix = similarity(template.points, detected)
+    else:
+        try:
+            forward = similarity(detected, template.points)  # image -> chip, then inverted
+        except ValueError as err:
+            raise ValueError(f"keypoints are degenerate: {err}") from err
+        if abs(np.linalg.det(forward[:, :2])) < 1e-12:
+            raise ValueError("keypoints are degenerate: the face is smaller than 2 px")
+        matrix = np.linalg.inv(np.vstack([forward, [0.0, 0.0, 1.0]]))[:2]
     if abs(np.linalg.det(matrix[:, :2])) * template.size**2 < 4.0:
         raise ValueError("keypoints are degenerate: the face is smaller than 2 px")
     if template.geometry == "dlib":

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
+
 HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def build_module() -> Iterator[object]:
+    """``models/build.py``, for its fetch and member-reading helpers."""
+    sys.path.insert(0, str(REPO / "models"))
+    try:
+        import build
+
+        yield build
+    finally:
+        sys.path.remove(str(REPO / "models"))
 
 
 @pytest.fixture(scope="session")

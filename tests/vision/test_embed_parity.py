@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +22,6 @@ from tests.vision.chips import synthetic_chips
 MODELS = REPO / "models"
 BUILD = MODELS / "build"
 HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def build_module() -> Iterator[object]:
-    sys.path.insert(0, str(MODELS))
-    try:
-        import build  # models/build.py
-
-        yield build
-    finally:
-        sys.path.remove(str(MODELS))
 
 
 def source_model(build: object, recipe: str, tmp: Path) -> Path:
