@@ -24,7 +24,7 @@ from firmware.recognition.evaluate import (
     threshold_at_far,
 )
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors
+from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors, load_landmarks
 from firmware.vision.gallery import Fusion
 from firmware.vision.manifest import Calibration, load_manifests
 from firmware.vision.quality import QualityLimits
@@ -50,7 +50,7 @@ def calibrate(faces: Path, config: VisionConfig, target_far: float = 0.001) -> C
     fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 1.0)
     limits = QualityLimits(0, 0, 0, max_roll_deg=90, max_yaw_deg=90, max_pitch_deg=90)
     detector, fallback = load_detectors(folder, config.photo_detector, config.threads)
-    engine = FaceEngine(detector, embedders, limits, fusion, fallback=fallback)
+    engine = FaceEngine(detector, embedders, limits, fusion, fallback=fallback, landmarks=load_landmarks(folder))
     cache = EmbeddingCache(engine)
     pairs = all_pairs(labelled_images(faces))
     rows: list[tuple[int, dict[str, float]]] = []

@@ -246,7 +246,8 @@ class DoorLoop:
             if unknown_id is None:
                 rows.unknown_snapshot = self._unknown_snapshot(frame, face)
                 rows.sealer = self.store.sealer
-                rows.unknown_vectors = {e.name: (e.manifest.sha256, portrait[e.name]) for e in self.engine.embedders}
+                embedders = self.engine.embedders
+                rows.unknown_vectors = {e.name: (e.manifest.encoding_key, portrait[e.name]) for e in embedders}
         ids = self.store.write(lambda conn: write_decision(conn, rows))
         self._open_or_deny(granted)  # only once the decision is on disk: no entry without a record
         if user_id is None and unknown_id is None:

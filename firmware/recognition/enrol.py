@@ -125,7 +125,7 @@ def _store(
         for embedder in engine.embedders:
             vector = item.face.embeddings[embedder.name]
             encodings.add_encoding(
-                conn, user.id, embedder.name, embedder.manifest.sha256, vector, sample, sealer=sealer
+                conn, user.id, embedder.name, embedder.manifest.encoding_key, vector, sample, sealer=sealer
             )
         report.sample_ids.append(sample)
 

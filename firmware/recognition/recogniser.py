@@ -52,11 +52,11 @@ class Recogniser:
             with self._lock:
                 sealer = self.store.sealer
                 rows = {
-                    e.name: encodings.gallery_rows(conn, e.name, e.manifest.sha256, sealer=sealer)
+                    e.name: encodings.gallery_rows(conn, e.name, e.manifest.encoding_key, sealer=sealer)
                     for e in self.engine.embedders
                 }
                 for e in self.engine.embedders:
-                    missing = len(encodings.samples_missing(conn, e.name, e.manifest.sha256))
+                    missing = len(encodings.samples_missing(conn, e.name, e.manifest.encoding_key))
                     if missing:
                         log.warning(
                             "gallery: %d samples have no encoding by this %s file; run occur reembed", missing, e.name

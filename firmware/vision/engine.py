@@ -154,6 +154,9 @@ class FaceEngine:
         embedders = [loaded[m] for m in config.models]
         detector, fallback = load_detectors(folder, config.detector, config.threads)
         landmarks = load_landmarks(folder)
+        meshed = [e.name for e in embedders if e.needs_mesh]
+        if meshed and landmarks is None:
+            raise ModelError(f"model(s) {', '.join(meshed)} align from the face mesh: {LANDMARK_FILE} is missing")
         if fused:
             fusion = fusion_for(folder, embedders, config.threshold, config.margin)
         else:
@@ -223,10 +226,17 @@ class FaceEngine:
         return None
 
     def embed(self, image: Image, face: Face) -> None:
-        """Fill ``face.embeddings`` (and its timings) with every model's embedding."""
+        """Fill ``face.embeddings`` (and its timings) with every model's embedding.
+
+        Raises:
+            ValueError: a model aligns from the face mesh and this engine has no landmark model
+                (:meth:`load` refuses that; only a hand-built engine can get here).
+        """
+        needs_mesh = any(e.needs_mesh for e in self.embedders)
+        mesh = self.mesh(image, face) if needs_mesh else None
         for embedder in self.embedders:
             t0 = time.perf_counter()
-            chip = embedder.chip(image, face.detection)
+            chip = embedder.chip(image, face.detection, mesh.points if mesh is not None else None)
             t1 = time.perf_counter()
             face.embeddings[embedder.name] = embedder.embed(chip, self.mirror)
             face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000
