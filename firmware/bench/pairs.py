@@ -58,7 +58,8 @@ def make_pairs(people: dict[str, list[str]], per_kind: int, seed: int = 13) -> l
 
 
 def best_threshold(scores: npt.NDArray[np.float64], same: npt.NDArray[np.bool_]) -> float:
-    """The threshold ("same" when below) with the highest accuracy on these scores."""
+    """The threshold ("same" when below) with the highest accuracy on these scores; among
+    equally good ones, the middle of their range (a few pairs should not pin it to one edge)."""
     order = np.argsort(scores, kind="stable")
     s, g = scores[order], same[order]
     finite = s[np.isfinite(s)]
@@ -69,7 +70,8 @@ def best_threshold(scores: npt.NDArray[np.float64], same: npt.NDArray[np.bool_])
     rejected_impostor = (~g).sum() - np.r_[0, np.cumsum(~g)]
     accuracy = (accepted_genuine + rejected_impostor) / len(g)
     accuracy[~np.isfinite(cuts)] = -1
-    return float(cuts[int(np.argmax(accuracy))])
+    best = np.flatnonzero(accuracy == accuracy.max())
+    return float((cuts[best[0]] + cuts[best[-1]]) / 2)
 
 
 @dataclass
