@@ -3,8 +3,8 @@
 For each frame: detect; follow faces with the :class:`Tracker`; for faces of undecided tracks,
 run the second quality stage (head pose from the face mesh) and embed those that pass every
 gate into the track's :class:`~firmware.loop.visit.Visit`; when the visit has
-``[loop] agree_frames`` good frames, match their combined embedding once and decide: one
-decision per visit, however long the person stays. A decision is (1) the access policy's
+``[loop] agree_frames`` good frames, match them once (each user's score the weighted mean of the
+frames' scores) and decide: one decision per visit, however long the person stays. A decision is (1) the access policy's
 verdict, (2) a snapshot and, in one transaction, the ``face_events`` row, the
 ``attendance_logs`` row for a recognised person, the stranger's ``unknown_faces`` row (new, or
 seen again), and the ``door_events`` row with the reason, then (3) the door pulse for a grant,
@@ -145,7 +145,7 @@ class DoorLoop:
             self.stats.add("embed", (t3 - t2) * 1000)
             visit = self._visits.setdefault(track.id, Visit(track.id, self.config.loop.agree_frames))
             if visit.add(frame.index, face):
-                found = self.recogniser.match_visit(face, visit.combined(self.engine.fusion.metrics))
+                found = self.recogniser.match_visit(face, visit.embeddings(), visit.weights())
                 self.stats.add("match", (time.perf_counter() - t3) * 1000)
                 visit.decided = True
                 track.decided = found.match.decision

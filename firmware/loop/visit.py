@@ -1,16 +1,21 @@
-"""One decision per visit: a track's good frames are combined, then matched once.
+"""One decision per visit: a track's good frames are collected, then matched once.
 
 Deciding on single frames gives a stranger one chance per frame: the longer they stand at the
 door, the likelier one frame lands under the threshold. A :class:`Visit` instead collects the
-embeddings of a track's faces that passed every quality gate, and once it has
-``frames_needed`` of them it offers one combined embedding per model, the quality-weighted mean
-of its frames (renormalised for cosine models), for a single 1:N search. After that the visit is
-decided and takes no more frames, however long the person stays; a new visit needs a new track
-(the face gone for ``[loop] max_gap_frames`` frames).
+embeddings of a track's faces that passed every quality gate, each with a quality weight, and
+once it has ``frames_needed`` of them it is matched once: each enrolled user's score is the
+weighted mean of the frames' fused scores (:meth:`Gallery.search_frames`). After that the visit
+is decided and takes no more frames, however long the person stays; a new visit needs a new
+track (the face gone for ``[loop] max_gap_frames`` frames).
 
-Averaging also steadies the decision: frame-to-frame noise (pose, expression, sensor) partly
-cancels, so an enrolled person's combined distance is closer to their typical one and a
-stranger's is less likely to reach a low outlier.
+Why scores and not a mean embedding: a mean of several embeddings lies closer to every gallery
+vector than its frames do (for strangers too), so its distances are smaller than the
+single-photo distances the door threshold was calibrated on. On 40 replayed short stranger
+visits of the calibration set (``occur bench visits --photos 3 --frames 2 --tilt 25``), a mean
+embedding let 8 strangers in, the mean of the frames' scores 3 (per-frame voting: 2, and 3 visits
+undecided). The mean of the scores keeps the calibrated scale and shrinks its spread, so a
+stranger's one lucky frame counts only for its share. The mean embedding (:meth:`Visit.combined`) still describes a
+stranger for the stranger memory.
 
 The unit is self-contained so that other per-visit evidence (a liveness verdict computed from
 ``Face.mesh`` of every frame, for example) can read :attr:`Visit.frames` and attach itself to
@@ -66,6 +71,14 @@ class Visit:
     def ready(self) -> bool:
         """Enough good frames and not decided yet."""
         return not self.decided and len(self.frames) >= self.frames_needed
+
+    def embeddings(self) -> list[dict[str, Vector]]:
+        """Each frame's embeddings, in order."""
+        return [f.face.embeddings for f in self.frames]
+
+    def weights(self) -> list[float]:
+        """Each frame's quality weight, in order."""
+        return [f.weight for f in self.frames]
 
     def combined(self, metrics: dict[str, str]) -> dict[str, Vector]:
         """The quality-weighted mean embedding per model (``metrics``: model name -> metric);

@@ -81,13 +81,13 @@ class Recogniser:
         found = gallery.search(face.embeddings, self.engine.fusion)
         return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
 
-    def match_visit(self, face: Face, embeddings: dict[str, Vector]) -> Identified:
-        """Search the gallery for a visit's combined embeddings (see
-        :class:`firmware.loop.visit.Visit`); ``face`` is the frame the decision is shown with and
-        must have passed every quality gate, else the result is ``low_quality``."""
+    def match_visit(self, face: Face, frames: list[dict[str, Vector]], weights: list[float]) -> Identified:
+        """One search for a visit's good frames (see :class:`firmware.loop.visit.Visit`): each
+        user's score is the weighted mean of the frames' fused scores. ``face`` is the frame the
+        decision is shown with and must have passed every quality gate, else ``low_quality``."""
         if not face.quality.ok:
             return Identified(face, Match("low_quality", None, None), None)
-        found = self.gallery().search(embeddings, self.engine.fusion)
+        found = self.gallery().search_frames(frames, weights, self.engine.fusion)
         return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
 
     def identify(self, image: Image) -> list[Identified]:

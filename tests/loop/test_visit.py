@@ -36,7 +36,9 @@ def test_a_visit_is_ready_once_and_then_takes_nothing_more() -> None:
     assert not visit.ready and not visit.add(3, f) and len(visit.frames) == 3
 
 
-def test_the_combined_embedding_is_the_quality_weighted_mean() -> None:
+def test_the_frames_weights_and_the_strangers_portrait() -> None:
+    """The frames go to one search with their weights; the weighted mean embedding is what the
+    stranger memory keeps."""
     visit = Visit(1, frames_needed=2)
     frontal = face({"sface": [1, 0], "dlib": [1.0, 0.0]}, score=0.9)
     turned = face({"sface": [0, 1], "dlib": [0.0, 1.0]}, score=0.9, yaw=60.0)  # counts half
@@ -48,6 +50,8 @@ def test_the_combined_embedding_is_the_quality_weighted_mean() -> None:
     assert float(np.linalg.norm(combined["sface"])) == pytest.approx(1.0)  # cosine: back to unit length
     assert combined["sface"][0] == pytest.approx(2 / np.sqrt(5))
     assert visit.best().face is frontal
+    assert visit.embeddings() == [frontal.embeddings, turned.embeddings]
+    assert visit.weights() == pytest.approx([frame_weight(frontal), frame_weight(turned)])
 
 
 def test_a_visit_without_frames_or_models_is_an_error() -> None:
