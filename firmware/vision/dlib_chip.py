@@ -73,9 +73,16 @@ def _bilinear(image: Image, x: Matrix, y: Matrix) -> Image:
         lr, tb = x.ravel()[pick] - left, y.ravel()[pick] - top
         index = top.astype(np.intp) * w + left.astype(np.intp)
         planes = np.ascontiguousarray(image.transpose(2, 0, 1)).reshape(3, -1)
-        tl, tr = np.take(planes, index, axis=1).astype(np.float64), np.take(planes, index + 1, axis=1)
-        bl, br = np.take(planes, index + w, axis=1), np.take(planes, index + w + 1, axis=1)
-        value = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br)
+        # dlib's blend, (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br),
+        # evaluated in place in the same order (products commute exactly in IEEE arithmetic)
+        keep_x, keep_y = 1 - lr, 1 - tb
+        value = np.take(planes, index, axis=1) * keep_x
+        value += np.take(planes, index + 1, axis=1) * lr
+        bottom = np.take(planes, index + w, axis=1) * keep_x
+        bottom += np.take(planes, index + w + 1, axis=1) * lr
+        value *= keep_y
+        bottom *= tb
+        value += bottom
         out[:, pick] = value.astype(np.uint8)
     return np.ascontiguousarray(out.reshape(3, *x.shape).transpose(1, 2, 0))
 
