@@ -2,7 +2,8 @@
 
 Used by ``occur eval-pairs`` (installers checking a threshold on their own camera's photos), by
 ``occur bench calibrate`` (the procedure that produced the shipped calibration and threshold)
-and by the accuracy tests. The face used from each photo is its largest one.
+and by the accuracy tests. The face used from each photo is its main face (the largest one the
+landmark model confirms; see :meth:`FaceEngine.main_face`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from firmware.vision.engine import Face, FaceEngine
 from firmware.vision.pose import Pose
 from firmware.vision.quality import Quality
 from tests.conftest import query
-from tests.loop.test_run_e2e import NOFACE, enrol_people, make_config, photo
+from tests.loop.test_run_e2e import FACES, NOFACE, enrol_people, make_config, photo
 
 METRICS = {"sface": "cosine", "dlib": "euclidean"}
 
@@ -95,3 +95,19 @@ def test_a_visit_whose_frames_disagree_still_ends_in_one_decision(tmp_path: Path
     replay(tmp_path / "replay", frames)
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
     assert len(report.decisions) == 1 and report.decisions[0].frame == 2
+
+
+def test_enrolment_and_the_door_refuse_a_turned_face_alike(tmp_path: Path, engine: FaceEngine) -> None:
+    """One set of gates: the photo enrolment refuses as turned away gives the door no good
+    frame, so its visit ends without a decision (and without a stranger record)."""
+    from firmware.recognition.enrol import usable_face
+    from firmware.vision.image import read_image
+
+    turned = FACES / "compreface_e2e_h" / "personH-img1.jpg"  # head turned about 40 degrees
+    config = replace(make_config(tmp_path), camera=replace(make_config(tmp_path).camera, fps=0.0))
+    face, reasons = usable_face(FaceEngine.load(config.vision.for_photos()), read_image(turned))
+    assert face is None and any(r.startswith("face turned away") for r in reasons), reasons
+    replay(tmp_path / "replay", [turned] * 12)
+    report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
+    assert report.decisions == []
+    assert query(config.paths, "SELECT count(*) FROM unknown_faces") == [(0,)]
