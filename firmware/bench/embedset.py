@@ -30,7 +30,7 @@ from firmware.config import VisionConfig
 from firmware.errors import ImageError
 from firmware.recognition.evaluate import labelled_images
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors
+from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors, load_landmarks
 from firmware.vision.gallery import Fusion
 from firmware.vision.image import read_image_limited
 from firmware.vision.manifest import Calibration, load_manifests
@@ -73,7 +73,14 @@ def _repo() -> Path:
 
 def _fingerprint(folder: Path, config: VisionConfig, photos: list[tuple[str, str]]) -> str:
     digest = hashlib.sha256(f"embedset {FORMAT} {config.photo_detector} {config.mirror}".encode())
-    limits = (config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw)
+    limits = (
+        config.min_face_px,
+        config.min_score,
+        config.min_sharpness,
+        config.max_roll_deg,
+        config.max_yaw_deg,
+        config.max_pitch_deg,
+    )
     digest.update(repr(limits).encode())
     for manifest in sorted(folder.glob("*.manifest.json")):
         digest.update(manifest.name.encode() + manifest.read_bytes())
@@ -102,10 +109,16 @@ def _engine(folder: Path, config: VisionConfig) -> FaceEngine:
     neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
     fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 1.0)
     limits = QualityLimits(
-        config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw
+        config.min_face_px,
+        config.min_score,
+        config.min_sharpness,
+        config.max_roll_deg,
+        config.max_yaw_deg,
+        config.max_pitch_deg,
     )
     detector, fallback = load_detectors(folder, config.photo_detector, 1)
-    return FaceEngine(detector, embedders, limits, fusion, config.mirror, fallback=fallback)
+    landmarks = load_landmarks(folder)
+    return FaceEngine(detector, embedders, limits, fusion, config.mirror, fallback=fallback, landmarks=landmarks)
 
 
 def _embed_all(engine: FaceEngine, photos: list[tuple[str, str]]) -> EmbeddedSet:
@@ -121,10 +134,11 @@ def _embed_all(engine: FaceEngine, photos: list[tuple[str, str]]) -> EmbeddedSet
         except ImageError as err:
             kept.refused[path] = str(err)
             continue
-        good = [f for f in faces if f.quality.ok]
-        if not good:
-            kept.refused[path] = "; ".join(faces[0].quality.problems) if faces else "no face found"
+        main = engine.main_face(faces)
+        if main is None or not main.quality.ok:
+            kept.refused[path] = "; ".join(main.quality.problems) if main else "no face found"
             continue
+        good = [main]
         kept.people.append(person)
         kept.paths.append(path)
         for m in names:

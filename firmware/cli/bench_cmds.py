@@ -1,5 +1,6 @@
-"""``occur bench db|import``, plus vision, match, loop and mqtt from :mod:`bench_vision` and
-calibrate and openset from :mod:`bench_decide`.
+"""``occur bench db|import``, plus vision, match, loop and mqtt from :mod:`bench_vision`,
+commands from :mod:`bench_comms`, calibrate and openset from :mod:`bench_decide`, and pairs,
+gates and visits from :mod:`bench_frontend`.
 
 Benchmarks print figures; tests never assert timings.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_comms, bench_decide, bench_vision
+from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench_vision.register(bsub)
     bench_comms.register(bsub)
     bench_decide.register(bsub)
+    bench_frontend.register(bsub)
 
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(r)
     r.set_defaults(handler=reembed)
 
-    m = sub.add_parser("embed", help="save the largest face's embedding of each photo to an .npz file")
+    m = sub.add_parser("embed", help="save the main face's embedding of each photo to an .npz file")
     m.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     m.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
     m.add_argument("--model", default="dlib", help="embedding model (default dlib)")

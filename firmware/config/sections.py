@@ -67,9 +67,8 @@ class VisionConfig:
     min_score: float = _f(0.6, "lowest detector score accepted", min=0.0, max=1.0)
     min_sharpness: float = _f(40.0, "lowest Laplacian variance of the aligned eyes-to-mouth region accepted", min=0.0)
     max_roll_deg: float = _f(30.0, "largest head tilt accepted, degrees", min=0.0, max=90.0)
-    max_yaw: float = _f(
-        0.45, "largest nose offset from the eyes' midpoint over half the eye distance", min=0.0, max=1.0
-    )
+    max_yaw_deg: float = _f(35.0, "largest head turn accepted, degrees (face mesh geometry)", min=0.0, max=90.0)
+    max_pitch_deg: float = _f(35.0, "largest head tilt up or down accepted, degrees", min=0.0, max=90.0)
 
     def for_photos(self) -> VisionConfig:
         """The same settings with the photo detector: enrolment photos, identify, eval-pairs."""
@@ -112,7 +111,7 @@ class DoorConfig:
 class LoopConfig:
     """How frames become decisions."""
 
-    agree_frames: int = _f(3, "agreeing frames needed for a decision", min=1, max=100)
+    agree_frames: int = _f(3, "good frames a visit combines into its one decision", min=1, max=100)
     max_gap_frames: int = _f(5, "frames without the face before a visit ends", min=1, max=1000)
     cooldown_s: float = _f(10.0, "a decided person is not recorded again within this time, s", min=0.0, max=86400.0)
     unknown_match: float = _f(0.45, "fused score under which a stranger counts as one seen before", min=0.0, max=5.0)

@@ -1,14 +1,17 @@
 """Frames in, door actions and records out.
 
-For each frame: detect; follow faces with the :class:`Tracker`; embed and match only faces of
-undecided tracks that pass the quality gates; when a track's votes agree, decide once. A
-decision is (1) the access policy's verdict, (2) a snapshot and, in one transaction, the
-``face_events`` row, the ``attendance_logs`` row for a recognised person, the stranger's
-``unknown_faces`` row (new, or seen again), and the ``door_events`` row with the reason, then
-(3) the door pulse for a grant, only after those rows are committed. A person decided within
-``cooldown_s`` gets the door again without a new visit record, but every opening still has its
-``door_events`` row (and MQTT event), committed before the pulse. Any error while deciding
-leaves the door locked (fail closed) and is logged as a system event; the loop goes on.
+For each frame: detect; follow faces with the :class:`Tracker`; for faces of undecided tracks,
+run the second quality stage (head pose from the face mesh) and embed those that pass every
+gate into the track's :class:`~firmware.loop.visit.Visit`; when the visit has
+``[loop] agree_frames`` good frames, match them once (each user's score the weighted mean of the
+frames' scores) and decide: one decision per visit, however long the person stays. A decision
+is (1) the access policy's verdict, (2) a snapshot and, in one transaction, the ``face_events``
+row, the ``attendance_logs`` row for a recognised person, the stranger's ``unknown_faces`` row
+(new, or seen again), and the ``door_events`` row with the reason, then (3) the door pulse for
+a grant, only after those rows are committed. A person decided within ``cooldown_s`` gets the
+door again without a new visit record, but every opening still has its ``door_events`` row (and
+MQTT event), committed before the pulse. Any error while deciding leaves the door locked (fail
+closed) and is logged as a system event; the loop goes on.
 
 On a full disk the records go first: a snapshot or a stranger's picture is written only while
 the database keeps its reserve of free space, and a failed picture write drops the picture, not
@@ -29,8 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from firmware.access import AccessPolicy, Person
 from firmware.clock import unix_iso
 from firmware.comms import payloads
@@ -42,6 +43,7 @@ from firmware.loop.records import DecisionRows, write_decision, write_door_decis
 from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
 from firmware.loop.unrecorded import Unrecorded, reserve_bytes
+from firmware.loop.visit import Visit
 from firmware.recognition.recogniser import Identified, Recogniser
 from firmware.snapshots import SnapshotStore
 from firmware.store import door_records, users
@@ -104,14 +106,14 @@ class DoorLoop:
         self.recogniser = Recogniser(store, engine)
         self.policy = AccessPolicy.from_config(config.door)
         self.zone = ZoneInfo(config.door.timezone) if config.door.timezone else None
-        self.tracker = Tracker(config.loop.agree_frames, config.loop.max_gap_frames)
+        self.tracker = Tracker(config.loop.max_gap_frames)
         self.snapshots = SnapshotStore(config.paths, config.snapshots, store.sealer)
         self.strangers = StrangerMemory(engine, config.loop.unknown_match)
         self.strangers.load(store, time.time() - config.loop.unknown_memory_days * 86400)
         self.stats = LoopStats()
         self.frame_times: collections.deque[float] = collections.deque(maxlen=300)
         self._last_decided: dict[int, float] = {}
-        self._seen: dict[int, list[dict[str, Vector]]] = {}
+        self._visits: dict[int, Visit] = {}
         self._show_until = 0.0
         self._inference_before_swap = 0.0
         self.unrecorded = Unrecorded()
@@ -127,8 +129,8 @@ class DoorLoop:
         self.recogniser = Recogniser(self.store, engine)
         self.strangers = StrangerMemory(engine, self.config.loop.unknown_match)
         self.strangers.load(self.store, time.time() - self.config.loop.unknown_memory_days * 86400)
-        self.tracker = Tracker(self.config.loop.agree_frames, self.config.loop.max_gap_frames)
-        self._seen.clear()
+        self.tracker = Tracker(self.config.loop.max_gap_frames)
+        self._visits.clear()
 
     def inference_s(self) -> float:
         """Seconds spent inside the models since start, across model swaps."""
@@ -137,26 +139,31 @@ class DoorLoop:
     def process(self, frame: Frame) -> list[Decision]:
         """Handle one frame; returns the decisions it produced."""
         t0 = time.perf_counter()
-        faces = self.engine.faces(frame.image, embed=False)
+        faces = self.engine.faces(frame.image, embed=False, pose=False)
         self.stats.add("detect", (time.perf_counter() - t0) * 1000)
         tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])
         decisions = []
         for face, track in zip(faces, tracks, strict=True):
-            if track.decided is not None or not face.quality.ok:
+            if track.decided is not None or not face.quality.cheap_ok:
                 continue
             t1 = time.perf_counter()
-            self.engine.embed(frame.image, face)
+            if not self.engine.check(frame.image, face).ok:
+                self.stats.add("pose", (time.perf_counter() - t1) * 1000)
+                continue
             t2 = time.perf_counter()
-            found = self.recogniser.match(face)
-            self._seen.setdefault(track.id, []).append(face.embeddings)
-            self.stats.add("embed", (t2 - t1) * 1000)
-            self.stats.add("match", (time.perf_counter() - t2) * 1000)
-            vote = {"match": f"user:{found.match.user_id}", "unknown": "unknown"}.get(found.match.decision)
-            decided = self.tracker.vote(track, vote)
-            if decided is not None:
+            self.engine.embed(frame.image, face)
+            t3 = time.perf_counter()
+            self.stats.add("pose", (t2 - t1) * 1000)
+            self.stats.add("embed", (t3 - t2) * 1000)
+            visit = self._visits.setdefault(track.id, Visit(track.id, self.config.loop.agree_frames))
+            if visit.add(frame.index, face):
+                found = self.recogniser.match_visit(face, visit.embeddings(), visit.weights())
+                self.stats.add("match", (time.perf_counter() - t3) * 1000)
+                visit.decided = True
+                track.decided = found.match.decision
                 decisions.append(self._decide(frame, face, track, found))
         for ended in self.tracker.expire(frame.index):
-            self._seen.pop(ended.id, None)
+            self._visits.pop(ended.id, None)
         self.stats.frames += 1
         self.frame_times.append(time.monotonic())
         self.stats.last_frame_at = frame.captured_at
@@ -248,14 +255,15 @@ class DoorLoop:
         )
         rows.outbox_max_rows = self.config.mqtt.outbox_max_rows
         if user_id is None:
-            # a stranger is described by the mean of the track's frames: steadier than one frame
-            portrait = self._mean_embeddings(self._seen.get(track.id) or [face.embeddings])
+            # a stranger is described by the visit's combined embedding: steadier than one frame
+            portrait = self._portrait(track, face)
             unknown_id = self.strangers.find(portrait)
             rows.unknown_id = unknown_id
             if unknown_id is None:
                 rows.unknown_snapshot = self._best_effort("pictures", lambda: self._unknown_snapshot(frame, face))
                 rows.sealer = self.store.sealer
-                rows.unknown_vectors = {e.name: (e.manifest.sha256, portrait[e.name]) for e in self.engine.embedders}
+                embedders = self.engine.embedders
+                rows.unknown_vectors = {e.name: (e.manifest.encoding_key, portrait[e.name]) for e in embedders}
         ids = self.store.write(lambda conn: write_decision(conn, rows))
         self._open_or_deny(granted)  # only once the decision is on disk: no entry without a record
         if user_id is None and unknown_id is None:
@@ -311,14 +319,9 @@ class DoorLoop:
         point = self.recogniser.point()
         return self.engine.fusion.threshold if point.threshold is None else point.threshold
 
-    def _mean_embeddings(self, samples: list[dict[str, Vector]]) -> dict[str, Vector]:
-        mean = {}
-        for e in self.engine.embedders:
-            vector = np.mean([s[e.name] for s in samples], axis=0).astype(np.float32)
-            if e.manifest.metric == "cosine":
-                vector /= max(float(np.linalg.norm(vector)), 1e-12)
-            mean[e.name] = vector
-        return mean
+    def _portrait(self, track: Track, face: Face) -> dict[str, Vector]:
+        visit = self._visits.get(track.id)
+        return visit.combined(self.engine.fusion.metrics) if visit is not None and visit.frames else face.embeddings
 
     def _open_or_deny(self, granted: bool) -> None:
         if granted:

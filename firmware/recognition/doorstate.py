@@ -22,7 +22,8 @@ from firmware.vision.manifest import load_manifests
 
 def gallery_samples(config: Config, models: dict[str, str]) -> list[int]:
     """Samples per enrolled user (the most any model holds), counting only encodings made by
-    these model files (name -> sha256); no database = nobody enrolled.
+    these model files with their alignment (name -> :attr:`Manifest.encoding_key`, what stored
+    encodings are tied to); no database = nobody enrolled.
 
     Raises:
         StoreError: the database exists but cannot be read.
@@ -59,7 +60,7 @@ def offline_point(config: Config) -> DoorPoint:
         load_door_calibration(folder, shas), vision.stranger_accept_rate, vision.threshold, vision.min_people
     )
     try:
-        samples = gallery_samples(config, shas)
+        samples = gallery_samples(config, {m: manifests[m].encoding_key for m in vision.models})
     except OccurError as err:
         return DoorRule(DoorCalibration({}, None, f"the gallery cannot be read: {err}")).point([])
     return rule.point(samples)

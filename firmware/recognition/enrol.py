@@ -70,11 +70,16 @@ class _Accepted:
 
 
 def usable_face(engine: FaceEngine, image: Image) -> tuple[Face | None, list[str]]:
-    """The one usable face in ``image``, or None with the reasons."""
-    faces = engine.faces(image)
-    big = [f for f in faces if f.quality.face_px >= engine.limits.min_face_px]
-    if not faces:
+    """The one usable face in ``image``, or None with the reasons. The gates are the door's
+    (:meth:`FaceEngine.faces` runs both quality stages); detections the landmark model does not
+    confirm as faces are not counted as people."""
+    found = engine.faces(image)
+    if not found:
         return None, ["no face found"]
+    faces = [f for f in found if "not_a_face" not in f.quality.codes]
+    if not faces:
+        return None, list(found[0].quality.problems)
+    big = [f for f in faces if f.quality.face_px >= engine.limits.min_face_px]
     if len(big) > 1:
         return None, [f"{len(big)} faces found; an enrolment photo must show one person"]
     face = big[0] if big else faces[0]
@@ -144,7 +149,7 @@ def _store(
         for embedder in engine.embedders:
             vector = item.face.embeddings[embedder.name]
             encodings.add_encoding(
-                conn, user.id, embedder.name, embedder.manifest.sha256, vector, sample, sealer=sealer
+                conn, user.id, embedder.name, embedder.manifest.encoding_key, vector, sample, sealer=sealer
             )
         report.sample_ids.append(sample)
 

@@ -105,13 +105,14 @@ class OriginalTemplates:
         if len(self.gallery):
             log.info("gallery: %d users known only by the original system's template", len(self.gallery))
 
-    def search(self, embeddings: dict[str, Vector]) -> Match | None:
-        """A match on an original template, or None (nobody, not clearly one person, or this
-        path closed: no calibration for the dlib model alone, or no operating point)."""
+    def search(self, frames: list[dict[str, Vector]], weights: list[float]) -> Match | None:
+        """A match on an original template for a visit's frames (the weighted mean of their
+        dlib scores), or None (nobody, not clearly one person, or this path closed: no
+        calibration for the dlib model alone, or no operating point)."""
         if self.embedder is None or self.calibration is None or self.threshold is None or not len(self.gallery):
             return None
-        probe = embeddings.get(self.embedder.name)
-        if probe is None:
+        name = self.embedder.name
+        if any(name not in f for f in frames):
             return None
         fusion = Fusion(
             {self.embedder.name: self.embedder.manifest.metric},
@@ -119,7 +120,7 @@ class OriginalTemplates:
             self.threshold,
             self.margin,
         )
-        found = self.everyone.search({self.embedder.name: probe}, fusion)
+        found = self.everyone.search_frames([{name: f[name]} for f in frames], weights, fusion)
         if found.decision != "match" or found.user_id not in set(int(u) for u in self.gallery.users):
             return None
         return found

@@ -23,6 +23,7 @@ from firmware.recognition.original_templates import OriginalTemplates
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.doorpoint import DoorPoint
+from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
 from firmware.vision.gallery import Gallery, Match
 from firmware.vision.image import Image
@@ -61,11 +62,11 @@ class Recogniser:
             with self._lock:
                 sealer = self.store.sealer
                 rows = {
-                    e.name: encodings.gallery_rows(conn, e.name, e.manifest.sha256, sealer=sealer)
+                    e.name: encodings.gallery_rows(conn, e.name, e.manifest.encoding_key, sealer=sealer)
                     for e in self.engine.embedders
                 }
                 for e in self.engine.embedders:
-                    missing = len(encodings.samples_missing(conn, e.name, e.manifest.sha256))
+                    missing = len(encodings.samples_missing(conn, e.name, e.manifest.encoding_key))
                     if missing:
                         log.warning(
                             "gallery: %d samples have no encoding by this %s file; run occur reembed", missing, e.name
@@ -110,6 +111,14 @@ class Recogniser:
     def match(self, face: Face) -> Identified:
         """Search the gallery for one embedded face; a face failing a quality gate is not
         matched at all (decision ``low_quality``), so a blurred or turned face never opens."""
+        return self.match_visit(face, [face.embeddings], [1.0])
+
+    def match_visit(self, face: Face, frames: list[dict[str, Vector]], weights: list[float]) -> Identified:
+        """One search for a visit's good frames (see :class:`firmware.loop.visit.Visit`): each
+        user's score is the weighted mean of the frames' fused scores, judged at the door's
+        operating point for the current gallery. ``face`` is the frame the decision is shown
+        with and must have passed every quality gate, else ``low_quality``. While the point is
+        closed (no usable calibration, too few people) nobody is named by any path."""
         if not face.quality.ok:
             return Identified(face, Match("low_quality", None, None), None)
         gallery = self.gallery()
@@ -117,12 +126,12 @@ class Recogniser:
         fusion = self.engine.fusion
         if point.threshold is not None:
             fusion = replace(fusion, threshold=point.threshold)
-        found = gallery.search(face.embeddings, fusion)
-        if point.threshold is None:  # closed: nobody is named, by any path
+        found = gallery.search_frames(frames, weights, fusion)
+        if point.threshold is None:
             if found.decision != "unknown":
                 found = Match("unknown", None, found.score, found.distances, found.margin, found.best_user_id)
-        elif found.decision != "match":
-            found = self._original.search(face.embeddings) or found  # people known only by the original's template
+        elif found.decision != "match":  # people known only by the original's template
+            found = self._original.search(frames, weights) or found
         return Identified(face, found, self._names.get(found.user_id) if found.user_id is not None else None)
 
     def identify(self, image: Image) -> list[Identified]:
@@ -130,16 +139,15 @@ class Recogniser:
         return [self.match(face) for face in self.engine.faces(image)]
 
     def verify(self, user_id: int, image: Image) -> tuple[bool, float | None, Face | None]:
-        """Is the largest face in ``image`` user ``user_id``? Returns (same, fused score, face).
+        """Is the main face in ``image`` user ``user_id``? Returns (same, fused score, face).
 
         1:1 against that user's samples only, at the one-to-one threshold for that user's sample
         count (:meth:`~firmware.vision.doorpoint.DoorRule.one_to_one`); no face, or no usable
         calibration, means not the same.
         """
-        faces = self.engine.faces(image)
-        if not faces:
+        face = self.engine.main_face(self.engine.faces(image))
+        if face is None:
             return False, None, None
-        face = faces[0]
         gallery = self.gallery()
         fusion = self.engine.fusion
         index = np.searchsorted(gallery.users, user_id)

@@ -25,7 +25,8 @@ from firmware.vision.image import Image
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside
-from firmware.vision.quality import Quality, QualityLimits, assess
+from firmware.vision.pose import keypoint_pose, mesh_pose
+from firmware.vision.quality import Quality, QualityLimits, assess, with_pose
 
 log = logging.getLogger(__name__)
 
@@ -172,22 +173,32 @@ class FaceEngine:
         detector, fallback = load_detectors(folder, config.detector, config.threads)
         landmarks = load_landmarks(folder)
         rule = DoorRule(DoorCalibration({}, None, "embedding only: no door rule loaded"))
+        meshed = [e.name for e in embedders if e.needs_mesh]
+        if meshed and landmarks is None:
+            raise ModelError(f"model(s) {', '.join(meshed)} align from the face mesh: {LANDMARK_FILE} is missing")
         if fused:
             fusion, rule = door_fusion(folder, embedders, config)
         else:
             neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
             fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)
         limits = QualityLimits(
-            config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw
+            config.min_face_px,
+            config.min_score,
+            config.min_sharpness,
+            config.max_roll_deg,
+            config.max_yaw_deg,
+            config.max_pitch_deg,
         )
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
         return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks, rule)
 
-    def faces(self, image: Image, embed: bool = True) -> list[Face]:
+    def faces(self, image: Image, embed: bool = True, pose: bool = True) -> list[Face]:
         """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.
 
         Faces that fail a quality gate are still embedded: callers decide what to do with them.
+        With ``pose=False`` only the first quality stage runs (the door loop runs
+        :meth:`check` itself, only for faces it will embed); such faces are not ``ok`` yet.
         """
         started = time.perf_counter()
         detections = self.detector.detect(image)
@@ -202,16 +213,49 @@ class FaceEngine:
                 continue
             face = Face(det, assess(det, image, self.limits))
             face.timings["detect"] = detect_ms
+            if pose or embed:
+                self.check(image, face)
             if embed:
                 self.embed(image, face)
             faces.append(face)
         return faces
 
+    def check(self, image: Image, face: Face) -> Quality:
+        """Complete ``face.quality`` with the second stage (head pose from the face mesh, or from
+        the keypoints when no landmark model is installed, and the mesh's face confidence);
+        computed once per face."""
+        if face.quality.pose is not None:
+            return face.quality
+        try:
+            mesh = self.mesh(image, face)
+            pose = mesh_pose(mesh.points) if mesh is not None else keypoint_pose(face.detection)
+            presence = mesh.presence if mesh is not None else None
+        except ValueError:  # a degenerate box or mesh: nothing face-like to measure
+            pose, presence = keypoint_pose(face.detection), 0.0
+        face.quality = with_pose(face.quality, pose, presence, self.limits)
+        return face.quality
+
+    def main_face(self, faces: list[Face]) -> Face | None:
+        """The face a photo is about: the largest confident detection that the landmark model
+        confirms is a face. (A large false detection, such as a logo behind a person, is no
+        longer preferred to the person's face.)"""
+        for face in faces:
+            if face.detection.score >= self.limits.min_score and "not_a_face" not in face.quality.codes:
+                return face
+        return None
+
     def embed(self, image: Image, face: Face) -> None:
-        """Fill ``face.embeddings`` (and its timings) with every model's embedding."""
+        """Fill ``face.embeddings`` (and its timings) with every model's embedding.
+
+        Raises:
+            ValueError: a model aligns from the face mesh and this engine has no landmark model
+                (:meth:`load` refuses that; only a hand-built engine can get here).
+        """
+        needs_mesh = any(e.needs_mesh for e in self.embedders)
+        mesh = self.mesh(image, face) if needs_mesh else None
         for embedder in self.embedders:
             t0 = time.perf_counter()
-            chip = embedder.chip(image, face.detection)
+            chip = embedder.chip(image, face.detection, mesh.points if mesh is not None else None)
             t1 = time.perf_counter()
             face.embeddings[embedder.name] = embedder.embed(chip, self.mirror)
             face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000

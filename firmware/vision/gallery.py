@@ -16,6 +16,7 @@ through. The config refuses non-finite settings too; this is the second line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,13 +119,29 @@ class Gallery:
 
     def search(self, probes: dict[str, Vector], fusion: Fusion) -> Match:
         """Find the enrolled user nearest to a face's embeddings (one per model)."""
-        models = [m for m in fusion.calibrations if m in probes]
-        if not self.users.size or len(models) != len(fusion.calibrations) or not fusion.usable():
+        return self.search_frames([probes], [1.0], fusion)
+
+    def search_frames(self, frames: list[dict[str, Vector]], weights: list[float], fusion: Fusion) -> Match:
+        """One decision for several frames of one face: each user's fused score is the weighted
+        mean of the frames' fused scores (and so are the per-model distances reported). Averaging
+        scores, not embeddings, keeps them on the scale the threshold was calibrated on (single
+        photos), while a stranger's lucky frame counts only for its share. Anything non-finite
+        (a probe, a weight, the threshold or margin) fails closed: ``unknown``."""
+        models = list(fusion.calibrations)
+        if not self.users.size or not frames or any(m not in f for f in frames for m in models):
             return Match("unknown", None, None)
-        if not all(np.isfinite(probes[m]).all() for m in models):
+        if not fusion.usable() or len(weights) != len(frames):
             return Match("unknown", None, None)
-        per_model = {m: self.per_user(m, fusion.metrics[m], probes[m]) for m in models}
-        fused = np.mean([fusion.calibrations[m].standardise(per_model[m]) for m in models], axis=0)  # type: ignore[arg-type]
+        if not all(math.isfinite(w) and w > 0 for w in weights):
+            return Match("unknown", None, None)
+        if not all(np.isfinite(f[m]).all() for f in frames for m in models):
+            return Match("unknown", None, None)
+        share = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        per_model = {}
+        for m in models:
+            rows = [w * self.per_user(m, fusion.metrics[m], frame[m]) for w, frame in zip(share, frames, strict=True)]
+            per_model[m] = np.sum(rows, axis=0)
+        fused = np.mean([fusion.calibrations[m].standardise(per_model[m]) for m in models], axis=0)
         best = int(np.argmin(fused))
         score = float(fused[best])
         second = float(np.partition(fused, 1)[1]) if fused.size > 1 else np.inf

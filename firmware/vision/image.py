@@ -164,6 +164,26 @@ def pyr_down(image: Image) -> Image:
     return np.asarray(cv2.pyrDown(image), dtype=np.uint8)
 
 
+def pad_image(image: Image, fraction: float) -> Image:
+    """``image`` with a black border ``fraction`` of its longest side wide on every side (a tight
+    face crop gets the margin a photo has)."""
+    import cv2
+
+    n = round(fraction * max(image.shape[:2]))
+    padded = cv2.copyMakeBorder(image, n, n, n, n, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return np.asarray(padded, dtype=np.uint8)
+
+
+def rotate_image(image: Image, degrees: float) -> Image:
+    """``image`` turned ``degrees`` counter-clockwise about its centre, same size, black corners
+    (a tilted head, for tests and benchmarks)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return np.asarray(cv2.warpAffine(image, matrix, (w, h)), dtype=np.uint8)
+
+
 def encode_jpeg(image: Image, quality: int = 95) -> bytes:
     """JPEG bytes of a BGR image.
 

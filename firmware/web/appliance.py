@@ -80,7 +80,15 @@ class Appliance:
         elif vision.photo_detector != vision.detector:
             detector, fallback = load_detectors(folder, vision.photo_detector, 1)
         return LockedEngine(
-            self.engine_lock, detector, door.embedders, door.limits, door.fusion, door.mirror, fallback, door.landmarks
+            self.engine_lock,
+            detector,
+            door.embedders,
+            door.limits,
+            door.fusion,
+            door.mirror,
+            fallback,
+            door.landmarks,
+            door.rule,
         )
 
 
@@ -89,11 +97,11 @@ class LockedEngine(FaceEngine):
     enrolment runs on the models) holds the door loop's lock."""
 
     def __init__(self, lock: threading.Lock, *parts: Any) -> None:
-        detector, embedders, limits, fusion, mirror, fallback, landmarks = parts
-        super().__init__(detector, embedders, limits, fusion, mirror, 0.0, fallback, landmarks)
+        detector, embedders, limits, fusion, mirror, fallback, landmarks, rule = parts
+        super().__init__(detector, embedders, limits, fusion, mirror, 0.0, fallback, landmarks, rule)
         self.lock = lock
 
-    def faces(self, image: Image, embed: bool = True) -> list[Face]:
+    def faces(self, image: Image, embed: bool = True, pose: bool = True) -> list[Face]:
         """See :meth:`FaceEngine.faces`."""
         with self.lock:
-            return super().faces(image, embed)
+            return super().faces(image, embed, pose)

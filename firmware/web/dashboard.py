@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from firmware.recognition.doorstate import offline_point
 from firmware.store.db import Connection, fetch_all
 from firmware.web.console import Page
 from firmware.web.http import Response
-
-CALIBRATED_FAR = 0.001  # per comparison, the target of `occur bench calibrate` (models/fusion.toml)
 
 
 @dataclass(frozen=True)
@@ -44,36 +43,22 @@ def door_log(conn: Connection, limit: int = 10, outcome: str = "", since: str = 
 
 
 def recognition_figures(page: Page, status: dict[str, Any]) -> dict[str, Any]:
-    """Gallery size, door threshold and expected stranger-accept rate.
-
-    The one hook for the recognition work: when the running door publishes ``gallery_size``,
-    ``threshold`` and ``stranger_accept_rate`` in its status document, those are shown as they
-    are. Until then: people with encodings for the running models, the fused threshold in
-    force, and an estimate from the calibration target (0.1 % false accepts per comparison, so
-    about 1 - 0.999^N for a gallery of N people) when the threshold is the calibrated one.
-    """
-    engine = page.app.engine()
-    threshold = status.get("threshold", engine.fusion.threshold)
-    size = status.get("gallery_size")
-    if size is None:
-        with page.app.store.reader() as conn:
-            models = [(e.name, e.manifest.sha256) for e in engine.embedders]
-            users = None
-            for name, sha in models:
-                found = {int(r[0]) for r in fetch_all(
-                    conn, "SELECT DISTINCT user_id FROM face_encodings WHERE model = ? AND model_sha256 = ?",
-                    (name, sha))}  # fmt: skip
-                users = found if users is None else users & found
-            size = len(users or ())
-    rate = status.get("stranger_accept_rate")
-    source = "reported by the door"
-    if rate is None:
-        if page.app.config.vision.threshold > 0:
-            source = "not known: a custom [vision] threshold is set"
-        else:
-            rate = 1 - (1 - CALIBRATED_FAR) ** int(size)
-            source = "estimate from the calibration (0.1 % false accepts per comparison)"
-    return {"gallery_size": size, "threshold": threshold, "stranger_accept_rate": rate, "rate_source": source}
+    """Gallery size, door threshold and expected stranger-accept rate: the running door's
+    operating point (:class:`~firmware.vision.doorpoint.DoorPoint`) as its status document
+    reports it, else the point this configuration and data folder give now (no models loaded);
+    ``closed`` says why nobody is named, if so."""
+    if "gallery_people" not in status:
+        status = dict(offline_point(page.app.config).status_fields())
+    recognition = str(status.get("recognition", ""))
+    return {
+        "gallery_size": status.get("gallery_people", 0),
+        "threshold": status.get("door_threshold"),
+        "source": status.get("threshold_source", ""),
+        "stranger_accept_rate": status.get("stranger_accept_expected"),
+        "target": status.get("stranger_accept_target"),
+        "closed": recognition.removeprefix("names nobody: ") if recognition.startswith("names nobody") else None,
+        "warnings": [str(w) for w in status.get("recognition_warnings") or []],
+    }
 
 
 def dashboard(page: Page) -> Response:

@@ -113,3 +113,21 @@ def test_fused_score_of_non_finite_distances_is_never_under_the_threshold(bad: f
     score = FUSION.score({"a": bad, "b": 0.0})
     assert not FUSION.accepts(score)
     assert not Fusion(FUSION.metrics, FUSION.calibrations, bad, 0.05).accepts(-1.0)
+
+
+def test_several_frames_are_scored_by_the_weighted_mean_of_their_scores() -> None:
+    """A visit's frames: each user's score is the weighted mean of the frames' scores, so one
+    frame close to user 7 among frames far from everyone is not a match."""
+    near = {"a": unit([1, 0, 0]), "b": np.array([1, 0, 0], np.float32)}
+    far = {"a": unit([0, 0, 1]), "b": np.array([0, 0, 1], np.float32)}
+    g = gallery()
+    single = [g.search(f, FUSION) for f in (near, far)]
+    assert single[0].decision == "match" and single[1].decision == "unknown"
+    mixed = g.search_frames([near, far, far], [1.0, 1.0, 2.0], FUSION)
+    assert mixed.decision == "unknown" and mixed.best_user_id == 7
+    assert mixed.score == pytest.approx(0.25 * single[0].score + 0.75 * g.search_frames([far], [1.0], FUSION).score)
+    for model in ("a", "b"):
+        expected = 0.25 * single[0].distances[model] + 0.75 * g.search_frames([far], [1.0], FUSION).distances[model]
+        assert mixed.distances[model] == pytest.approx(expected, abs=1e-6)
+    assert g.search_frames([near, near], [1.0, 3.0], FUSION).decision == "match"
+    assert g.search_frames([], [], FUSION).decision == "unknown"

@@ -100,6 +100,9 @@ def test_a_visit_shows_its_decision_with_its_picture(door: Door, page: Any, shot
     row = page.locator("tr.decision").first
     assert row.locator(".who").inner_text() == "amy" and row.locator(".outcome").inner_text() == "granted"
     wait_for(lambda: picture_shown(row.locator("img.thumb")), 10)
+    assert page.inner_text("#gallery-size") == "1 people"  # the door's own operating point
+    assert float(page.inner_text("#threshold").split()[0]) > 0 and "curve" in page.inner_text("#threshold")
+    assert "target 0.100 %" in page.inner_text("#far")
     shot(page, shots, "05-dashboard-decision")
     page.goto(door.url + "/events")
     assert page.locator("tr.decision.granted").count() >= 1
