@@ -85,7 +85,7 @@ def template_vector(value: object) -> npt.NDArray[np.float32] | None:
         numbers = [float(n) for n in found]
     else:
         return None
-    vector = np.asarray(numbers, dtype=np.float32)
-    if not np.all(np.isfinite(vector)) or not 0.1 < float(np.linalg.norm(vector)) < 10.0:
+    wide = np.asarray(numbers, dtype=np.float64)
+    if not np.all(np.isfinite(wide)) or not 0.1 < float(np.linalg.norm(wide)) < 10.0:
         return None
-    return vector
+    return wide.astype(np.float32)

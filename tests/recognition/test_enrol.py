@@ -259,7 +259,7 @@ def test_when_every_photo_fails_each_reason_is_printed(cli: Cli, data: Path, tmp
     """Not one line hiding them all: a missing file, a file that is not an image, a photo without
     a face and one whose face is turned away each get their own reason, then one error line."""
     strict = tmp_path / "strict.toml"
-    strict.write_text("[vision]\nmax_yaw = 0.001\n")  # every real face is a little turned
+    strict.write_text("[vision]\nmax_yaw_deg = 0.01\n")  # every real face is a little turned
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
     missing = tmp_path / "gone.jpg"
@@ -282,7 +282,7 @@ def test_when_every_photo_fails_each_reason_is_printed(cli: Cli, data: Path, tmp
 
 def test_identify_shows_why_a_face_is_low_quality(cli: Cli, data: Path, tmp_path: Path) -> None:
     strict = tmp_path / "strict.toml"
-    strict.write_text("[vision]\nmax_yaw = 0.001\n")
+    strict.write_text("[vision]\nmax_yaw_deg = 0.01\n")
     assert cli("--data-dir", str(data), "db", "migrate").status == 0  # identify reads an existing gallery
     result = cli("--config", str(strict), "--data-dir", str(data), "identify", photos("amy")[0])
     assert result.status == 0, result.err
