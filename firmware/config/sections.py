@@ -82,6 +82,9 @@ class DoorConfig:
     gpio: Literal["gpiozero", "jetson"] = _f(
         "gpiozero", "GPIO library: gpiozero (Raspberry Pi, BCM pins) or jetson (Jetson.GPIO, BOARD pins)"
     )
+    pin_factory: Literal["lgpio", "rpigpio", "pigpio", "native"] = _f(
+        "lgpio", "gpiozero pin library: lgpio (Raspberry Pi 4 and 5, Raspberry Pi OS's python3-lgpio) or another"
+    )
     relay_pin: int = _f(17, "door relay output pin", min=0, max=40)
     relay_active_high: bool = _f(True, "relay energises (unlocks) on a high level")
     pulse_s: float = _f(3.0, "how long the door stays unlocked on a grant, s", min=0.2, max=30.0)
