@@ -21,6 +21,7 @@ from firmware.cli import (
     config_cmds,
     db_cmds,
     demo_cmd,
+    doctor_cmds,
     door_cmds,
     eval_cmds,
     events_cmds,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         demo_cmd,
         run_cmds,
+        doctor_cmds,
         door_cmds,
         audit_cmds,
         provision_cmds,
