@@ -118,7 +118,7 @@ def camera(config: Config, limits: Limits, status: dict[str, Any] | None) -> Che
     cam = make_camera(config.camera.source, config.camera)
     cam.open()
     try:
-        started, shapes, levels = time.monotonic(), set(), []
+        started, shapes, levels = time.monotonic(), set(), list[float]()
         deadline = started + limits.camera_timeout_s
         while len(levels) < limits.camera_frames and time.monotonic() < deadline:
             frame = cam.read()
