@@ -83,7 +83,7 @@ def test_vendor_sdks_have_one_adapter() -> None:
 
 
 LAYERS = {
-    "firmware.errors": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.tomlcheck": 0, "firmware.domain": 0,
+    "firmware.errors": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.restart_backoff": 1, "firmware.tomlcheck": 0, "firmware.domain": 0,
     "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
     "firmware.store": 2, "firmware.vision": 2,
     "firmware.compat": 6, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
