@@ -12,6 +12,8 @@
 #   --faces DIR      labelled photos (folder per person), mounted read-only: the demo's recognition
 #                    part, and every photo's SFace and dlib embedding written out for comparison
 #   --clean          remove rootfs/ at the end (the logs and embeddings stay)
+#   --reuse-base     start from DIR/base.tar (the debootstrapped system a previous run saved)
+#                    instead of running debootstrap again
 #
 # Needs: root, debootstrap, qemu-user-static with an aarch64 binfmt handler (registered here
 # from /usr/lib/binfmt.d/qemu-aarch64.conf when missing), network access to the Debian mirror
@@ -26,6 +28,7 @@ settings=$src/provisioning/sample-settings.toml
 faces=""
 mirror=""
 clean=0
+reuse=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -33,7 +36,8 @@ while [ $# -gt 0 ]; do
     --faces) faces=$(cd "$2" && pwd); shift 2 ;;
     --mirror) mirror=$2; shift 2 ;;
     --clean) clean=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --reuse-base) reuse=1; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "build-rootfs: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -82,7 +86,7 @@ cleanup() {
 trap cleanup EXIT
 mount_in() {  # mount_in TARGET ARGS...: mount and remember for the clean-up
   local target=$1; shift
-  mkdir -p "$target"
+  [ -e "$target" ] || mkdir -p "$target"
   mount "$@" "$target"
   mounted+=("$target")
 }
@@ -92,11 +96,17 @@ if [ -e "$root" ]; then
   rm -rf --one-file-system "$root"
 fi
 
-step "debootstrap bookworm arm64 from $mirror"
-packages=ca-certificates,systemd,systemd-sysv,systemd-timesyncd,netbase,iproute2,sudo,tzdata
-packages+=,python3,python3-venv,python3-pip,python3-dev,git
-debootstrap --arch=arm64 --variant=minbase --include="$packages" bookworm "$root" "$mirror" >>"$log" 2>&1 \
-  || fail "debootstrap"
+if [ "$reuse" -eq 1 ] && [ -f "$out/base.tar" ]; then
+  step "the base system from $out/base.tar (debootstrap of an earlier run)"
+  mkdir -p "$root" && tar -C "$root" -xf "$out/base.tar" || fail "unpacking base.tar"
+else
+  step "debootstrap bookworm arm64 from $mirror"
+  packages=ca-certificates,systemd,systemd-sysv,systemd-timesyncd,netbase,iproute2,sudo,tzdata
+  packages+=,python3,python3-venv,python3-pip,python3-dev,git
+  debootstrap --arch=arm64 --variant=minbase --include="$packages" bookworm "$root" "$mirror" >>"$log" 2>&1 \
+    || fail "debootstrap"
+  tar -C "$root" -cf "$out/base.tar" . || fail "saving base.tar"
+fi
 
 step "mounts, a Raspberry Pi 4 /proc/cpuinfo, network configuration for the build"
 cat > "$out/cpuinfo" <<'CPU'
