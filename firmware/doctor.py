@@ -127,7 +127,7 @@ def camera(config: Config, limits: Limits, status: dict[str, Any] | None) -> Che
             shapes.add(frame.image.shape[:2])
             levels.append(float(np.mean(frame.image)))
         elapsed = time.monotonic() - started
-        exposure = getattr(cam, "exposure", None)
+        exposure = getattr(cam, "exposure", None)  # backends that know it (picamera2)
         exposed = exposure() if callable(exposure) else None
     finally:
         cam.close()
