@@ -9,6 +9,7 @@
 #                      for the dlib parity reference, systemd-analyze for the unit check,
 #                      python3-prctl and python3-gpiozero as stand-in system packages)
 # Idempotent: a second run installs only what is missing. Runs as root or through sudo.
+# OCCUR_PYTHON=/path/to/python3.11 chooses the interpreter (default /usr/bin/python3; 3.11 or newer).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -55,8 +56,13 @@ if [ "$dev" -eq 1 ]; then
   done
 fi
 
-python=/usr/bin/python3
+python=${OCCUR_PYTHON:-/usr/bin/python3}
 [ -x "$python" ] || python=$(command -v python3)
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup.sh: the firmware needs Python 3.11 or newer; $python is $("$python" --version 2>&1)." >&2
+  echo "  On a Jetson (JetPack's Python is 3.8 or 3.10) see provisioning/README.md, 'Jetson'." >&2
+  exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "setup.sh: creating .venv with $($python --version)"
   "$python" -m venv .venv
