@@ -52,6 +52,8 @@ class BackupScheduler:
         self.backup_retry_at = 0.0
         self.last_push_ok: float | None = None
         self._status: dict[str, Any] = {}
+        self.finished = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def interval_s(self) -> float:
@@ -127,6 +129,12 @@ class BackupScheduler:
         except OccurError as err:
             log.error("could not record %s: %s", kind, err)
 
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop the worker thread (a push in progress ends at its next back-off wait)."""
+        self.finished.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
     def status(self) -> dict[str, Any]:
         """The ``backup`` part of the status document, as of the last :meth:`tick` (cheap: the
         door writes its status every second)."""
@@ -157,13 +165,15 @@ class BackupScheduler:
 
 
 def start_worker(config: Config, store: Store, stop: threading.Event) -> BackupScheduler:
-    """The scheduler and its thread (ends with ``stop``); the thread wakes at least every minute."""
+    """The scheduler and its thread, which wakes every minute and ends with ``stop`` or
+    :meth:`BackupScheduler.close` (the caller closes it before the store)."""
     scheduler = BackupScheduler(config, store)
     scheduler.refresh()
 
     def work() -> None:
-        while not stop.wait(WAKE_MAX_S):
-            scheduler.tick(stop)
+        while not scheduler.finished.wait(WAKE_MAX_S) and not stop.is_set():
+            scheduler.tick(scheduler.finished)
 
-    threading.Thread(target=work, name="backup-schedule", daemon=True).start()
+    scheduler._thread = threading.Thread(target=work, name="backup-schedule", daemon=True)
+    scheduler._thread.start()
     return scheduler

@@ -201,6 +201,7 @@ def run(
         del engine  # the loop owns it: a model update must be able to free it
 
         backups = backup_schedule.start_worker(config, store, stop)
+        stack.callback(backups.close)
 
         def status() -> dict[str, object]:
             return {
