@@ -257,7 +257,9 @@ def provision(
     write_private(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}).encode())
     if user is not None:
         _hand_over(root, user, etc, data_dir)
-    report.files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    written = [path for path, _, _ in pending] + [etc / "occur.toml", marker, root / "etc/systemd/system/occur.service"]
+    written += [p for p in (data_dir / "keys").iterdir() if p.is_file()]
+    report.files = sorted(str(p.relative_to(root)) for p in written)  # never a walk of '/' (it reaches /proc)
     return report
 
 

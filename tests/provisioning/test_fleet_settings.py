@@ -125,3 +125,18 @@ def test_an_unknown_service_user_is_refused(cli: Cli, tmp_path: Path) -> None:
     result = cli("provision", str(boot / "occur-settings.toml"), "--root", str(root), "--user", "door")
     assert result.status == 2 and "service user 'door' does not exist" in result.err
     assert not (root / "etc/occur").exists() and (boot / "occur-settings.toml").exists()
+
+
+def test_the_report_lists_what_provisioning_wrote_not_the_whole_root(cli: Cli, tmp_path: Path) -> None:
+    """On a device the root is '/': walking it reaches /proc (PermissionError on /proc/1/cwd, as
+    the arm64 root build showed) and would list every file of the system."""
+    from firmware import provision
+    from tests.conftest import REPO
+
+    boot, root = boot_partition(tmp_path), tmp_path / "root"
+    (root / "home" / "pi").mkdir(parents=True)
+    (root / "home" / "pi" / "notes.txt").write_text("not ours")
+    report = provision.provision(boot / "occur-settings.toml", root, REPO)
+    assert "home/pi/notes.txt" not in report.files
+    assert "etc/occur/occur.toml" in report.files and "etc/occur/command.key" in report.files
+    assert "etc/systemd/system/occur.service" in report.files and "var/lib/occur/keys/data.key" in report.files
