@@ -36,6 +36,7 @@ class Comparison:
 
 def embed_here(faces: Path, out: Path, model: str) -> dict[str, np.ndarray]:
     """``occur embed`` on this machine, with the same relative names as in the root."""
+    out = out.resolve()  # occur embed runs in the photos' folder
     names = sorted(
         str(p.relative_to(faces).as_posix()) for p in faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
     )
