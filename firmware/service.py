@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import sdnotify
+from firmware import backup_schedule, sdnotify
 from firmware.clock import now_iso, unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
@@ -210,9 +210,15 @@ def run(
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
+        backups = backup_schedule.start_worker(config, store, stop)
+        stack.callback(backups.close)
+
         def status() -> dict[str, object]:
             link = bridge.publisher.link.state.as_status() if bridge is not None else None
-            return status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped, link)
+            return {
+                **status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped, link),
+                "backup": backups.status(),
+            }
 
         bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
         if bridge is not None:
@@ -230,7 +236,6 @@ def run(
         )
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
-        pusher: threading.Thread | None = None
         loop_started = time.monotonic()
         inference_before = loop.inference_s()
         while not stop.is_set():
@@ -257,7 +262,6 @@ def run(
             if now - last_retention >= RETENTION_EVERY_S:
                 last_retention = now
                 _retention(store, config)
-                pusher = _push_in_background(store, config, stop, pusher)
         sdnotify.notify("STOPPING=1")
         door.lock()
         stopped = True
@@ -314,25 +318,6 @@ def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | 
         bridge.handler.actions["update"] = update_command(config, store, bridge.ota_state)
     start_worker(config, store, stop, notify)
     return ModelFollower(config, store, loop, notify)
-
-
-def _push_in_background(
-    store: Store, config: Config, stop: threading.Event, running: threading.Thread | None
-) -> threading.Thread | None:
-    """Push sealed backups home without holding up the door (one push at a time)."""
-    if not config.backup.push_url or (running is not None and running.is_alive()):
-        return running
-    from firmware import backup_push
-
-    def work() -> None:
-        try:
-            backup_push.push(store, config, stop)
-        except (OccurError, OSError) as err:
-            log.error("backup push failed: %s", err)
-
-    thread = threading.Thread(target=work, name="backup-push", daemon=True)
-    thread.start()
-    return thread
 
 
 def _retention(store: Store, config: Config) -> None:

@@ -235,3 +235,48 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, TimeoutError):
         return "timed out"
     return str(err) or type(err).__name__
+
+
+def probe(config: MqttConfig, client_id: str, timeout_s: float = 10.0) -> str | None:
+    """Connect once with the door's credentials and TLS settings, then disconnect; publishes
+    nothing. Returns None when the broker accepted the connection, else the reason (refused with
+    the broker's reason code, TLS or network error, or no answer within ``timeout_s``).
+
+    Raises:
+        ConfigError: the password file cannot be read.
+    """
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    protocol = mqtt.MQTTv5 if config.protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if config.username:
+        password = read_secret(config.password_file, "mqtt.password_file") if config.password_file else None
+        client.username_pw_set(config.username, password)
+    answered = threading.Event()
+    outcome: list[str | None] = ["no answer from the broker"]
+
+    def connected(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        outcome[0] = f"refused: {reason}" if reason.is_failure else None
+        answered.set()
+
+    client.on_connect = connected
+    try:
+        if config.tls:
+            context = ssl.create_default_context(cafile=config.ca_file or None)
+            if config.cert_file:
+                context.load_cert_chain(config.cert_file, config.key_file or None)
+            client.tls_set_context(context)
+        client.connect(config.host, config.port, keepalive=max(5, int(timeout_s)))
+    except (OSError, ssl.SSLError, ValueError) as err:
+        return f"cannot connect to {config.host}:{config.port}: {err}"
+    client.loop_start()
+    try:
+        if not answered.wait(timeout_s):
+            return f"no CONNACK from {config.host}:{config.port} within {timeout_s:.0f} s"
+        return outcome[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -93,6 +93,9 @@ class DoorConfig:
     gpio: Literal["gpiozero", "jetson"] = _f(
         "gpiozero", "GPIO library: gpiozero (Raspberry Pi, BCM pins) or jetson (Jetson.GPIO, BOARD pins)"
     )
+    pin_factory: Literal["lgpio", "rpigpio", "pigpio", "native"] = _f(
+        "lgpio", "gpiozero pin library: lgpio (Raspberry Pi 4 and 5, Raspberry Pi OS's python3-lgpio) or another"
+    )
     relay_pin: int = _f(17, "door relay output pin", min=0, max=40)
     relay_active_high: bool = _f(True, "relay energises (unlocks) on a high level")
     pulse_s: float = _f(3.0, "how long the door stays unlocked on a grant, s", min=0.2, max=30.0)
@@ -186,6 +189,9 @@ class BackupConfig:
     """Backups: sealed to the operator's key for off-device copies, plus a local copy for repairs."""
 
     operator_public_key_file: str = _f("", "operator's X25519 public key (64 hex characters); '' = local copies only")
+    interval_h: float = _f(
+        24.0, "occur run makes a backup this often, hours, then pushes it (0 = on demand only)", min=0.0, max=8760.0
+    )
     keep_daily: int = _f(7, "daily backups kept", min=1, max=365)
     keep_weekly: int = _f(4, "weekly backups kept beyond the daily ones", min=0, max=520)
     push_url: str = _f("", "HTTP(S) URL the sealed archives are PUT under ('' = no push); the file name is appended")

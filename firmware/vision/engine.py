@@ -27,6 +27,7 @@ from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside
 from firmware.vision.pose import keypoint_pose, mesh_pose
 from firmware.vision.quality import Quality, QualityLimits, assess, with_pose
+from firmware.vision.runtime import TfliteModel
 
 log = logging.getLogger(__name__)
 
@@ -274,11 +275,20 @@ class FaceEngine:
         """The wide aligned chip kept with an enrolment sample (see ``ENROL_224``)."""
         return align(image, face.detection, ENROL_224)
 
-    def inference_s(self) -> float:
-        """Seconds spent inside the TFLite models' ``invoke`` since loading."""
+    def _models(self) -> list[TfliteModel]:
         models = [self.detector.model, *(e.model for e in self.embedders)]
         if self.fallback is not None:
             models.append(self.fallback.model)
         if self.landmarks is not None:
             models.append(self.landmarks.model)
-        return sum(m.busy_s for m in models)
+        return models
+
+    def inference_s(self) -> float:
+        """Seconds spent inside the TFLite models' ``invoke`` since loading."""
+        return sum(m.busy_s for m in self._models())
+
+    def close(self) -> None:
+        """Free every model's interpreter (a Zero 2 W cannot hold two model sets); the engine
+        refuses to run afterwards (ModelError), so a door left with it stays locked."""
+        for model in self._models():
+            model.close()
