@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 from firmware.config import Config, Paths
 from firmware.errors import InvalidInputError, StoreError
 from firmware.fileio import write_private
-from firmware.security.keys import IntegrityError, open_with_private_key, seal_to_public_key
+from firmware.security.keys import IntegrityError, Keys, open_with_private_key, seal_to_public_key
 from firmware.store.db import fetch_all, online_backup, open_plain
 from firmware.store.store import Store
 
@@ -87,7 +88,30 @@ def _integrity_ok(path: Path) -> bool:
         conn.close()
 
 
-def _archive(paths: Paths, db_copy: Path, stamp: str, device: str) -> bytes:
+def pack(members: dict[str, bytes], manifest: dict[str, Any]) -> bytes:
+    """A gzip'd tar of ``members`` plus ``manifest.json`` (with every member's sha256)."""
+    members = dict(members)
+    manifest = {**manifest, "files": {k: hashlib.sha256(v).hexdigest() for k, v in members.items()}}
+    members["manifest.json"] = json.dumps(manifest, indent=2).encode()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o600, 0
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def face_files(paths: Paths) -> dict[str, bytes]:
+    """The sealed enrolment chips, by path under the data folder."""
+    if not paths.face_db.is_dir():
+        return {}
+    return {
+        f.relative_to(paths.root).as_posix(): f.read_bytes() for f in sorted(paths.face_db.rglob("*")) if f.is_file()
+    }
+
+
+def _archive(paths: Paths, db_copy: Path, stamp: str, device: str, fingerprint: str) -> bytes:
     stripped = db_copy.with_name(db_copy.name + ".nokeys")
     shutil.copyfile(db_copy, stripped)
     try:
@@ -101,23 +125,9 @@ def _archive(paths: Paths, db_copy: Path, stamp: str, device: str) -> bytes:
         members: dict[str, bytes] = {"occur.db": stripped.read_bytes()}
     finally:
         stripped.unlink(missing_ok=True)
-    if paths.face_db.is_dir():
-        for f in sorted(paths.face_db.rglob("*")):
-            if f.is_file():
-                members[f.relative_to(paths.root).as_posix()] = f.read_bytes()
-    manifest = {
-        "created": stamp,
-        "device": device,
-        "files": {k: hashlib.sha256(v).hexdigest() for k, v in members.items()},
-    }
-    members["manifest.json"] = json.dumps(manifest, indent=2).encode()
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o600, 0
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), mtime=0)
+    members.update(face_files(paths))
+    manifest = {"kind": "backup", "created": stamp, "device": device, "key_fingerprint": fingerprint}
+    return pack(members, manifest)
 
 
 def create(store: Store, config: Config, now: datetime | None = None) -> list[Path]:
@@ -131,7 +141,8 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
     written = [local]
     if config.backup.operator_public_key_file:
         public = read_public_key(config.backup.operator_public_key_file)
-        sealed = seal_to_public_key(public, _archive(paths, local, stamp, config.device.id), AAD)
+        archive = _archive(paths, local, stamp, config.device.id, store.keys.fingerprint())
+        sealed = seal_to_public_key(public, archive, AAD)
         target = paths.backups / f"occur_{stamp}.occbak"
         write_private(target, MAGIC + sealed)
         written.append(target)
@@ -197,6 +208,12 @@ def _safe_members(tar: tarfile.TarFile) -> dict[str, bytes]:
 
 def open_archive(archive: Path, private_key: bytes) -> dict[str, bytes]:
     """Decrypt and check an archive; returns its files. Raises IntegrityError."""
+    return open_checked(archive, private_key)[0]
+
+
+def open_checked(archive: Path, private_key: bytes) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Decrypt and check an archive (a backup or a migration export); returns its files and its
+    manifest. Raises IntegrityError."""
     body = archive.read_bytes()
     if not body.startswith(MAGIC):
         raise IntegrityError(f"{archive.name} is not an OCCUR backup")
@@ -209,26 +226,39 @@ def open_archive(archive: Path, private_key: bytes) -> dict[str, bytes]:
     for name, digest in manifest["files"].items():
         if hashlib.sha256(members[name]).hexdigest() != digest:
             raise IntegrityError(f"{name} does not match its sha256 in the manifest")
-    return members
+    return members, manifest
 
 
-def restore(paths: Paths, archive: Path, private_key: bytes) -> dict[str, int]:
+Prepare = Callable[[Path, dict[str, Any], dict[str, bytes]], None]
+"""Called with the staged database, the archive's manifest and its in-memory secrets
+(``migration/...`` members, never written to disk) before anything live is changed; it may
+refuse by raising, or change the staged copy."""
+
+
+def restore(
+    paths: Paths, archive: Path, private_key: bytes, prepare: Prepare | None = None, carry: bool = True
+) -> dict[str, int]:
     """Replace the database and face folder with an archive's, after checking everything.
 
-    The current device's per-user keys are carried over for users present in the backup (the
-    archive has none). Raises IntegrityError (nothing is changed) or StoreError.
+    With ``carry``, the current device's per-user keys are carried over for users present
+    in the backup (the archive has none). Raises IntegrityError or whatever ``prepare`` raises
+    (nothing is changed), or StoreError.
     """
-    members = open_archive(archive, private_key)
+    members, manifest = open_checked(archive, private_key)
+    secrets = {k: v for k, v in members.items() if k.startswith("migration/")}
     staging = paths.root / f".restore-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
     try:
         for name, data in members.items():
-            write_private(staging / name, data)
+            if name not in secrets:
+                write_private(staging / name, data)
         new_db = staging / "occur.db"
         if not _integrity_ok(new_db):
             raise IntegrityError("the database in the backup fails its integrity check")
-        carried = _carry_keys(paths.database, new_db)
+        if prepare is not None:
+            prepare(new_db, manifest, secrets)
+        carried = carry_keys(paths.database, new_db) if carry else 0
         for suffix in ("-wal", "-shm"):
             Path(str(paths.database) + suffix).unlink(missing_ok=True)
         os.replace(new_db, paths.database)
@@ -243,7 +273,24 @@ def restore(paths: Paths, archive: Path, private_key: bytes) -> dict[str, int]:
     return {"files": len(members), "keys_carried_over": carried}
 
 
-def _carry_keys(current: Path, restored: Path) -> int:
+def sealed_with(database: Path) -> str | None:
+    """The data key fingerprint a database copy records (``key_epoch``), if any."""
+    try:
+        conn = open_plain(database)
+    except StoreError:
+        return None
+    try:
+        row = conn.execute("SELECT fingerprint FROM key_epoch WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
+    except Exception:  # noqa: BLE001 - a copy from before key_epoch existed
+        return None
+    finally:
+        conn.close()
+
+
+def carry_keys(current: Path, restored: Path) -> int:
+    """Copy this device's per-user keys from the ``current`` database into a ``restored`` copy
+    made on this device, for the users it holds; returns how many."""
     if not current.exists():
         return 0
     conn = open_plain(restored, readonly=False)
@@ -263,9 +310,11 @@ def _carry_keys(current: Path, restored: Path) -> int:
 
 def repair_from_local(paths: Paths) -> Path | None:
     """After a corruption report at start: put the damaged file aside and restore the newest
-    local copy that passes its integrity check; returns it (None when there is none)."""
+    local copy that passes its integrity check and was sealed with this device's data key (a
+    copy from before a key rotation opens nothing); returns it (None when there is none)."""
+    current = Keys(paths.keys).fingerprint() if (paths.keys / "data.key").exists() else None
     for backup in list_backups(paths):
-        if backup.kind == "db" and _integrity_ok(backup.path):
+        if backup.kind == "db" and _integrity_ok(backup.path) and sealed_with(backup.path) in (None, current):
             stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
             for suffix in ("", "-wal", "-shm"):
                 source = Path(str(paths.database) + suffix)

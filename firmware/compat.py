@@ -13,7 +13,15 @@ keeps working: ``from firmware.compat import log_face_event``. Differences that 
 
 Face verification storage (``storage/face_verification_storage.py``): ``store_face_encoding``,
 ``retrieve_face_encoding`` and ``verify_face`` work on dlib ResNet encodings, as the original's
-``face_recognition`` produced; the door itself fuses two models (see ``firmware.recognition``).
+``face_recognition`` produced; the door itself fuses two models (see ``firmware.recognition``)
+and uses these encodings for people it has no photo of (``firmware.recognition.original_templates``).
+
+Arguments are taken in the forms the original's callers pass them: a user as its id (an int or
+digits) or its name (case-insensitively); ``image_path`` as text or a ``pathlib.Path``;
+``capture_snapshot``'s box as (x, y, w, h), as documented. Where the original was unsafe the safe
+behaviour stays: a snapshot is the face with a margin, sealed (not the whole frame in the clear),
+its folder is a plain user id (no ``..``), encodings are sealed under the user's key, and a
+``user_id`` that is neither an id nor a user's name is an error, not a new row.
 
 The process keeps one open :class:`~firmware.store.store.Store` per data folder and closes it
 at exit; a forked child opens its own.
@@ -22,6 +30,7 @@ at exit; a forked child opens its own.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -35,6 +44,7 @@ from firmware import config as config_module
 from firmware.errors import InvalidInputError
 from firmware.snapshots import SnapshotStore
 from firmware.store import encodings, users
+from firmware.store.db import Connection
 from firmware.store.store import Store
 
 _lock = threading.Lock()
@@ -83,23 +93,25 @@ def close_all() -> None:
 
 def log_face_event(
     event_type: str,
-    user_id: str | None = None,
-    image_path: str | None = None,
+    user_id: str | int | None = None,
+    image_path: str | os.PathLike[str] | None = None,
     confidence: float | None = None,
 ) -> None:
     """Log a face detection or recognition event; returns once it is on disk.
 
     Args:
         event_type: ``recognized``, ``unknown`` or ``auto_register``.
-        user_id: who was recognised (text, as in the original).
-        image_path: the saved image, if any.
+        user_id: who was recognised: text, as the column is, or an int id (stored as its digits).
+        image_path: the saved image, if any (text or a ``Path``; kept as a record, never opened).
         confidence: recognition confidence in [0, 1].
 
     Raises:
         ValueError: a bad argument; nothing is written.
         firmware.errors.StoreError: the event could not be recorded (disk full, locked...).
     """
-    _store().log_face_event(event_type, user_id, image_path, confidence)
+    who: object = str(user_id) if isinstance(user_id, int) and not isinstance(user_id, bool) else user_id
+    image: object = os.fspath(image_path) if isinstance(image_path, os.PathLike) else image_path
+    _store().log_face_event(event_type, who, image, confidence)  # type: ignore[arg-type] # validated there
 
 
 def log_system_event(event_type: str, details: str | None = None) -> None:
@@ -139,42 +151,49 @@ class VerificationResult:
     distance: float | None
 
 
-def _user_id(user_id: int | str) -> int:
-    try:
-        return int(user_id)
-    except (TypeError, ValueError) as err:
-        raise InvalidInputError(f"user_id must be a user's numeric id, got {user_id!r}") from err
+def _user_ref(user_id: object) -> int | str:
+    """A user reference as the original's callers gave it: an id (int or digits) or a name."""
+    if isinstance(user_id, bool) or not isinstance(user_id, (int, str)):
+        raise InvalidInputError(f"user_id must be a user's id or name, got {user_id!r}")
+    return user_id
 
 
 def store_face_encoding(user_id: int | str, encoding: npt.ArrayLike) -> None:
     """Store a face encoding for a user; returns once it is on disk.
 
     Args:
-        user_id: the user's id in ``users``.
-        encoding: a 128-D dlib ResNet descriptor (e.g. from ``face_recognition``); kept with the
-            user's other dlib encodings and used by :func:`verify_face` and the door.
+        user_id: the user's id in ``users``, or their name (case-insensitively).
+        encoding: a 128-D dlib ResNet descriptor (e.g. from ``face_recognition``); kept sealed
+            with the user's other dlib encodings and used by :func:`verify_face`, and by the door
+            for a user it has no photo of (see ``firmware.recognition.original_templates``).
 
     Raises:
-        ValueError: not a finite 128-D vector; nothing is written.
+        ValueError: not a finite 128-D vector, or not a user reference; nothing is written.
         firmware.errors.NotFoundError: no such user.
+        firmware.errors.AmbiguousError: a name several users share (from before names were unique).
     """
-    uid = _user_id(user_id)
+    ref = _user_ref(user_id)
     vector = np.asarray(encoding, dtype=np.float64) if not isinstance(encoding, np.ndarray) else encoding
     if vector.shape != (128,):
         raise InvalidInputError(f"encoding must have 128 numbers (dlib format), got shape {vector.shape}")
     store = _store()
-    store.write(lambda c: encodings.add_encoding(c, uid, COMPAT_MODEL, "external", vector, sealer=store.sealer))
+
+    def job(conn: Connection) -> int:
+        uid = users.find_user(conn, ref).id
+        return encodings.add_encoding(conn, uid, COMPAT_MODEL, encodings.ORIGINAL_DLIB, vector, sealer=store.sealer)
+
+    store.write(job)
 
 
 def retrieve_face_encoding(user_id: int | str) -> npt.NDArray[np.float32] | None:
     """The user's most recent dlib face encoding, or None if the user has none.
 
     Raises:
-        firmware.errors.NotFoundError: no such user.
+        firmware.errors.NotFoundError: no such user (by id or name).
     """
-    uid = _user_id(user_id)
+    ref = _user_ref(user_id)
     with _store().reader() as conn:
-        users.find_user(conn, uid)
+        uid = users.find_user(conn, ref).id
         found = encodings.encodings_of(conn, uid, COMPAT_MODEL, sealer=_store().sealer)
     return found[-1] if found else None
 
@@ -210,20 +229,32 @@ def _snapshots() -> SnapshotStore:
 
 
 def capture_snapshot(frame: npt.ArrayLike, bbox: tuple[float, float, float, float], user_id: object = None) -> str:
-    """Save the face at ``bbox`` (x0, y0, x1, y1 pixels) of a BGR ``frame`` as a snapshot.
+    """Save the face at ``bbox`` of a BGR ``frame`` as a snapshot (sealed, as every picture is).
+
+    Args:
+        bbox: the face as (x, y, w, h) pixels, as the original documented: top-left corner,
+            width and height (what OpenCV's detectors return).
+        user_id: the user's id (int or text) or None for a stranger: the folder name.
 
     Returns:
         The path relative to the data folder:
         ``snapshots/YYYY/MM/DD/<user_id or unknown>/snapshot_NNN.jpg``.
 
     Raises:
-        ValueError: a frame that is not an 8-bit colour image, an empty box or one outside the
-            frame, or a ``user_id`` that could leave the folder (``..``, separators).
+        ValueError: a frame that is not an 8-bit colour image, a box that is not four finite
+            numbers with positive width and height or that lies outside the frame, or a
+            ``user_id`` that could leave the folder (``..``, separators).
     """
     image = np.asarray(frame)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InvalidInputError(f"frame must be an HxWx3 uint8 image, got {image.shape} {image.dtype}")
-    return str(_snapshots().capture(image, bbox, user_id))
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"bbox must be (x, y, w, h), got {bbox!r}") from err
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        raise InvalidInputError(f"bbox (x, y, w, h) needs finite numbers and a positive size, got {bbox!r}")
+    return str(_snapshots().capture(image, (x, y, x + w, y + h), user_id))
 
 
 def organize_snapshots() -> int:

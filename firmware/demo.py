@@ -19,6 +19,7 @@ from pathlib import Path
 from firmware import original_system
 from firmware.clock import now_iso
 from firmware.config import Paths
+from firmware.errors import InvalidInputError
 from firmware.store import inspect, legacy, users
 from firmware.store.db import Connection
 from firmware.store.events import Event, list_events
@@ -52,10 +53,22 @@ def _attend(conn: Connection, user_id: int) -> None:
     )
 
 
+def check_folder(data_dir: Path) -> None:
+    """Refuse a demo folder that exists as a file or holds anything (InvalidInputError)."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise InvalidInputError(f"demo folder {data_dir} is not a folder")
+    if data_dir.is_dir() and any(data_dir.iterdir()):
+        raise InvalidInputError(f"demo folder {data_dir} is not empty: give --into a new or empty folder")
+
+
 def run(data_dir: Path, threads: int = 4, per_thread: int = 25) -> DemoReport:
-    """Run the demo in ``data_dir`` (created; must be empty or new)."""
-    if data_dir.exists() and any(data_dir.iterdir()):
-        raise FileExistsError(f"demo folder {data_dir} is not empty")
+    """Run the demo in ``data_dir`` (created; must be empty or new).
+
+    Raises:
+        InvalidInputError: ``data_dir`` is a file, or a folder that is not empty (the demo never
+            writes beside someone's files).
+    """
+    check_folder(data_dir)
     paths = Paths(data_dir)
     face_db, main_db = original_system.write_databases(data_dir / "original-system")
     with Store.open(paths) as store:

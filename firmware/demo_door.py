@@ -5,7 +5,9 @@ scikit-image wheel: the NASA portrait of astronaut Eileen Collins), builds a rep
 (her, scenes without a face, a stranger, her again, the stranger again), each visit ten frames
 that differ slightly (shift, brightness, sensor noise) as a camera's would, and runs it through
 ``occur run``'s code with gpiozero's MockFactory pins. It returns the decisions, the relay and
-LED pin history and what was recorded.
+LED pin history and what was recorded. With one person enrolled, the demo door sets
+``[vision] min_people = 1`` (the default of 2 would name nobody: there is no second-best user for
+the margin rule).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from firmware.vision.image import Image, encode_jpeg, read_image
 
 PERSON = ("astronaut.png", "Eileen Collins")
 STRANGER = "camera.png"
+STRANGER_YAW_DEG = 42.0
+"""The cameraman looks into his viewfinder, his head turned 39 degrees: past the door's default
+35-degree gate, so the demo admits a little more turn to show a stranger's decision."""
 SCENES = ("coffee.png", "rocket.jpg", "chelsea.png")
 
 
@@ -79,6 +84,8 @@ def run(data_dir: Path, images: Path | None = None) -> DoorDemoReport:
     config = replace(
         base,
         door=DoorConfig(pulse_s=0.5, allowed_roles=("staff",)),
+        # a door for one person (no second-best, knowingly), and a stranger turned 39 degrees
+        vision=replace(base.vision, min_people=1, max_yaw_deg=STRANGER_YAW_DEG),
         loop=LoopConfig(cooldown_s=0.0),
         camera=replace(base.camera, fps=30.0),
     )

@@ -66,7 +66,8 @@ def _serve(folder: Path) -> Iterator[str]:
 
 def new_model_dir(folder: Path, version: str) -> Path:
     """A "new" SFace release to publish: the float16 file under the name the door runs
-    (``sface``), with the full-range detector ``occur-ota bundle`` uses for its vectors."""
+    (``sface``), with the full-range detector ``occur-ota bundle`` uses for its vectors and the
+    landmark model its mesh-aligned chips need."""
     build = default_models_dir()
     folder.mkdir(parents=True)
     manifest = json.loads((build / "sface_f16.tflite.manifest.json").read_text())
@@ -77,6 +78,8 @@ def new_model_dir(folder: Path, version: str) -> Path:
         "sface.LICENSE-Apache-2.0",
         "blazeface_full_range.tflite",
         "blazeface_full_range.tflite.manifest.json",
+        "face_landmark.tflite",
+        "face_landmark.tflite.manifest.json",
     ):
         shutil.copyfile(build / name, folder / name)
     return folder
@@ -99,7 +102,9 @@ def run(scratch: Path, door_data: Path, person: tuple[str, str]) -> UpdateDemoRe
     repo.publish()
     with _serve(repo.folder / "repository") as url:
         config = replace(
-            Config(data_dir=door_data), ota=OtaConfig(repository_url=url, trusted_root=str(root), check_interval_s=0)
+            Config(data_dir=door_data),
+            ota=OtaConfig(repository_url=url, trusted_root=str(root), check_interval_s=0),
+            vision=replace(Config().vision, min_people=1),  # the demo door's one person (see demo_door)
         )
         with Store.open(config.paths) as store:
             installer = Installer(config, store)

@@ -89,6 +89,12 @@ class CameraError(OccurError):
     """The camera cannot be opened or stopped delivering frames."""
 
 
+class FrameError(CameraError):
+    """One frame cannot be used (a replay file that does not decode, a malformed frame from a
+    live camera) while the camera itself works: the frame is skipped and counted, the camera is
+    not reopened (for a replay, reopening would start again at the first file)."""
+
+
 class HardwareError(OccurError):
     """A GPIO device cannot be set up (pin in use, no pin factory)."""
 

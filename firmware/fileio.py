@@ -47,3 +47,43 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class UnsafePathError(ValueError):
+    """A stored path would lead outside the folder it belongs to (the message says why)."""
+
+
+def contained(root: Path, folder: str, stored: object) -> Path:
+    """The file a path read from the database or from an import names, checked before use.
+
+    ``stored`` is relative to the data folder ``root`` and must stay inside ``root/folder``: text
+    without NUL, not absolute, no ``..`` or empty component, starting with ``folder/``, and still
+    inside the folder once every symlink on the way is resolved (the folder itself must not be a
+    symlink). Checked where such a path is stored and again where it is used, so a hostile
+    original database or a tampered row never makes the firmware read or delete a key, the
+    database or anything outside.
+
+    Raises:
+        UnsafePathError: naming the reason.
+    """
+    if not isinstance(stored, str):
+        raise UnsafePathError(f"path {stored!r} is not text")
+    if not stored:
+        raise UnsafePathError("empty path")
+    if "\x00" in stored or "\\" in stored:
+        raise UnsafePathError(f"path {stored!r} contains a NUL or a backslash")
+    if stored.startswith("/"):
+        raise UnsafePathError(f"path {stored!r} is absolute; stored paths are relative to the data folder")
+    parts = stored.split("/")
+    if ".." in parts:
+        raise UnsafePathError(f"path {stored!r} contains '..'")
+    if any(p in ("", ".") for p in parts) or len(parts) < 2 or parts[0] != folder:
+        raise UnsafePathError(f"path {stored!r} is outside {folder}/")
+    base = root / folder
+    real_root = root.resolve()
+    if base.is_symlink() or (base.exists() and base.resolve() != real_root / folder):
+        raise UnsafePathError(f"{folder}/ is a symlink; refusing to follow it")
+    target = (root / stored).resolve()
+    if not target.is_relative_to(real_root / folder) or target == real_root / folder:
+        raise UnsafePathError(f"path {stored!r} leads outside {folder}/ through a symlink")
+    return root / stored

@@ -14,16 +14,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.comms import discovery, payloads
 from firmware.comms.client import read_secret
 from firmware.comms.commands import CommandRejectedError
 from firmware.comms.handler import Action, CommandHandler
+from firmware.comms.intake import CommandIntake
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
 from firmware.hw.door import DoorDevice
-from firmware.loop import records
 from firmware.loop.door_loop import DoorLoop
+from firmware.loop.unlock import UnlockRefusedError, remote_unlock
 from firmware.security.audit import secure_log
 from firmware.store.store import Store
 from firmware.vision.image import Image
@@ -62,13 +62,15 @@ class MqttBridge:
             self._reply,
             lambda data: store.write(lambda c: log.append(c, "remote_command", data)),
         )
+        self.intake = CommandIntake(self.handler)
         self.publisher = Publisher(config, store, on_command=self._route, on_connect=self._announce)
         self._door_state = ""
         self._last_status = 0.0
         self._ota_state: dict[str, Any] | None = None
 
     def start(self) -> None:
-        """Connect in the background."""
+        """Start the command thread, then connect in the background."""
+        self.intake.start()
         self.publisher.start()
 
     def wake(self) -> None:
@@ -121,23 +123,18 @@ class MqttBridge:
             if retained and payload:
                 self.publisher.link.clear_retained(topic)  # a stored command must not wait for the next subscriber
             if payload or not retained:
-                self.handler(topic, payload, retained)
+                self.intake.offer(topic, payload, retained)
 
     def _reply(self, topic: str, text: str) -> None:
         self.publisher.link.publish(topic, text, 1, False)
 
     def _unlock(self, _args: dict[str, object]) -> str:
-        if self.door.state == "fault":
-            raise CommandRejectedError("the door shows a fault: remote unlock refused (fail closed)")
-        stamp = now_iso()
-        reason = "remote unlock command"
-        event = payloads.event("granted", stamp, self.config.device.id, reason=reason)
-        self.store.write(
-            lambda c: records.write_door_input(c, stamp, "granted", reason, event, self.config.mqtt.outbox_max_rows)
-        )
-        self.door.grant()
+        try:
+            result = remote_unlock(self.store, self.door, self.config)
+        except UnlockRefusedError as err:
+            raise CommandRejectedError(str(err)) from err
         self.wake()
-        return f"unlocked for {self.config.door.pulse_s:.1f} s"
+        return result
 
     def _reload(self, _args: dict[str, object]) -> str:
         self.loop.recogniser.invalidate()
@@ -161,5 +158,6 @@ class MqttBridge:
         return self.publisher.drain(self.config.mqtt.drain_timeout_s)
 
     def stop(self) -> None:
-        """Clean ``offline`` and disconnect."""
+        """Finish queued commands (and write the refusal counts), clean ``offline``, disconnect."""
+        self.intake.stop()
         self.publisher.stop()

@@ -20,6 +20,8 @@ Wi-Fi stays with the OS (Raspberry Pi Imager / NetworkManager).
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -31,7 +33,9 @@ from firmware.errors import ConfigError, InvalidInputError
 from firmware.fileio import write_private
 from firmware.security.keys import Keys
 
-SECRET_KEYS = {("mqtt", "password"), ("backup", "push_auth")}
+SECRET_KEYS = {("mqtt", "password"), ("mqtt", "command_key"), ("backup", "push_auth"), ("web", "admin_password")}
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+PUBLIC_FILES = {"ota-root.json", "operator.pub", "mqtt-ca.pem", "mqtt-cert.pem", "web-cert.pem"}
 PASSTHROUGH = ("door", "camera", "vision", "loop", "snapshots", "retention", "privacy", "logging")
 
 
@@ -41,6 +45,7 @@ class ProvisionReport:
 
     device_id: str
     files: list[str] = field(default_factory=list)
+    web_fingerprint: str = ""  # SHA-256 of the console's certificate, to compare on first connection
 
 
 def _toml_value(value: Any) -> str:
@@ -63,22 +68,53 @@ def _toml(sections: dict[str, dict[str, Any]], top: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tls_files(mqtt: dict[str, Any], settings_file: Path, etc: Path) -> tuple[list[tuple[Path, str, int]], list[Path]]:
+    """``[mqtt] ca_file``, ``cert_file``, ``key_file`` given as file names beside the settings
+    (on the boot partition) are copied to ``/etc/occur``; returns the files to write and the
+    private keys to remove from the boot partition afterwards."""
+    pending: list[tuple[Path, str, int]] = []
+    remove: list[Path] = []
+    for key, mode in (("ca_file", 0o644), ("cert_file", 0o644), ("key_file", 0o600)):
+        name = mqtt.get(key)
+        if not isinstance(name, str) or not name or Path(name).is_absolute():
+            continue
+        source = settings_file.parent / name
+        try:
+            text = source.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as err:
+            raise InvalidInputError(f"[mqtt] {key} {source}: not a readable PEM file ({err})") from err
+        if "-----BEGIN " not in text:
+            raise InvalidInputError(f"[mqtt] {key} {source}: not a PEM file")
+        pending.append((etc / f"mqtt-{key.removesuffix('_file')}.pem", text, mode))
+        mqtt[key] = f"/etc/occur/mqtt-{key.removesuffix('_file')}.pem"
+        if key == "key_file":
+            remove.append(source)
+    return pending, remove
+
+
 def _secrets_to_files(
     settings: dict[str, Any], etc: Path, sections: dict[str, dict[str, Any]]
 ) -> list[tuple[Path, str, int]]:
     """Move secrets out of the config sections into files to write; returns the files."""
     pending: list[tuple[Path, str, int]] = []
-    mqtt = dict(settings.get("mqtt", {}))
+    mqtt = sections.get("mqtt", dict(settings.get("mqtt", {})))
     if mqtt:
         if "password" in mqtt:
             pending.append((etc / "mqtt.password", str(mqtt.pop("password")) + "\n", 0o600))
             mqtt["password_file"] = "/etc/occur/mqtt.password"  # noqa: S105 - a path, not a password
-        if not (etc / "command.key").exists():
+        given = mqtt.pop("command_key", None)
+        if given is not None:
+            if not isinstance(given, str) or not _HEX_KEY.fullmatch(given):
+                raise InvalidInputError("[mqtt] command_key must be 64 hex characters (a 256-bit key)")
+            pending.append((etc / "command.key", given.lower() + "\n", 0o600))
+        elif not (etc / "command.key").exists():
             pending.append((etc / "command.key", secrets.token_hex(32) + "\n", 0o600))
         mqtt["command_key_file"] = "/etc/occur/command.key"
         sections["mqtt"] = mqtt
     backup = dict(settings.get("backup", {}))
     if "operator_public_key" in backup:
+        if not _HEX_KEY.fullmatch(str(backup["operator_public_key"])):
+            raise InvalidInputError("[backup] operator_public_key must be 64 hex characters (occur-ota backup-keygen)")
         pending.append((etc / "operator.pub", str(backup.pop("operator_public_key")) + "\n", 0o644))
         backup["operator_public_key_file"] = "/etc/occur/operator.pub"
     if "push_auth" in backup:
@@ -116,6 +152,57 @@ def _ota_root(
     return pending
 
 
+def _web(
+    settings: dict[str, Any], settings_file: Path, etc: Path, sections: dict[str, dict[str, Any]]
+) -> tuple[list[tuple[Path, str, int]], tuple[str, str] | None]:
+    """``[web]``: the console is turned on; an operator-supplied certificate and key (files on
+    the boot partition named by ``cert_file`` / ``key_file``) go to ``/etc/occur``; the first
+    admin (``admin_name`` / ``admin_password``) is returned to be created, never written as text.
+
+    Raises:
+        InvalidInputError: a half-given admin or certificate, or an unreadable certificate file.
+    """
+    web = {"enabled": True, **dict(settings.get("web", {}))}
+    name, password = web.pop("admin_name", None), web.pop("admin_password", None)
+    if (name is None) != (password is None):
+        raise InvalidInputError("[web] admin_name and admin_password go together")
+    pending = []
+    if ("cert_file" in web) != ("key_file" in web):
+        raise InvalidInputError("[web] cert_file and key_file go together")
+    if "cert_file" in web:
+        for key, target, mode in (("cert_file", "web-cert.pem", 0o644), ("key_file", "web-key.pem", 0o600)):
+            source = settings_file.parent / str(web[key])
+            try:
+                pending.append((etc / target, source.read_text(encoding="utf-8"), mode))
+            except (OSError, UnicodeDecodeError) as err:
+                raise InvalidInputError(f"[web] {key} {source}: {err}") from err
+            web[key] = f"/etc/occur/{target}"
+    sections["web"] = web
+    if name is not None:
+        from firmware.security.accounts import validate
+
+        validate(str(name), "admin", str(password))
+    return pending, (None if name is None else (str(name), str(password)))
+
+
+def _web_identity(data_dir: Path, device_id: str, admin: tuple[str, str] | None, supplied: bool) -> str:
+    """Make the console's certificate (unless the operator supplied one) and the first admin;
+    returns the certificate's fingerprint ('' when supplied)."""
+    from firmware.config import Paths
+    from firmware.security.accounts import create
+    from firmware.security.keys import make_tls_certificate
+    from firmware.store.store import Store
+
+    fingerprint = ""
+    if not supplied:
+        names = [device_id, f"{device_id}.local", "localhost", "127.0.0.1", "::1"]
+        fingerprint = make_tls_certificate(data_dir / "web" / "key.pem", data_dir / "web" / "cert.pem", names)
+    if admin is not None:
+        with Store.open(Paths(data_dir)) as store:
+            create(store, admin[0], "admin", admin[1], "provisioning")
+    return fingerprint
+
+
 def _install_units(root: Path, install_dir: Path) -> None:
     unit = (install_dir / "provisioning" / "occur.service").read_text().replace("@REPO@", str(install_dir))
     units = root / "etc/systemd/system"
@@ -141,13 +228,52 @@ def _retire_settings(settings_file: Path, settings: dict[str, Any]) -> None:
     settings_file.unlink()
 
 
-def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = False) -> ProvisionReport:
-    """Run first boot against ``root`` (``/`` on a device, a folder in tests).
+def _account(root: Path, user: str) -> tuple[int, int]:
+    """uid and gid of ``user`` in ``root``'s own ``/etc/passwd`` (the image's, not the host's).
 
     Raises:
-        InvalidInputError: already provisioned (without ``force``), or settings that would give an
-            invalid configuration (nothing is written then).
+        InvalidInputError: no such user there.
     """
+    try:
+        lines = (root / "etc/passwd").read_text().splitlines()
+    except OSError as err:
+        raise InvalidInputError(f"cannot read {root / 'etc/passwd'} to find the service user: {err}") from err
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == user:
+            return int(fields[2]), int(fields[3])
+    raise InvalidInputError(f"the service user {user!r} does not exist in {root / 'etc/passwd'}")
+
+
+def _hand_over(root: Path, user: str, etc: Path, data_dir: Path) -> None:
+    """The service user owns the data folder; ``/etc/occur`` stays root's, readable by the
+    user's group (0750, files 0640; public files 0644), so the door reads its settings and
+    secrets but cannot change them."""
+    uid, gid = _account(root, user)
+    for path in [data_dir, *data_dir.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
+    os.chown(etc, 0, gid)
+    etc.chmod(0o750)
+    for path in etc.iterdir():
+        os.chown(path, 0, gid)
+        path.chmod(0o644 if path.name in PUBLIC_FILES else 0o640)
+
+
+def provision(
+    settings_file: Path, root: Path, install_dir: Path, force: bool = False, user: str | None = None
+) -> ProvisionReport:
+    """Run first boot against ``root`` (``/`` on a device, a folder in tests).
+
+    Args:
+        user: the service user (``occur`` on an image) that gets the data folder and may read
+            ``/etc/occur``; None leaves every file owned by the caller.
+
+    Raises:
+        InvalidInputError: already provisioned (without ``force``), settings that would give an
+            invalid configuration, or an unknown ``user`` (nothing is written then).
+    """
+    if user is not None:
+        _account(root, user)
     data_dir, etc = root / "var/lib/occur", root / "etc/occur"
     marker = data_dir / ".provisioned"
     if marker.exists() and not force:
@@ -162,7 +288,12 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
     for name in PASSTHROUGH:
         if isinstance(settings.get(name), dict):
             sections[name] = dict(settings[name])
-    pending = _secrets_to_files(settings, etc, sections) + _ota_root(settings, settings_file, etc, sections)
+    tls, private_keys = _tls_files(sections.setdefault("mqtt", dict(settings.get("mqtt", {}))), settings_file, etc)
+    if not sections["mqtt"]:
+        del sections["mqtt"]
+    pending = tls + _secrets_to_files(settings, etc, sections) + _ota_root(settings, settings_file, etc, sections)
+    web_files, admin = _web(settings, settings_file, etc, sections)
+    pending += web_files
     text = _toml(sections, {"data_dir": "/var/lib/occur"})
     try:
         config_module.from_mapping(tomllib.loads(text), "provisioned occur.toml")
@@ -172,11 +303,18 @@ def provision(settings_file: Path, root: Path, install_dir: Path, force: bool = 
         write_private(path, content.encode(), mode)
     write_private(etc / "occur.toml", text.encode())
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys = Keys(data_dir / "keys")
+    keys = Keys(data_dir / "keys", create=True)
+    report.web_fingerprint = _web_identity(data_dir, device_id, admin, bool(web_files))
     _install_units(root, install_dir)
     _retire_settings(settings_file, settings)
+    for private in private_keys:
+        private.unlink(missing_ok=True)
     write_private(marker, json.dumps({"device_id": device_id, "public_key": keys.public_key_pem().decode()}).encode())
-    report.files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    if user is not None:
+        _hand_over(root, user, etc, data_dir)
+    written = [path for path, _, _ in pending] + [etc / "occur.toml", marker, root / "etc/systemd/system/occur.service"]
+    written += [p for p in (data_dir / "keys").iterdir() if p.is_file()]
+    report.files = sorted(str(p.relative_to(root)) for p in written)  # never a walk of '/' (it reaches /proc)
     return report
 
 

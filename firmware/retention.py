@@ -10,17 +10,20 @@ verifies. Each run that removes anything is itself logged in the secure log (cou
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from firmware.clock import unix_iso
 from firmware.config import Config
+from firmware.fileio import UnsafePathError, contained
 from firmware.security.securelog import SecureLog
 from firmware.snapshots import SnapshotStore
 from firmware.store.db import Connection
 from firmware.store.store import Store
 
+log = logging.getLogger(__name__)
 TABLES = (
     ("face_events", "timestamp", "face_events_days"),
     ("door_events", "timestamp", "door_events_days"),
@@ -78,17 +81,31 @@ def _secure_log(conn: Connection, days: float, now: float) -> int:
     return int(conn.changes())
 
 
-def run(store: Store, config: Config, log: SecureLog, now: float | None = None) -> RetentionReport:
+def _delete_pictures(config: Config, pictures: list[str]) -> int:
+    """Delete strangers' pictures whose rows went; returns how many paths were unsafe and left
+    alone (each checked here again, whatever checked it when it was stored)."""
+    unsafe = 0
+    for stored in pictures:
+        try:
+            path = contained(config.paths.root, "unknown_faces", stored)
+        except UnsafePathError as err:
+            log.warning("retention: not deleting a stranger's picture: %s", err)
+            unsafe += 1
+            continue
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+    return unsafe
+
+
+def run(store: Store, config: Config, secure: SecureLog, now: float | None = None) -> RetentionReport:
     """Apply every policy once."""
     now = time.time() if now is None else now
     removed, pictures = store.write(lambda conn: _rows(conn, config, now))
-    for relative in pictures:
-        with contextlib.suppress(FileNotFoundError):
-            (config.paths.root / relative).unlink()
+    removed["unsafe_paths_skipped"] = _delete_pictures(config, pictures)
     removed["secure_log"] = store.write(lambda conn: _secure_log(conn, config.retention.secure_log_days, now))
     snapshots = SnapshotStore(config.paths, config.snapshots, store.sealer)
     removed["snapshot_files"] = snapshots.cleanup() + snapshots.enforce_free_space()
     report = RetentionReport({k: v for k, v in removed.items() if v})
     if report.total:
-        store.write(lambda conn: log.append(conn, "retention", report.removed))
+        store.write(lambda conn: secure.append(conn, "retention", report.removed))
     return report

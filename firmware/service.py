@@ -4,13 +4,13 @@ Start order: door GPIO first (the relay is driven locked before anything else), 
 the vision models, the camera, the loop. Stop (SIGTERM, SIGINT, end of a replay with
 ``--until-end``) runs in reverse and always leaves the relay locked. Under systemd it sends
 READY=1 once the first frame can be read, then WATCHDOG=1 from the loop, so a hung loop is
-restarted. A status file (``run/status.json`` in the data folder) feeds ``occur status``.
+restarted. A status file (``run/status.json`` in the data folder) feeds ``occur status``; it is
+best effort, and once a second the storage files are checked (see :mod:`firmware.loop.upkeep`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -21,22 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import sdnotify
+from firmware import backup_schedule, sdnotify
 from firmware.clock import now_iso, unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import DatabaseCorruptError, OccurError
-from firmware.fileio import write_private
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.loop import records
 from firmware.loop.door_loop import Decision, DoorLoop
+from firmware.loop.upkeep import Upkeep
 from firmware.mqtt_bridge import MqttBridge
 from firmware.security.keys import KeyFileError
 from firmware.store import outbox
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
+from firmware.web.running import Latest, start_console
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 1.0
@@ -57,6 +58,7 @@ class RunReport:
     inference_s: float = 0.0  # inside the models' invoke() during the loop
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
     pin_factory: Any = None
+    unrecorded: dict[str, int] = field(default_factory=dict)  # what a full disk kept from being written
 
 
 class _Inputs:
@@ -113,7 +115,15 @@ class _Inputs:
 
 
 def status_doc(
-    config: Config, loop: DoorLoop, source: str, started: float, camera_ok: bool, door: DoorDevice, store: Store
+    config: Config,
+    loop: DoorLoop,
+    source: str,
+    started: float,
+    camera_ok: bool,
+    door: DoorDevice,
+    store: Store,
+    frames_skipped: int = 0,
+    mqtt: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The health document: ``run/status.json`` and the retained ``<prefix>/status``."""
     stats = loop.stats
@@ -132,13 +142,17 @@ def status_doc(
         "processing_ms": round(sum(frame_ms) / len(frame_ms), 1) if frame_ms else None,
         "last_frame_at": unix_iso(stats.last_frame_at) if stats.last_frame_at else None,
         "camera_ok": camera_ok,
+        "frames_skipped": frames_skipped,
         "door": door.state,
         "door_unlocked": door.unlocked,
         "uptime_s": round(time.time() - started, 1),
         "outbox_depth": _outbox_depth(store),
+        **(mqtt or {"mqtt_state": "off"}),
         "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
         "models": [e.name for e in loop.engine.embedders],
         "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
+        "not_recorded": dict(loop.unrecorded.totals),
+        **loop.recogniser.point().status_fields(),
     }
     return status
 
@@ -149,11 +163,6 @@ def _outbox_depth(store: Store) -> int | None:
             return outbox.depth(conn)
     except OccurError:
         return None
-
-
-def write_status(doc: dict[str, object], config: Config) -> None:
-    """Write ``run/status.json`` atomically."""
-    write_private(config.paths.root / "run" / "status.json", json.dumps(doc, indent=2).encode())
 
 
 def run(
@@ -196,24 +205,37 @@ def run(
             on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s", config),
             stop=stop,
         )
+        camera.on_skipped = lambda reason: _event(store, door, "frame_skipped", reason, config)
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
+        backups = backup_schedule.start_worker(config, store, stop)
+        stack.callback(backups.close)
+
         def status() -> dict[str, object]:
-            return status_doc(config, loop, spec, started, not camera.in_outage, door, store)
+            link = bridge.publisher.link.state.as_status() if bridge is not None else None
+            return {
+                **status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped, link),
+                "backup": backups.status(),
+            }
 
         bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
         if bridge is not None:
             bridge.start()
             stack.callback(bridge.stop)
             inputs.wake = bridge.wake
+        engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
         follower = _updates(config, store, loop, bridge, stop)
+        stack.callback(start_console(config, store, door, loop, status, bridge, engine_lock, latest))
+        upkeep = Upkeep(config, store, door, loop.unrecorded, loop.reserve)
         _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
-        stack.callback(lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames", config))
+        _announce_point(loop, store, door, config)
+        stack.callback(
+            lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames{upkeep.stop_note()}", config)
+        )
         sdnotify.notify("READY=1")
         last_status = last_retention = 0.0
-        pusher: threading.Thread | None = None
         loop_started = time.monotonic()
         inference_before = loop.inference_s()
         while not stop.is_set():
@@ -224,18 +246,22 @@ def run(
                 if until_end or camera.camera.name.startswith("replay:"):
                     break
                 continue
-            _report(loop.process(frame), frame.image, bridge, report, on_decision, t0)
+            with engine_lock:
+                decisions = loop.process(frame)
+            latest.image = frame.image
+            _report(decisions, frame.image, bridge, report, on_decision, t0)
             now = time.monotonic()
             inputs.tick(config.door.held_open_s)
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
-                follower.poll()
-                write_status(status(), config)
+                upkeep.check_health()
+                with engine_lock:
+                    follower.poll()
+                upkeep.space_returned(upkeep.status_file(status()))
                 sdnotify.notify("WATCHDOG=1")
             if now - last_retention >= RETENTION_EVERY_S:
                 last_retention = now
                 _retention(store, config)
-                pusher = _push_in_background(store, config, stop, pusher)
         sdnotify.notify("STOPPING=1")
         door.lock()
         stopped = True
@@ -244,13 +270,24 @@ def run(
             if until_end and not bridge.drain():
                 log.warning("mqtt: outbox not drained in %.0f s; it is sent later", config.mqtt.drain_timeout_s)
             bridge.publisher.publish_retained("status", status())
-        write_status({**status(), "stopped": stopped}, config)
+        upkeep.status_file({**status(), "stopped": stopped})
+        report.unrecorded = dict(loop.unrecorded.totals)
         report.frames = loop.stats.frames
         report.loop_s = time.monotonic() - loop_started
         report.inference_s = loop.inference_s() - inference_before
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _announce_point(loop: DoorLoop, store: Store, door: DoorDevice, config: Config) -> None:
+    """Say at start why the door names nobody, or what to know about its threshold, in the
+    system events (and so over MQTT) as well as the log."""
+    point = loop.recogniser.point()
+    if point.closed:
+        _event(store, door, "recognition_disabled", f"the door names nobody: {point.closed}", config)
+    for warning in point.warnings:
+        _event(store, door, "recognition_warning", warning, config)
 
 
 def _open_store(config: Config) -> tuple[Store, Path | None]:
@@ -281,25 +318,6 @@ def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | 
         bridge.handler.actions["update"] = update_command(config, store, bridge.ota_state)
     start_worker(config, store, stop, notify)
     return ModelFollower(config, store, loop, notify)
-
-
-def _push_in_background(
-    store: Store, config: Config, stop: threading.Event, running: threading.Thread | None
-) -> threading.Thread | None:
-    """Push sealed backups home without holding up the door (one push at a time)."""
-    if not config.backup.push_url or (running is not None and running.is_alive()):
-        return running
-    from firmware import backup_push
-
-    def work() -> None:
-        try:
-            backup_push.push(store, config, stop)
-        except (OccurError, OSError) as err:
-            log.error("backup push failed: %s", err)
-
-    thread = threading.Thread(target=work, name="backup-push", daemon=True)
-    thread.start()
-    return thread
 
 
 def _retention(store: Store, config: Config) -> None:

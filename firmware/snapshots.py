@@ -10,6 +10,7 @@ Retention runs two ways: by age (``keep_days``) and by a free-space floor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -116,6 +117,24 @@ class SnapshotStore:
         days = self.days()
         while days[:-1] and shutil.disk_usage(self.paths.root).free < floor:
             deleted += self._remove(days.pop(0))
+        return deleted
+
+    def reclaim(self, keep_free: int) -> int:
+        """Delete snapshot files, oldest first and today's too if need be, until ``keep_free``
+        bytes are free: called when the database cannot commit, because a decision's record
+        matters more than its picture. Returns files deleted."""
+        deleted = 0
+        with self._lock:
+            for day in self.days():
+                for path in sorted(p for p in day.rglob("*") if p.is_file()):
+                    if shutil.disk_usage(self.paths.root).free >= keep_free:
+                        return deleted
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                        deleted += 1
+                self._next = {k: v for k, v in self._next.items() if day not in k.parents}
+        if deleted:
+            log.warning("disk full: deleted %d snapshot files to make room for records", deleted)
         return deleted
 
     def organize(self) -> int:

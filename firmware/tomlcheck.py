@@ -4,7 +4,8 @@ Why not pydantic: it needs a compiled core on every target and adds import time 
 Pi Zero; the config is small and flat enough for a checker that walks dataclass fields. Field
 metadata drives the checks:
 
-- ``min`` / ``max``: inclusive numeric bounds;
+- ``min`` / ``max``: inclusive numeric bounds; a float must also be finite (TOML allows ``nan``
+  and ``inf``, and ``score >= nan`` is false: a NaN threshold would match every face);
 - ``pattern``: a regular expression a string must match in full;
 - ``help``: one line shown by ``occur check-config --explain`` and in errors.
 
@@ -15,6 +16,7 @@ them all.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -98,6 +100,9 @@ def _convert_scalar(hint: Any, value: object, key: str, meta: typing.Mapping[str
             problems.append((key, f"expected {'an integer' if hint is int else 'a number'}, got {_kind(value)}"))
             return _INVALID
         number: float = int(typing.cast(int, value)) if hint is int else float(typing.cast(float, value))
+        if not math.isfinite(number):
+            problems.append((key, f"{value} is not a finite number"))
+            return _INVALID
         if ("min" in meta and number < meta["min"]) or ("max" in meta and number > meta["max"]):
             problems.append((key, f"{number} is outside {meta.get('min', '-inf')}..{meta.get('max', 'inf')}"))
             return _INVALID

@@ -105,7 +105,7 @@ def write(path: Path, data: bytes) -> None:
 def build(recipe: Path, out: Path, cache: Path) -> list[Path]:
     """Build one recipe; returns the files it produced."""
     spec = tomllib.loads(recipe.read_text())
-    if "source" not in spec:  # a data file (fusion thresholds): shipped beside the models as JSON
+    if "source" not in spec:  # a data file (the door calibration, fusion.toml): shipped beside the models as JSON
         target = out / f"{recipe.stem}.json"
         out.mkdir(parents=True, exist_ok=True)
         write(target, json.dumps(spec, indent=2, sort_keys=True).encode())

@@ -27,19 +27,24 @@ from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder
 from firmware.vision.image import read_image_limited
 from firmware.vision.liveness.pad_model import PadModel, pad_manifests
+from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
+from firmware.vision.landmarks import LandmarkModel
 from firmware.vision.manifest import Manifest, load_manifests
 
 NOISE_CHIPS = 3
 
 
-def _chips(manifest: Manifest, embedder: Embedder, detector: FaceDetector, photos: list[Path]) -> np.ndarray:
+def _chips(
+    manifest: Manifest, embedder: Embedder, detector: FaceDetector, photos: list[Path], landmarks: LandmarkModel | None
+) -> np.ndarray:
     size = manifest.input_size
     chips = []
     for photo in photos:
         image = read_image_limited(photo)[0]
         for det in detector.detect(image)[:2]:
             try:
-                chip = embedder.chip(image, det)
+                mesh = landmarks.mesh(image, det).points if landmarks is not None and embedder.needs_mesh else None
+                chip = embedder.chip(image, det, mesh)
             except ValueError:
                 continue
             if chip.shape == (size, size, 3):
@@ -103,6 +108,7 @@ def make(
     if unknown or not models:
         raise ModelError(f"no manifest for {', '.join(unknown) or '(none)'} in {model_dir}")
     detector = FaceDetector.load(model_dir, "full_range", 1)
+    landmarks = LandmarkModel.load(model_dir) if (model_dir / LANDMARK_FILE).is_file() else None  # mesh-aligned chips
     sources: dict[str, Path] = {}
     tests: dict[str, bundle.SelfTest] = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -120,7 +126,7 @@ def make(
             if licence and (model_dir / licence).is_file():
                 sources[licence] = model_dir / licence
             embedder = Embedder.load(manifest, 1)
-            chips = _chips(manifest, embedder, detector, photos)
+            chips = _chips(manifest, embedder, detector, photos, landmarks)
             expected = np.stack([embedder.embed(c) for c in chips]).astype(np.float32)
             inputs_name, expected_name = f"selftest-{model}.inputs.npy", f"selftest-{model}.expected.npy"
             np.save(Path(scratch) / inputs_name, chips, allow_pickle=False)

@@ -70,6 +70,7 @@ def _decrypt_backup(archive: Path, key: Path, out: Path) -> None:
     from firmware.backup import open_archive
 
     members = open_archive(archive, bytes.fromhex(key.read_text().strip()))
+    members = {k: v for k, v in members.items() if not k.startswith("migration/")}  # a device key is never written out
     folder = out.with_name(out.name + ".files") if out.suffix == ".db" else out
     for name, data in members.items():
         target = out if out.suffix == ".db" and name == "occur.db" else folder / name

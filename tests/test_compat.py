@@ -68,7 +68,8 @@ def test_documented_examples(compat_env: Paths) -> None:
         {"event_type": "recognized", "confidence": math.nan},
         {"event_type": "recognized", "confidence": "0.9"},
         {"event_type": "recognized", "confidence": True},
-        {"event_type": "recognized", "user_id": 42},
+        {"event_type": "recognized", "user_id": 4.2},  # an int id is taken (the original's callers pass one)
+        {"event_type": "recognized", "user_id": True},
         {"event_type": "recognized", "user_id": "a\x00b"},
         {"event_type": "unknown", "image_path": "x" * 5000},
     ],

@@ -98,3 +98,42 @@ def test_broken_config_stops_any_command(tmp_path: Path, cli: Cli) -> None:
     result = cli("--config", str(bad), "events")
     assert result.status == 3
     assert result.err.startswith("occur: error:") and "storage.busy_timeout_ms" in result.err
+
+
+def _float_keys() -> list[str]:
+    """Every float setting of every section, as a dotted key."""
+    import dataclasses
+    import typing
+
+    keys = []
+    for section in dataclasses.fields(config.Config):
+        cls = typing.get_type_hints(config.Config)[section.name]
+        if not dataclasses.is_dataclass(cls):
+            continue
+        hints = typing.get_type_hints(cls)
+        keys += [f"{section.name}.{f.name}" for f in dataclasses.fields(cls) if hints[f.name] is float]
+    return keys
+
+
+FLOAT_KEYS = _float_keys()
+
+
+def test_there_are_float_settings_to_check() -> None:
+    assert {"vision.threshold", "vision.margin", "door.pulse_s", "loop.unknown_match"} <= set(FLOAT_KEYS)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_every_float_setting_refuses_nan_and_infinity_by_name(tmp_path: Path, key: str, value: str) -> None:
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, f"[{section}]\n{name} = {value}\n"), environ={})
+    assert [k for k, _ in info.value.problems] == [key]
+    assert "finite" in info.value.problems[0][1]
+
+
+def test_check_config_refuses_a_nan_threshold(tmp_path: Path, cli: Cli) -> None:
+    path = write(tmp_path, "[vision]\nthreshold = nan\nmargin = inf\n")
+    result = cli("check-config", str(path))
+    assert result.status == 3
+    assert "vision.threshold" in result.err and "vision.margin" in result.err and "finite" in result.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from firmware.config import Paths
+from firmware.demo_door import STRANGER_YAW_DEG
 from tests.conftest import Cli, query
 
 
@@ -47,7 +48,12 @@ def test_demo_without_labelled_photos_skips_only_that_part(cli: Cli, tmp_path: P
 def test_bench_loop_prints_its_figures(cli: Cli, tmp_path: Path) -> None:
     assert cli("demo", "--into", str(tmp_path / "demo"), "--faces", str(tmp_path / "none")).status == 0
     frames = tmp_path / "demo" / "door" / "demo_frames"
-    result = cli("bench", "loop", "--source", f"replay:{frames}", "--dir", str(tmp_path / "bench"), "--json")
+    config = tmp_path / "demo.toml"  # the demo's turn allowance: its stranger looks 39 degrees aside
+    config.write_text(f"[vision]\nmax_yaw_deg = {STRANGER_YAW_DEG}\n")
+    result = cli(
+        "--config", str(config), "bench", "loop", "--source", f"replay:{frames}", "--dir", str(tmp_path / "bench"),
+        "--json",
+    )  # fmt: skip
     assert result.status == 0, result.err
     import json
 

@@ -71,6 +71,7 @@ SDK_OWNERS = {
     "Jetson": {"firmware.hw.jetson_door"},
     "picamera2": {"firmware.hw.picamera2_camera"},
     "cryptography": {"firmware.security.keys"},
+    "tornado": {"firmware.web.http"},
 }
 
 
@@ -83,7 +84,7 @@ def test_vendor_sdks_have_one_adapter() -> None:
 
 
 LAYERS = {
-    "firmware.errors": 0, "firmware.stats": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.tomlcheck": 0, "firmware.domain": 0,
+    "firmware.errors": 0, "firmware.stats": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.restart_backoff": 1, "firmware.tomlcheck": 0, "firmware.domain": 0,
     "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
     "firmware.liveness_policy": 3, "firmware.padcapture": 5,
     "firmware.store": 2, "firmware.vision": 2,
@@ -91,8 +92,9 @@ LAYERS = {
     "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,
     "firmware.security.keys": 1,
     "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
-    "firmware.mqtt_bridge": 5, "firmware.retention": 5, "firmware.backup": 4, "firmware.backup_push": 5, "firmware.provision": 5, "firmware.ota": 5, "firmware.service": 6, "firmware.demo_door": 7, "firmware.demo_update": 7,
-    "firmware.cli": 8,
+    "firmware.mqtt_bridge": 5, "firmware.retention": 5, "firmware.backup": 4, "firmware.backup_push": 5, "firmware.backup_schedule": 5, "firmware.migration": 5, "firmware.provision": 5, "firmware.doctor": 5, "firmware.platform_packages": 0, "firmware.ota": 5, "firmware.actions": 5, "firmware.web": 6,
+    "firmware.service": 7, "firmware.demo_door": 8, "firmware.demo_update": 8,
+    "firmware.cli": 9,
 }  # fmt: skip
 
 

@@ -2,13 +2,16 @@
 
 This package is the only code that prints. Errors become one line, ``occur: error: ...``, and an
 exit status from :class:`~firmware.cli.common.ExitStatus`; ``--traceback`` (or ``OCCUR_DEBUG=1``)
-shows the stack instead.
+shows the stack instead. That holds for errors the firmware did not anticipate too (exit 1). Output
+cut short by its reader (``occur events --json | head``) ends quietly with status 141, as for any
+Unix tool stopped by SIGPIPE: the reader asked for no more, so nothing failed that needs a message.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +24,7 @@ from firmware.cli import (
     config_cmds,
     db_cmds,
     demo_cmd,
+    doctor_cmds,
     door_cmds,
     eval_cmds,
     events_cmds,
@@ -33,6 +37,7 @@ from firmware.cli import (
     run_cmds,
     snapshot_cmds,
     users_cmds,
+    web_cmds,
 )
 from firmware.cli.common import Context, ExitStatus
 from firmware.errors import (
@@ -73,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         demo_cmd,
         run_cmds,
+        web_cmds,
+        doctor_cmds,
         door_cmds,
         audit_cmds,
         provision_cmds,
@@ -110,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("occur: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
+    except BrokenPipeError as err:
+        if _reader_gone():
+            _silence_stdout()
+            return ExitStatus.OUTPUT_CLOSED
+        return _unexpected(err, debug)
     except OccurError as err:
         if debug:
             raise
@@ -118,3 +130,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             for key, message in err.problems:
                 print(f"  {key}: {message}", file=sys.stderr)
         return next(status for kind, status in _ERROR_STATUS if isinstance(err, kind))
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        return _unexpected(err, debug)
+
+
+def _unexpected(err: Exception, debug: bool) -> int:
+    """An error no handler anticipated: one line naming it (``--traceback`` for the stack)."""
+    if debug:
+        raise err
+    print(f"occur: error: {type(err).__name__}: {err} (run with --traceback for details)", file=sys.stderr)
+    return ExitStatus.ERROR
+
+
+def _reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has gone (``| head`` exited)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
+from firmware.errors import InvalidInputError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,7 +21,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(ls)
     ls.set_defaults(handler=audit_list)
     vf = asub.add_parser(
-        "verify", help="check the chain, every entry's seal and the signed checkpoints; exit 7 if not intact"
+        "verify",
+        help="check the chain, every seal, the signed checkpoints, the counter and the head file; exit 7 if not",
+    )
+    vf.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="also compare with a checkpoint kept off the device (the JSON published on <prefix>/audit)",
     )
     add_json_flag(vf)
     vf.set_defaults(handler=audit_verify)
@@ -51,21 +61,37 @@ def audit_list(ctx: Context, args: argparse.Namespace) -> int:
     return ExitStatus.SUCCESS
 
 
+CANNOT_PROVE = (
+    "this cannot prove that the log, its counter and its head file were not rewritten together by someone "
+    "holding this device's keys: compare with a checkpoint kept off the device (--checkpoint FILE)"
+)
+
+
 def audit_verify(ctx: Context, args: argparse.Namespace) -> int:
     """Verify; exit 7 naming the first problem."""
     from firmware.security.audit import secure_log
 
+    held = None
+    if args.checkpoint is not None:
+        try:
+            held = json.loads(args.checkpoint.read_text())
+        except (OSError, ValueError) as err:
+            raise InvalidInputError(f"{args.checkpoint}: not a readable checkpoint: {err}") from err
     with ctx.open_store() as store, store.reader() as conn:
         log = secure_log(ctx.config.paths, ctx.config.device.id)
         problems = log.verify(conn)
+        if held is not None:
+            problems += log.verify_held(conn, held)
         count = int(conn.execute("SELECT count(*) FROM secure_log").fetchone()[0])  # type: ignore[index]
     if ctx.json:
-        ctx.emit_json({"entries": count, "intact": not problems, "problems": problems})
+        ctx.emit_json({"entries": count, "intact": not problems, "problems": problems, "cannot_prove": CANNOT_PROVE})
     elif problems:
         for problem in problems:
             print(f"occur: audit: {problem}", file=ctx.stderr)
     else:
-        ctx.out(f"secure log intact: {count} entries, chain and checkpoints verified")
+        compared = f"; it holds the checkpoint given at entry {held['seq']}" if held is not None else ""
+        ctx.out(f"secure log intact: {count} entries, chain, checkpoints, counter and head file verified{compared}")
+        ctx.out(CANNOT_PROVE)
     return ExitStatus.CHECK_FAILED if problems else ExitStatus.SUCCESS
 
 

@@ -23,10 +23,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(pu)
     pu.set_defaults(handler=push)
 
-    r = bsub.add_parser("restore", help="replace the database and enrolment chips with an archive's (checked first)")
+    r = bsub.add_parser(
+        "restore",
+        help="replace the database and enrolment chips with an archive's or a migration export's (checked first)",
+    )
     r.add_argument("archive", type=Path)
     r.add_argument("--key", type=Path, required=True, metavar="FILE", help="the operator's X25519 private key (hex)")
+    r.add_argument(
+        "--allow-reenrolment",
+        action="store_true",
+        help="go on although the people named would no longer be recognised (they must enrol again)",
+    )
     r.set_defaults(handler=restore)
+    m = bsub.add_parser(
+        "migration-export",
+        help="move this door to new hardware: an archive sealed to the operator that carries the keys (not kept here)",
+    )
+    m.add_argument("out", type=Path, metavar="FILE", help="where to write it, outside the data folder")
+    add_json_flag(m)
+    m.set_defaults(handler=migration_export)
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
@@ -34,7 +49,7 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
     from firmware import backup
     from firmware.security.audit import audit
 
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         written = backup.create(store, ctx.config)
         audit(store, ctx.config.paths, "backup", {"files": [p.name for p in written]}, device_id=ctx.config.device.id)
     if ctx.json:
@@ -60,8 +75,9 @@ def list_(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def restore(ctx: Context, args: argparse.Namespace) -> int:
-    """Restore an archive; refuses while the door loop runs."""
-    from firmware import backup
+    """Restore an archive or a migration export; refuses while the door loop runs, and names
+    who would have to enrol again before changing anything."""
+    from firmware import migration
     from firmware.security.audit import audit
     from firmware.security.keys import IntegrityError
 
@@ -71,15 +87,56 @@ def restore(ctx: Context, args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         raise InvalidInputError(f"{args.key}: not a readable hex private key") from err
     try:
-        result = backup.restore(ctx.config.paths, args.archive, key)
-    except IntegrityError as err:
-        print(f"occur: error: backup refused, nothing was changed: {err}", file=ctx.stderr)
+        plan = migration.restore(ctx.config.paths, args.archive, key, args.allow_reenrolment)
+    except (IntegrityError, migration.ReenrolmentNeededError) as err:
+        print(f"occur: error: restore refused, nothing was changed: {err}", file=ctx.stderr)
         return ExitStatus.CHECK_FAILED
+    entry = {
+        "archive": args.archive.name,
+        "kind": plan.kind,
+        "from_device": plan.source_device,
+        "same_device": plan.same_device,
+        "files": plan.files,
+        "keys_carried_over": plan.keys_carried,
+        "must_enrol_again": [uid for uid, _ in plan.reenrol],
+        "secure_log_left_in_archive": plan.log_left_behind,
+        "old_head": plan.old_head,
+    }
+    kind = "device_migration" if plan.kind == "migration" else "restore"
     with ctx.open_store() as store:
+        audit(store, ctx.config.paths, kind, entry, device_id=ctx.config.device.id)
+    if plan.kind == "migration":
+        how = f"moved from device {plan.source_device or '?'}; every key re-sealed for this device"
+    elif plan.same_device:
+        how = f"{plan.keys_carried} user keys kept"
+    else:
+        how = f"made by another device; its secure log ({plan.log_left_behind} entries) stays in the archive"
+    ctx.out(f"restored {args.archive.name}: {plan.files} files, {plan.users} people; {how}")
+    if plan.reenrol:
+        ctx.out(f"these people must enrol again to be recognised: {plan.names()}")
+    return ExitStatus.SUCCESS
+
+
+def migration_export(ctx: Context, args: argparse.Namespace) -> int:
+    """Write the migration export where the operator asks (never into the backups folder)."""
+    from firmware import migration
+    from firmware.security.audit import audit
+
+    with ctx.open_store() as store:
+        result = migration.export(store, ctx.config, args.out)
+        note = "carries the user keys: erasures made here later do not reach it; restore it, then delete it"
         audit(
-            store, ctx.config.paths, "restore", {"archive": args.archive.name, **result}, device_id=ctx.config.device.id
+            store,
+            ctx.config.paths,
+            "migration_export",
+            {"file": args.out.name, "users": result["users"], "note": note},
+            device_id=ctx.config.device.id,
         )
-    ctx.out(f"restored {args.archive.name}: {result['files']} files, {result['keys_carried_over']} user keys kept")
+    if ctx.json:
+        ctx.emit_json(result)
+    else:
+        ctx.out(f"wrote {args.out}: {result['users']} people, sealed to the operator's key")
+        ctx.out(f"it {note}")
     return ExitStatus.SUCCESS
 
 

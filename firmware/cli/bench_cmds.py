@@ -1,4 +1,6 @@
-"""``occur bench db|import``, plus vision, match and calibrate from :mod:`bench_vision`.
+"""``occur bench db|import``, plus vision, match, loop and mqtt from :mod:`bench_vision`,
+commands from :mod:`bench_comms`, calibrate and openset from :mod:`bench_decide`, and pairs,
+gates and visits from :mod:`bench_frontend`.
 
 Benchmarks print figures; tests never assert timings.
 """
@@ -9,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from firmware.cli import bench_pad, bench_vision
+from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -34,6 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     bench_vision.register(bsub)
     bench_pad.register(bsub)
+    bench_comms.register(bsub)
+    bench_decide.register(bsub)
+    bench_frontend.register(bsub)
 
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``occur bench vision|match|calibrate``."""
+"""``occur bench vision|match|loop|mqtt``."""
 
 from __future__ import annotations
 
@@ -38,12 +38,6 @@ def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mq.add_argument("--dir", type=Path, help="scratch data folder (default: a new temporary one)")
     add_json_flag(mq)
     mq.set_defaults(handler=bench_mqtt)
-
-    c = bsub.add_parser("calibrate", help="fusion statistics and door thresholds from labelled photos")
-    c.add_argument("faces", type=Path, help="folder with one sub-folder of photos per person")
-    c.add_argument("--target-far", type=float, default=0.001)
-    add_json_flag(c)
-    c.set_defaults(handler=bench_calibrate)
 
 
 def _folder(path: Path | None) -> Path:
@@ -104,43 +98,6 @@ def bench_match(ctx: Context, args: argparse.Namespace) -> int:
             f"1:N fused search over {args.users} users x {result['models']} models: median "
             f"{result['median_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms; peak RSS {result['peak_rss_mib']:.0f} MiB"
         )
-    return ExitStatus.SUCCESS
-
-
-def bench_calibrate(ctx: Context, args: argparse.Namespace) -> int:
-    """Print per-model statistics and thresholds per model combination."""
-    from firmware.bench.calibrate import calibrate
-
-    if not args.faces.is_dir():
-        raise InvalidInputError(f"{args.faces} is not a folder")
-    report = calibrate(args.faces, ctx.config.vision, args.target_far)
-    if ctx.json:
-        ctx.emit_json(report)
-        return ExitStatus.SUCCESS
-    ctx.out(
-        f"{report.pairs_genuine} same-person / {report.pairs_impostor} different-person pairs; "
-        f"{len(report.missing)} photos without a face"
-    )
-    ctx.table(
-        ["model", "genuine mean", "genuine std", "impostor mean", "impostor std"],
-        [
-            (
-                m,
-                f"{s['genuine_mean']:.4f}",
-                f"{s['genuine_std']:.4f}",
-                f"{s['impostor_mean']:.4f}",
-                f"{s['impostor_std']:.4f}",
-            )
-            for m, s in report.models.items()
-        ],
-    )
-    ctx.table(
-        ["models", f"threshold (FAR<={args.target_far})", "accuracy", "FAR", "FRR"],
-        [
-            (k, v["threshold"], f"{v['accuracy']:.4f}", f"{v['far']:.4f}", f"{v['frr']:.4f}")
-            for k, v in report.combos.items()
-        ],
-    )
     return ExitStatus.SUCCESS
 
 

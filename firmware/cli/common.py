@@ -33,6 +33,7 @@ class ExitStatus(enum.IntEnum):
     NOT_FOUND = 6
     CHECK_FAILED = 7
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # the reader of stdout went away (| head): 128 + SIGPIPE, like any Unix tool
 
 
 @dataclass
@@ -44,8 +45,11 @@ class Context:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
-    def open_store(self, create: bool = True, during_rotation: bool = False) -> Store:
-        """Open the configured database (see :meth:`Store.open`).
+    def open_store(self, create: bool = False, during_rotation: bool = False) -> Store:
+        """Open the configured database (see :meth:`Store.open`). Only the commands that make
+        data pass ``create`` (``db migrate``, ``users add``, ``enroll``, ``db import-legacy``, the
+        update commands, ``web add-admin``/``add-account``); every other command needs an
+        existing database and never creates the data folder, wherever it is run from.
 
         Raises:
             StoreError: the data folder belongs to another user and we are not root: admin
@@ -100,6 +104,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def actor() -> str:
+    """Who acts, for the secure log: ``cli:<login name>`` of the person at the shell."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid {os.geteuid()}"
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

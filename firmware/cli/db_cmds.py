@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def migrate(ctx: Context, args: argparse.Namespace) -> int:
     """Create or migrate the database and report what was done."""
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         report = store.migration
     if ctx.json:
         ctx.emit_json(report)
@@ -103,15 +103,22 @@ def import_legacy(ctx: Context, args: argparse.Namespace) -> int:
         raise InvalidInputError(str(err)) from err
     from firmware.store import legacy  # hashlib/OpenSSL: loaded only for this command
 
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         report = legacy.import_legacy(store, face_events=args.face_events, main_db=args.main_db, naive_zone=zone)
+    status = ExitStatus.ERROR if report.refused else ExitStatus.SUCCESS
     if ctx.json:
         ctx.emit_json(report)
-        return ExitStatus.SUCCESS
-    rows = [(t.source_file, t.source_table, t.target_table, t.found, t.imported, t.already) for t in report.tables]
-    ctx.table(["file", "table", "into", "found", "imported", "already there"], rows)
-    ctx.out(f"imported {report.imported} rows, {report.already} were already imported")
-    return ExitStatus.SUCCESS
+        return status
+    rows = [
+        (t.source_file, t.source_table, t.target_table, t.found, t.imported, t.already, len(t.refused))
+        for t in report.tables
+    ]
+    ctx.table(["file", "table", "into", "found", "imported", "already there", "refused"], rows)
+    ctx.out(f"imported {report.imported} rows, {report.already} were already imported, {report.refused} refused")
+    for table in report.tables:
+        for refusal in table.refused:
+            print(f"occur: refused {table.source_table} row {refusal.rowid}: {refusal.reason}", file=ctx.stderr)
+    return status
 
 
 def recover_db(ctx: Context, args: argparse.Namespace) -> int:
@@ -124,7 +131,13 @@ def recover_db(ctx: Context, args: argparse.Namespace) -> int:
         return ExitStatus.SUCCESS
     ctx.out(f"damaged file kept as {result.damaged_copy}")
     ctx.table(
-        ["table", "rows recovered", "rows lost"], [(t, r, result.lost.get(t, 0)) for t, r in result.recovered.items()]
+        ["table", "rows recovered", "rows lost"],
+        [
+            (t, r, "unreadable" if t in result.unreadable else result.lost.get(t, 0))
+            for t, r in result.recovered.items()
+        ],
     )
+    for table in result.unreadable:
+        print(f"occur: table {table} could not be read at all: its rows are lost", file=ctx.stderr)
     ctx.out(f"new database: {result.database} (integrity ok)")
     return ExitStatus.SUCCESS

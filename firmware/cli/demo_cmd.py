@@ -30,6 +30,8 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
     """Run the demo and print what happened; exit 7 if the final checks fail."""
     from firmware import demo as demo_module
 
+    if args.into is not None:
+        demo_module.check_folder(args.into)
     folder = args.into or Path(tempfile.mkdtemp(prefix="occur-demo-"))
     report = demo_module.run(folder)
     ctx.out(f"OCCUR-CALL storage demo in {report.data_dir}")

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 from pathlib import Path
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
+from firmware.cli.common import Context, ExitStatus, actor, add_json_flag, parse_when
 from firmware.clock import now_iso
-from firmware.errors import NotFoundError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,47 +77,47 @@ def attendance_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def attendance_mark(ctx: Context, args: argparse.Namespace) -> int:
     """Add a manual record."""
-    from firmware.store.attendance import mark
+    from firmware.actions.attendance import mark_present
 
     when = parse_when(args.at, "--at") or now_iso()
     with ctx.open_store() as store:
         with store.reader() as conn:
             user_id = _user_id(conn, args.user)
         assert user_id is not None
-        row = store.write(lambda c: mark(c, user_id, when))
+        row = mark_present(store, ctx.config, user_id, when, actor())
     ctx.out(f"marked user {user_id} present at {when} (record {row}, status manual)")
     return ExitStatus.SUCCESS
 
 
 def attendance_correct(ctx: Context, args: argparse.Namespace) -> int:
     """Correct a record."""
-    from firmware.store.attendance import correct
+    from firmware.actions.attendance import correct_record
 
     when = parse_when(args.at, "--at")
     with ctx.open_store() as store:
         with store.reader() as conn:
             user_id = _user_id(conn, args.user)
-        row = store.write(lambda c: correct(c, args.id, now_iso(), user_id, when))
+        row = correct_record(store, ctx.config, args.id, user_id, when, actor())
     ctx.out(f"record {row.id}: user {row.user_id} ({row.name}) at {row.timestamp}, status {row.status}")
     return ExitStatus.SUCCESS
 
 
 def attendance_export(ctx: Context, args: argparse.Namespace) -> int:
     """Write CSV (header: id,timestamp,user_id,name,status,snapshot_path)."""
+    from firmware.actions.attendance import csv_text, exported
     from firmware.store.attendance import list_attendance
 
     since, until = parse_when(args.since, "--from"), parse_when(args.until, "--to")
-    with ctx.open_store() as store, store.reader() as conn:
-        rows = list_attendance(conn, since, until)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", "timestamp", "user_id", "name", "status", "snapshot_path"])
-    writer.writerows([r.id, r.timestamp, r.user_id, r.name, r.status, r.snapshot_path] for r in rows)
+    with ctx.open_store() as store:
+        with store.reader() as conn:
+            rows = list_attendance(conn, since, until)
+        exported(store, ctx.config, len(rows), since, until, actor())
+    text = csv_text(rows)
     if args.csv:
-        args.csv.write_text(buffer.getvalue(), encoding="utf-8")
+        args.csv.write_text(text, encoding="utf-8")
         ctx.out(f"wrote {len(rows)} records to {args.csv}")
     else:
-        ctx.stdout.write(buffer.getvalue())
+        ctx.stdout.write(text)
     return ExitStatus.SUCCESS
 
 
@@ -143,25 +139,13 @@ def unknown_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def unknown_promote(ctx: Context, args: argparse.Namespace) -> int:
     """Enrol the stranger's kept picture as a new user, then forget the stranger."""
-    from firmware.cli.face_cmds import record_consent, require_consent
-    from firmware.recognition.enrol import enrol
-    from firmware.store.door_records import forget_unknown, list_unknown
+    from firmware.actions.strangers import promote
     from firmware.vision.engine import FaceEngine
 
-    consent = require_consent(ctx, args.consent_by)
     engine = FaceEngine.load(ctx.config.active_vision().for_photos())
     with ctx.open_store() as store:
-        with store.reader() as conn:
-            found = [u for u in list_unknown(conn, 1_000_000) if u.id == args.id]
-        if not found or not found[0].snapshot_path:
-            raise NotFoundError(f"no stranger {args.id} with a kept picture")
-        from firmware.vision.image import decode_image
-
-        kept = found[0].snapshot_path
-        image = decode_image(store.sealer.open_picture("unknown", (ctx.config.paths.root / kept).read_bytes()), kept)
-        report = enrol(store, engine, args.name, [(kept, image)], args.email, args.role)
-        record_consent(ctx, store, report.user_id, consent)
-        details = json.dumps({"unknown_id": args.id, "user_id": report.user_id, "picture": found[0].snapshot_path})
-        store.write(lambda c: forget_unknown(c, args.id, now_iso(), details))
+        report = promote(store, ctx.config, engine, args.id, args.name, actor(), args.role, args.email, args.consent_by)
     ctx.out(f"stranger {args.id} enrolled as user {report.user_id} ({report.name})")
+    for warning in report.warnings:
+        ctx.stderr.write(f"warning: {warning}\n")
     return ExitStatus.SUCCESS

@@ -79,7 +79,7 @@ def eval_pairs(ctx: Context, args: argparse.Namespace) -> int:
             row.update(
                 distance=round(score, 4),
                 distances={k: round(v, 4) for k, v in per_model.items()},
-                decision="same" if score < fusion.threshold else "different",
+                decision="same" if fusion.accepts(score) else "different",
             )
         results.append(row)
     summary = _summary(results, fusion.threshold, args.target_far, rates, threshold_at_far)

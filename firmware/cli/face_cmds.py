@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.cli.common import Context, ExitStatus, actor, add_json_flag
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Each photo must hold exactly one usable face; others are rejected "
         "with the reason and nothing from them is stored.",
     )
-    e.add_argument("name", help="the person's name (an existing name adds samples to that user)")
+    e.add_argument(
+        "name",
+        help="the person's name (an existing name, any case, adds samples to that user) or an existing user's id",
+    )
     e.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     e.add_argument("--email")
     e.add_argument("--role", help="role used by the door's access policy (e.g. staff, visitor)")
@@ -49,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_flag(r)
     r.set_defaults(handler=reembed)
 
-    m = sub.add_parser("embed", help="save the largest face's embedding of each photo to an .npz file")
+    m = sub.add_parser("embed", help="save the main face's embedding of each photo to an .npz file")
     m.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     m.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
     m.add_argument("--model", default="dlib", help="embedding model (default dlib)")
@@ -67,26 +70,36 @@ def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = T
 
 
 def enroll(ctx: Context, args: argparse.Namespace) -> int:
-    """Enrol; exit 0 when every image was accepted, 1 when some were rejected."""
-    from firmware.recognition.enrol import enrol
+    """Enrol; exit 0 when every image was accepted, 1 when some were rejected, 2 when none was
+    usable (each photo's reason is printed in every case)."""
+    from firmware.actions.people import enrol_person
+    from firmware.errors import InvalidInputError
+    from firmware.recognition.enrol import NothingEnrolledError
 
     engine = _engine(ctx)
-    from firmware.security.audit import audit
-
-    consent = require_consent(ctx, args.consent_by)
-    with ctx.open_store() as store:
-        report = enrol(store, engine, args.name, list(args.images), args.email, args.role)
-        record_consent(ctx, store, report.user_id, consent)
-        data = {"samples": report.sample_ids, "rejected": len(report.rejected), "created": report.created}
-        audit(store, ctx.config.paths, "enrolment", data, report.user_id, ctx.config.device.id)
+    with ctx.open_store(create=True) as store:
+        try:
+            report = enrol_person(
+                store, ctx.config, engine, args.name, list(args.images), actor(), args.email, args.role, args.consent_by
+            )
+        except NothingEnrolledError as err:
+            _rejections(ctx, err.rejected)
+            raise InvalidInputError(err.summary) from err
     if ctx.json:
         ctx.emit_json(report)
     else:
         verb = "created" if report.created else "added to"
         ctx.out(f"{verb} user {report.user_id} ({report.name}): {len(report.accepted)} sample(s) enrolled")
-        for path, reasons in report.rejected.items():
-            print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
+        _rejections(ctx, report.rejected)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=ctx.stderr)
     return ExitStatus.ERROR if report.rejected else ExitStatus.SUCCESS
+
+
+def _rejections(ctx: Context, rejected: dict[str, list[str]]) -> None:
+    """One stderr line per rejected photo, with its reasons."""
+    for path, reasons in rejected.items():
+        print(f"rejected {path}: {'; '.join(reasons)}", file=ctx.stderr)
 
 
 def _box(box: tuple[float, ...], factor: float) -> list[int]:
@@ -136,9 +149,12 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
                 for f in found
             ]
             results.append({"image": str(path), "faces": faces})
+        point = recogniser.point()
     if ctx.json:
-        ctx.emit_json({"threshold": engine.fusion.threshold, "images": results})
+        ctx.emit_json({"threshold": point.threshold, "door": point.status_fields(), "images": results})
     else:
+        if point.closed:
+            print(f"occur: the door names nobody: {point.closed}", file=ctx.stderr)
         rows: list[tuple[Any, ...]] = []
         for r in results:
             if "error" in r:
@@ -152,12 +168,13 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
                     f["decision"],
                     f["score"],
                     f["margin"],
+                    "; ".join(f["quality"]) or None,
                 )
                 for f in r["faces"]
             )
             if not r["faces"] and "error" not in r:
-                rows.append((r["image"], "no face", None, None, None, None, None))
-        ctx.table(["image", "box", "det", "user", "decision", "score", "margin"], rows)
+                rows.append((r["image"], "no face", None, None, None, None, None, None))
+        ctx.table(["image", "box", "det", "user", "decision", "score", "margin", "reason"], rows)
     return ExitStatus.ERROR if failed else ExitStatus.SUCCESS
 
 
@@ -238,33 +255,3 @@ def reembed(ctx: Context, args: argparse.Namespace) -> int:
         for sample, reason in report.failed.items():
             print(f"sample {sample}: {reason}", file=ctx.stderr)
     return ExitStatus.ERROR if report.failed else ExitStatus.SUCCESS
-
-
-def require_consent(ctx: Context, given_by: str | None) -> str | None:
-    """Who recorded consent; refuses (before anything is stored) when it is required and missing."""
-    from firmware.errors import InvalidInputError
-
-    if ctx.config.privacy.consent == "required" and not (given_by and given_by.strip()):
-        raise InvalidInputError(
-            "consent is required for biometric enrolment: pass --consent-by WHO (or set "
-            '[privacy] consent = "collected_elsewhere" if the site records it)'
-        )
-    return given_by.strip() if given_by else None
-
-
-def record_consent(ctx: Context, store: Any, user_id: int | None, given_by: str | None) -> None:
-    """Store the consent record and log it."""
-    from firmware.clock import now_iso
-    from firmware.security.audit import audit
-
-    if user_id is None:
-        return
-    version = ctx.config.privacy.consent_text_version
-    who = given_by or "collected elsewhere"
-    store.write(
-        lambda c: c.execute(
-            "INSERT INTO consents (user_id, given_by, text_version, recorded_at) VALUES (?, ?, ?, ?)",
-            (user_id, who, version, now_iso()),
-        )
-    )
-    audit(store, ctx.config.paths, "consent", {"given_by": who, "text_version": version}, user_id, ctx.config.device.id)

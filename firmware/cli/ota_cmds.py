@@ -50,7 +50,7 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
     """Install the channel's bundle; the running door switches to it within seconds."""
     from firmware.ota.install import Installer
 
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         _show(ctx, Installer(ctx.config, store).apply())
     return ExitStatus.SUCCESS
 
@@ -59,7 +59,7 @@ def rollback(ctx: Context, args: argparse.Namespace) -> int:
     """Switch back to the previous release."""
     from firmware.ota.install import Installer
 
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         _show(ctx, Installer(ctx.config, store).rollback())
     return ExitStatus.SUCCESS
 

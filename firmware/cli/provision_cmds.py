@@ -14,6 +14,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("settings", type=Path, help="the settings file on the boot partition")
     p.add_argument("--root", type=Path, default=Path("/"), help="root folder to provision (default /)")
     p.add_argument("--force", action="store_true", help="provision again")
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="the service user (occur on an image): owns the data folder, may read /etc/occur (default: no change)",
+    )
     p.set_defaults(handler=provision)
 
 
@@ -22,6 +27,8 @@ def provision(ctx: Context, args: argparse.Namespace) -> int:
     from firmware import provision as provisioning
 
     install_dir = Path(__file__).resolve().parents[2]
-    report = provisioning.provision(args.settings, args.root, install_dir, args.force)
+    report = provisioning.provision(args.settings, args.root, install_dir, args.force, args.user)
     ctx.out(f"provisioned device {report.device_id}: {len(report.files)} files written under {args.root}")
+    if report.web_fingerprint:
+        ctx.out(f"web console certificate SHA-256: {report.web_fingerprint}")
     return ExitStatus.SUCCESS

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     r.add_argument("--until-end", action="store_true", help="stop when a replay source ends")
     r.add_argument("--quiet", action="store_true", help="do not print each decision")
+    r.add_argument(
+        "--no-backoff", action="store_true", help="start at once even after repeated quick failures (see README)"
+    )
     r.set_defaults(handler=run)
 
     s = sub.add_parser("status", help="is the door running: fps, last frame, decisions, disk, database")
@@ -49,6 +52,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if not args.no_backoff and _wait_after_failures(ctx, stop):
+            return ExitStatus.INTERRUPTED
         report = service.run(
             ctx.config,
             args.source,
@@ -68,6 +73,21 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     return ExitStatus.SUCCESS
 
 
+def _wait_after_failures(ctx: Context, stop: threading.Event) -> bool:
+    """The restart back-off (firmware.restart_backoff); True when stopped while waiting."""
+    import time
+
+    from firmware import restart_backoff
+
+    run_dir = ctx.config.paths.root / "run"
+    if not ctx.config.paths.root.is_dir():
+        return False
+    wait = restart_backoff.before_start(run_dir, time.time())
+    if wait:
+        ctx.out(f"waiting {wait:.0f} s before starting: the last runs failed quickly (restart back-off)")
+    return stop.wait(wait) if wait else False
+
+
 def status(ctx: Context, args: argparse.Namespace) -> int:
     """Print the running loop's status; exit 1 when it is not running."""
     paths = ctx.config.paths
@@ -81,6 +101,8 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
             datetime.now().astimezone().timestamp() - datetime.fromisoformat(doc["last_frame_at"]).timestamp(), 1
         )
     doc["running"] = running
+    if not running and doc.get("mqtt_state") not in (None, "off"):
+        doc["mqtt_state"] = f"{doc['mqtt_state']} (when the door last ran)"
     doc["disk_free_mb"] = shutil.disk_usage(paths.root if paths.root.exists() else ".").free // 2**20
     doc["database_mb"] = round(paths.database.stat().st_size / 2**20, 2) if paths.database.exists() else None
     if paths.database.exists() and not running:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from firmware.cli.common import Context, ExitStatus, add_json_flag
+from firmware.cli.common import Context, ExitStatus, actor, add_json_flag
 from firmware.store import users
 
 
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def add(ctx: Context, args: argparse.Namespace) -> int:
     """Add a user and print its id."""
     users.validate_user(args.name, args.email, args.role)
-    with ctx.open_store() as store:
+    with ctx.open_store(create=True) as store:
         user_id = store.write(lambda c: users.add_user(c, args.name, args.email, args.role))
         with store.reader() as conn:
             user = users.find_user(conn, user_id)
@@ -69,11 +69,12 @@ def list_(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json([{**dataclasses.asdict(u), "encodings": counts.get(u.id, {})} for u in rows])
     else:
         ctx.table(
-            ["id", "name", "email", "role", "created_at", "encodings", "legacy encoding"],
+            ["id", "name", "active", "email", "role", "created_at", "encodings", "legacy encoding"],
             [
                 (
                     u.id,
                     u.name,
+                    "yes" if u.active else "no",
                     u.email,
                     u.role,
                     u.created_at,
@@ -113,30 +114,22 @@ def remove(ctx: Context, args: argparse.Namespace) -> int:
 
 def set_active(ctx: Context, args: argparse.Namespace) -> int:
     """Enable or disable a user."""
-    from firmware.clock import now_iso
-    from firmware.store.door_records import set_user_active
+    from firmware.actions.people import set_active as change
 
     with ctx.open_store() as store:
         with store.reader() as conn:
-            user = users.find_user(conn, args.user)
-        store.write(lambda c: set_user_active(c, user.id, args.active, now_iso()))
+            user_id = users.find_user(conn, args.user).id
+        user = change(store, ctx.config, user_id, args.active, actor())
     ctx.out(f"user {user.id} ({user.name}) {'enabled' if args.active else 'disabled'}")
     return ExitStatus.SUCCESS
 
 
 def forget(ctx: Context, args: argparse.Namespace) -> int:
     """Erase a user and print the receipt (also kept in the secure log)."""
-    from firmware.recognition.forget import forget as erase
-    from firmware.security.audit import audit
+    from firmware.actions.people import forget_person
 
     with ctx.open_store() as store:
-        receipt = erase(store, ctx.config.paths, args.user)
-        from firmware.backup import forget_keys_in_local_copies
-
-        forget_keys_in_local_copies(ctx.config.paths, receipt.user_id)
-        seq = audit(
-            store, ctx.config.paths, "erasure", dataclasses.asdict(receipt), receipt.pseudonym, ctx.config.device.id
-        )
+        receipt, seq = forget_person(store, ctx.config, args.user, actor())
     if ctx.json:
         ctx.emit_json({**dataclasses.asdict(receipt), "secure_log_entry": seq})
     else:

@@ -1,9 +1,14 @@
 """Home Assistant MQTT device discovery (one retained message per device).
 
 Topic ``<discovery prefix>/device/<device id>/config``; payload with the device block (``dev``),
-the origin (``o``), availability, and the components (``cmps``): the door lock, an event entity
-for door events, binary sensors for the door contact and tamper, sensors for the last person, the
-frame rate and the outbox depth. Home Assistant re-reads it when it restarts
+the origin (``o``), availability, and the components (``cmps``): the lock state (a binary sensor),
+an event entity for door events, binary sensors for the door contact and tamper, sensors for the
+last person, the frame rate and the outbox depth.
+
+There is no MQTT lock entity: Home Assistant cannot sign the door's MQTT commands (HMAC with a
+nonce and a time), so a lock there could only send commands the door refuses. Home Assistant
+opens the door through the web console's REST API with an ``unlock`` token (``rest_command``;
+see the README, "Home Assistant"). Home Assistant re-reads it when it restarts
 (``homeassistant/status`` = ``online``), so the publisher sends it again then.
 """
 
@@ -37,14 +42,13 @@ def payload(device_id: str, device_name: str, prefix: str) -> dict[str, Any]:
         "qos": 1,
         "cmps": {
             "door": {
-                "p": "lock",
+                "p": "binary_sensor",
                 "uniq_id": f"{uid}_door",
-                "name": "Door",
+                "name": "Door lock",
+                "dev_cla": "lock",
                 "stat_t": f"{prefix}/door/state",
-                "stat_locked": "locked",
-                "stat_unlocked": "unlocked",
-                "cmd_t": f"{prefix}/cmd/unlock",
-                "opt": False,
+                "pl_on": "unlocked",
+                "pl_off": "locked",
             },
             "door_event": {
                 "p": "event",

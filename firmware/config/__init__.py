@@ -34,6 +34,7 @@ from firmware.config.sections import (
     StorageConfig,
     VisionConfig,
 )
+from firmware.config.web import WebConfig
 from firmware.errors import ConfigError
 from firmware.tomlcheck import Problems, build
 
@@ -58,6 +59,7 @@ __all__ = [
     "SnapshotConfig",
     "StorageConfig",
     "VisionConfig",
+    "WebConfig",
     "from_mapping",
     "load",
 ]
@@ -82,6 +84,7 @@ class Config:
     backup: BackupConfig = field(default_factory=BackupConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
     liveness: LivenessConfig = field(default_factory=LivenessConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def paths(self) -> Paths:

@@ -47,7 +47,19 @@ class VisionConfig:
     models: tuple[str, ...] = _f(("sface", "dlib"), "embedding models, fused; one name = low-CPU mode")
     threads: int = _f(2, "CPU threads per model", min=1, max=16)
     threshold: float = _f(
-        0.0, "fused door threshold (0 = the calibrated one shipped with the models)", min=0.0, max=10.0
+        0.0,
+        "fixed fused door threshold, instead of the calibrated one (0 = derived)",
+        min=0.0,
+        max=10.0,
+    )
+    stranger_accept_rate: float = _f(
+        0.001,
+        "share of stranger visits the door may name as someone; the threshold follows the gallery size",
+        min=1e-6,
+        max=0.1,
+    )
+    min_people: int = _f(
+        2, "fewest enrolled people the door names anyone from (the margin rule needs a second-best)", min=1, max=1000
     )
     margin: float = _f(0.05, "least fused-score gap between the best and second-best user", min=0.0, max=10.0)
     mirror: bool = _f(False, "also embed the mirrored face and average (about 2x CPU)")
@@ -55,9 +67,8 @@ class VisionConfig:
     min_score: float = _f(0.6, "lowest detector score accepted", min=0.0, max=1.0)
     min_sharpness: float = _f(40.0, "lowest Laplacian variance of the aligned eyes-to-mouth region accepted", min=0.0)
     max_roll_deg: float = _f(30.0, "largest head tilt accepted, degrees", min=0.0, max=90.0)
-    max_yaw: float = _f(
-        0.45, "largest nose offset from the eyes' midpoint over half the eye distance", min=0.0, max=1.0
-    )
+    max_yaw_deg: float = _f(35.0, "largest head turn accepted, degrees (face mesh geometry)", min=0.0, max=90.0)
+    max_pitch_deg: float = _f(35.0, "largest head tilt up or down accepted, degrees", min=0.0, max=90.0)
 
     def for_photos(self) -> VisionConfig:
         """The same settings with the photo detector: enrolment photos, identify, eval-pairs."""
@@ -82,6 +93,9 @@ class DoorConfig:
     gpio: Literal["gpiozero", "jetson"] = _f(
         "gpiozero", "GPIO library: gpiozero (Raspberry Pi, BCM pins) or jetson (Jetson.GPIO, BOARD pins)"
     )
+    pin_factory: Literal["lgpio", "rpigpio", "pigpio", "native"] = _f(
+        "lgpio", "gpiozero pin library: lgpio (Raspberry Pi 4 and 5, Raspberry Pi OS's python3-lgpio) or another"
+    )
     relay_pin: int = _f(17, "door relay output pin", min=0, max=40)
     relay_active_high: bool = _f(True, "relay energises (unlocks) on a high level")
     pulse_s: float = _f(3.0, "how long the door stays unlocked on a grant, s", min=0.2, max=30.0)
@@ -100,7 +114,7 @@ class DoorConfig:
 class LoopConfig:
     """How frames become decisions."""
 
-    agree_frames: int = _f(3, "agreeing frames needed for a decision", min=1, max=100)
+    agree_frames: int = _f(3, "good frames a visit combines into its one decision", min=1, max=100)
     max_gap_frames: int = _f(5, "frames without the face before a visit ends", min=1, max=1000)
     cooldown_s: float = _f(10.0, "a decided person is not recorded again within this time, s", min=0.0, max=86400.0)
     unknown_match: float = _f(0.45, "fused score under which a stranger counts as one seen before", min=0.0, max=5.0)
@@ -122,7 +136,9 @@ class MqttConfig:
 
     host: str = _f("", "broker host name or address ('' = run without a broker)")
     port: int = _f(1883, "broker port (8883 is the usual TLS port)", min=1, max=65535)
-    topic_prefix: str = _f("", "topic prefix ('' = occur/<device id>)", pattern=r"[^#+\x00]{0,200}")
+    topic_prefix: str = _f(
+        "", "topic prefix ('' = occur/<device id>); no wildcards, NUL or leading $", pattern=r"(?!\$)[^#+\x00]{0,200}"
+    )
     client_id: str = _f("", "MQTT client id ('' = occur-<device id>)")
     protocol: Literal["5", "3.1.1"] = _f("5", "MQTT protocol version")
     username: str = _f("", "user name ('' = none)")
@@ -139,7 +155,11 @@ class MqttConfig:
     command_key_file: str = _f("", "HMAC-SHA256 key for commands ('' = commands are refused)")
     command_max_age_s: float = _f(30.0, "commands older or newer than this are refused, s", min=1.0, max=3600.0)
     discovery: bool = _f(True, "publish Home Assistant device discovery")
-    discovery_prefix: str = _f("homeassistant", "Home Assistant discovery prefix")
+    discovery_prefix: str = _f(
+        "homeassistant",
+        "Home Assistant discovery prefix; no wildcards, NUL or leading $",
+        pattern=r"(?!\$)[^#+\x00]{1,200}",
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +189,9 @@ class BackupConfig:
     """Backups: sealed to the operator's key for off-device copies, plus a local copy for repairs."""
 
     operator_public_key_file: str = _f("", "operator's X25519 public key (64 hex characters); '' = local copies only")
+    interval_h: float = _f(
+        24.0, "occur run makes a backup this often, hours, then pushes it (0 = on demand only)", min=0.0, max=8760.0
+    )
     keep_daily: int = _f(7, "daily backups kept", min=1, max=365)
     keep_weekly: int = _f(4, "weekly backups kept beyond the daily ones", min=0, max=520)
     push_url: str = _f("", "HTTP(S) URL the sealed archives are PUT under ('' = no push); the file name is appended")
@@ -190,7 +213,12 @@ class OtaConfig:
     channel: str = _f("stable", "release channel the device follows", pattern=r"[a-z0-9][a-z0-9._-]{0,31}")
     check_interval_s: float = _f(21600.0, "seconds between checks by the running door (0 = only on demand)", min=0.0)
     auto_apply: bool = _f(True, "install a newer verified bundle as soon as a check finds it")
-    download_timeout_s: float = _f(60.0, "socket timeout of one download request, s", min=1.0, max=3600.0)
+    download_timeout_s: float = _f(
+        60.0, "deadline for each metadata file, and the longest wait for data in any download, s", min=1.0, max=3600.0
+    )
+    bundle_timeout_s: float = _f(
+        1800.0, "deadline for the bundle download; an unfinished one resumes at the next check, s", min=1.0, max=86400.0
+    )
     selftest_timeout_s: float = _f(120.0, "limit for the self-test process, s", min=5.0, max=3600.0)
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from firmware.config import CameraConfig
-from firmware.errors import CameraError, InvalidInputError
+from firmware.errors import CameraError, FrameError, InvalidInputError
 from firmware.vision.image import Image
 
 
@@ -25,6 +27,17 @@ class Frame:
     index: int
 
 
+def checked_frame(image: object, source: str) -> Image:
+    """``image`` as an 8-bit BGR frame, or FrameError when a backend delivered something else
+    (empty, grey, another depth): that frame is skipped, the camera is not reopened."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] < 3 or not image.size:
+        shape = getattr(image, "shape", None)
+        raise FrameError(f"{source}: unusable frame (shape {shape}, need height x width x 3)")
+    if image.dtype != np.uint8:
+        raise FrameError(f"{source}: unusable frame (pixel type {image.dtype}, need 8-bit)")
+    return np.ascontiguousarray(image[:, :, :3])
+
+
 class Camera(Protocol):
     """What the loop needs from a camera backend."""
 
@@ -34,7 +47,8 @@ class Camera(Protocol):
         """Start capturing. Raises CameraError."""
 
     def read(self) -> Frame | None:
-        """The next frame; None at the end of a finite source (replay). Raises CameraError."""
+        """The next frame; None at the end of a finite source (replay). Raises CameraError, or
+        FrameError for one unusable frame."""
 
     def close(self) -> None:
         """Stop capturing; safe to call twice."""

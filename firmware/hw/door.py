@@ -58,6 +58,32 @@ class DoorDevice(Protocol):
         """Lock and release the pins."""
 
 
+FACTORIES = {
+    "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory", "apt install python3-lgpio"),
+    "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory", "apt install python3-rpi-lgpio"),
+    "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory", "apt install python3-pigpio and run pigpiod"),
+    "native": ("gpiozero.pins.native", "NativeFactory", "no Raspberry Pi 5 support"),
+}
+
+
+def make_pin_factory(name: str) -> Any:
+    """The named gpiozero pin factory, never a silent fallback to another (gpiozero's default
+    would drop to its native driver, which cannot drive a Raspberry Pi 5).
+
+    Raises:
+        HardwareError: the library is missing or this is not a Raspberry Pi it knows.
+    """
+    import importlib
+
+    module_name, class_name, hint = FACTORIES[name]
+    try:
+        factory = getattr(importlib.import_module(module_name), class_name)()
+    except Exception as err:
+        raise HardwareError(f"GPIO pin factory {name} is unavailable ({hint}): {err}") from err
+    log.info("door GPIO through gpiozero's %s", class_name)
+    return factory
+
+
 def mock_factory() -> Any:
     """gpiozero's MockFactory (pins that record their state history), for tests and the demo."""
     from gpiozero.pins.mock import MockFactory
@@ -77,16 +103,17 @@ class Door:
         self._devices: list[Any] = []
         self._state = ""
         on_input = on_input or (lambda _: None)
+        self.factory = pin_factory if pin_factory is not None else make_pin_factory(config.pin_factory)
         try:
             self.relay = DigitalOutputDevice(config.relay_pin, active_high=config.relay_active_high,
-                                             initial_value=False, pin_factory=pin_factory)  # fmt: skip
+                                             initial_value=False, pin_factory=self.factory)  # fmt: skip
             self._devices.append(self.relay)
-            self.green = LED(config.green_led_pin, pin_factory=pin_factory) if config.green_led_pin else None
-            self.red = LED(config.red_led_pin, pin_factory=pin_factory) if config.red_led_pin else None
+            self.green = LED(config.green_led_pin, pin_factory=self.factory) if config.green_led_pin else None
+            self.red = LED(config.red_led_pin, pin_factory=self.factory) if config.red_led_pin else None
             self._devices += [d for d in (self.green, self.red) if d is not None]
-            self.contact = self._button(Button, config.contact_pin, pin_factory)
-            self.exit_button = self._button(Button, config.exit_button_pin, pin_factory)
-            self.tamper = self._button(Button, config.tamper_pin, pin_factory)
+            self.contact = self._button(Button, config.contact_pin, self.factory)
+            self.exit_button = self._button(Button, config.exit_button_pin, self.factory)
+            self.tamper = self._button(Button, config.tamper_pin, self.factory)
         except Exception as err:
             self.close()
             raise HardwareError(f"door GPIO: {err}") from err

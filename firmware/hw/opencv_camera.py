@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame
+from firmware.hw.camera import Frame, checked_frame
 from firmware.vision.image import Image
 
 
@@ -57,9 +57,8 @@ class OpenCvCamera:
         ok, image = self._cap.read()
         if not ok or image is None:
             raise CameraError(f"{self.name}: no frame (camera unplugged or stream ended)")
-        frame = Frame(np.asarray(image, dtype=np.uint8), time.time(), self._index)
         self._index += 1
-        return frame
+        return Frame(checked_frame(image, self.name), time.time(), self._index - 1)
 
     def close(self) -> None:
         """Release the device."""

@@ -1,16 +1,15 @@
 """Raspberry Pi camera through picamera2 (libcamera). picamera2 ships with Raspberry Pi OS
-(``python3-picamera2``); it is imported only in :meth:`open`, so everything else works where it
-is absent. Not exercised by the tests: no machine here has the camera."""
+(``python3-picamera2``, an apt package the venv sees through :mod:`firmware.platform_packages`);
+it is imported only in :meth:`open`, so everything else works where it is absent. Tested with a
+stand-in system package: no machine here has the camera."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-import numpy as np
-
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame
+from firmware.hw.camera import Frame, checked_frame
 
 
 class Picamera2Camera:
@@ -49,9 +48,19 @@ class Picamera2Camera:
             image = self._camera.capture_array("main")
         except Exception as err:
             raise CameraError(f"picamera2: capture failed ({err})") from err
-        frame = Frame(np.ascontiguousarray(image[:, :, :3], dtype=np.uint8), time.time(), self._index)
         self._index += 1
-        return frame
+        return Frame(checked_frame(image, self.name), time.time(), self._index - 1)
+
+    def exposure(self) -> str | None:
+        """Exposure time and analogue gain libcamera chose (for ``occur doctor``); None when the
+        camera is not open or gives no metadata."""
+        if self._camera is None:
+            return None
+        try:
+            meta = self._camera.capture_metadata()
+            return f"exposure {int(meta['ExposureTime'])} us, gain {float(meta['AnalogueGain']):.2f}"
+        except Exception:  # noqa: BLE001 - a report, never a reason to fail
+            return None
 
     def close(self) -> None:
         """Stop the camera."""

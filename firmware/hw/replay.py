@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from firmware.errors import CameraError, ImageError
+from firmware.errors import CameraError, FrameError, ImageError
 from firmware.hw.camera import Frame
 from firmware.vision.image import read_image_limited
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pam", ".pfm"}
 NOMINAL_FPS = 15.0
 
 
@@ -45,7 +45,11 @@ class ReplayCamera:
         self._start = time.time()
 
     def read(self) -> Frame | None:
-        """The next frame, after waiting for its slot when paced; None at the end."""
+        """The next frame, after waiting for its slot when paced; None at the end.
+
+        Raises:
+            FrameError: this file does not decode; the next call reads the file after it.
+        """
         if self._video is not None:
             from firmware.hw.opencv_camera import VideoFile
 
@@ -59,7 +63,8 @@ class ReplayCamera:
             try:
                 image, _ = read_image_limited(self._files[self._index])
             except ImageError as err:
-                raise CameraError(str(err)) from err
+                self._index += 1
+                raise FrameError(str(err)) from err
         rate = self.fps or NOMINAL_FPS
         due = self._start + self._index / rate
         if self.fps:

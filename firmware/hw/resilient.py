@@ -1,6 +1,11 @@
 """A camera that reopens itself: a failed or unplugged camera is retried with exponential
 backoff (0.5 s doubling up to ``[camera] reopen_max_s``), the outage is reported once when it
-starts and once when it ends, never per frame, and a stop request ends the wait at once."""
+starts and once when it ends, never per frame, and a stop request ends the wait at once.
+
+A frame that cannot be used (:class:`FrameError`: a replay file that does not decode, a malformed
+frame) is skipped without reopening the camera, counted in :attr:`ResilientCamera.skipped`, and
+reported once per distinct reason (a replay's reason names the file), so a bad file costs one
+record, not one per pass."""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from firmware.errors import CameraError
+from firmware.errors import CameraError, FrameError
 from firmware.hw.camera import Camera, Frame
 
 log = logging.getLogger(__name__)
+REMEMBERED_REASONS = 1000  # distinct skip reasons reported individually; beyond that only counted
 
 
 class ResilientCamera:
@@ -28,6 +34,9 @@ class ResilientCamera:
         self.stop = stop or threading.Event()
         self._open = False
         self._outage_since: float | None = None
+        self.skipped = 0
+        self.on_skipped: Callable[[str], None] = lambda _reason: None
+        self._reported: set[str] = set()
 
     @property
     def in_outage(self) -> bool:
@@ -43,6 +52,9 @@ class ResilientCamera:
                     self.camera.open()
                     self._open = True
                 frame = self.camera.read()
+            except FrameError as err:
+                self._skip(str(err))
+                continue
             except CameraError as err:
                 self._fail(str(err))
                 self.stop.wait(backoff)
@@ -55,6 +67,14 @@ class ResilientCamera:
                 self.on_recovered(lasted)
             return frame
         return None
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        if reason in self._reported or len(self._reported) >= REMEMBERED_REASONS:
+            return
+        self._reported.add(reason)
+        log.warning("camera %s: frame skipped: %s", self.name, reason)
+        self.on_skipped(reason)
 
     def _fail(self, reason: str) -> None:
         if self._open:

@@ -1,13 +1,22 @@
 """Frames in, door actions and records out.
 
-For each frame: detect; follow faces with the :class:`Tracker`; embed and match only faces of
-undecided tracks that pass the quality gates; when a track's votes agree, decide once. A
-decision is (1) the access policy's verdict, (2) a snapshot and, in one transaction, the
-``face_events`` row, the ``attendance_logs`` row for a recognised person, the stranger's
-``unknown_faces`` row (new, or seen again), and the ``door_events`` row with the reason, then
-(3) the door pulse for a grant, only after those rows are committed. A person decided within
-``cooldown_s`` gets the door again but no new records. Any error while deciding leaves the door
-locked (fail closed) and is logged as a system event; the loop goes on.
+For each frame: detect; follow faces with the :class:`Tracker`; for faces of undecided tracks,
+run the second quality stage (head pose from the face mesh) and embed those that pass every
+gate into the track's :class:`~firmware.loop.visit.Visit`; when the visit has
+``[loop] agree_frames`` good frames, match them once (each user's score the weighted mean of the
+frames' scores) and decide: one decision per visit, however long the person stays. A decision
+is (1) the access policy's verdict, (2) a snapshot and, in one transaction, the ``face_events``
+row, the ``attendance_logs`` row for a recognised person, the stranger's ``unknown_faces`` row
+(new, or seen again), and the ``door_events`` row with the reason, then (3) the door pulse for
+a grant, only after those rows are committed. A person decided within ``cooldown_s`` gets the
+door again without a new visit record, but every opening still has its ``door_events`` row (and
+MQTT event), committed before the pulse. Any error while deciding leaves the door locked (fail
+closed) and is logged as a system event; the loop goes on.
+
+On a full disk the records go first: a snapshot or a stranger's picture is written only while
+the database keeps its reserve of free space, and a failed picture write drops the picture, not
+the decision; when the database itself cannot commit, old snapshots are deleted to make room.
+What was dropped is counted (:class:`~firmware.loop.unrecorded.Unrecorded`).
 """
 
 from __future__ import annotations
@@ -15,25 +24,27 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from firmware.access import AccessPolicy, Person
 from firmware.clock import unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
-from firmware.errors import OccurError
+from firmware.errors import OccurError, StorageFullError
 from firmware.hw.camera import Frame
 from firmware.hw.door import DoorDevice
 from firmware.loop.liveness_stage import LivenessResult, LivenessStage
-from firmware.loop.records import DecisionRows, write_decision
+from firmware.loop.records import DecisionRows, write_decision, write_door_decision
 from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
+from firmware.loop.unrecorded import Unrecorded, reserve_bytes
+from firmware.loop.visit import Visit
 from firmware.recognition.recogniser import Identified, Recogniser
 from firmware.snapshots import SnapshotStore
 from firmware.store import door_records, users
@@ -97,16 +108,19 @@ class DoorLoop:
         self.recogniser = Recogniser(store, engine)
         self.policy = AccessPolicy.from_config(config.door)
         self.zone = ZoneInfo(config.door.timezone) if config.door.timezone else None
-        self.tracker = Tracker(config.loop.agree_frames, config.loop.max_gap_frames)
+        self.tracker = Tracker(config.loop.max_gap_frames)
         self.snapshots = SnapshotStore(config.paths, config.snapshots, store.sealer)
         self.strangers = StrangerMemory(engine, config.loop.unknown_match)
         self.strangers.load(store, time.time() - config.loop.unknown_memory_days * 86400)
         self.stats = LoopStats()
         self.frame_times: collections.deque[float] = collections.deque(maxlen=300)
         self._last_decided: dict[int, float] = {}
-        self._seen: dict[int, list[dict[str, Vector]]] = {}
+        self._visits: dict[int, Visit] = {}
         self._show_until = 0.0
         self._inference_before_swap = 0.0
+        self.unrecorded = Unrecorded()
+        self.reserve = reserve_bytes(config.paths.root, config.storage.ballast_kib * 1024)
+        store.add_reclaimer(self._make_room)
         self.liveness = LivenessStage(config, engine)
 
     def use_engine(self, engine: FaceEngine) -> None:
@@ -118,8 +132,8 @@ class DoorLoop:
         self.recogniser = Recogniser(self.store, engine)
         self.strangers = StrangerMemory(engine, self.config.loop.unknown_match)
         self.strangers.load(self.store, time.time() - self.config.loop.unknown_memory_days * 86400)
-        self.tracker = Tracker(self.config.loop.agree_frames, self.config.loop.max_gap_frames)
-        self._seen.clear()
+        self.tracker = Tracker(self.config.loop.max_gap_frames)
+        self._visits.clear()
         self.liveness.use_engine(self.config, engine)
 
     def inference_s(self) -> float:
@@ -129,7 +143,7 @@ class DoorLoop:
     def process(self, frame: Frame) -> list[Decision]:
         """Handle one frame; returns the decisions it produced."""
         t0 = time.perf_counter()
-        faces = self.engine.faces(frame.image, embed=False)
+        faces = self.engine.faces(frame.image, embed=False, pose=False)
         self.stats.add("detect", (time.perf_counter() - t0) * 1000)
         tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])
         decisions = []
@@ -140,23 +154,24 @@ class DoorLoop:
                 if "landmarks" in face.timings:
                     self.stats.add("landmarks", face.timings["landmarks"])
                     self.stats.add("liveness", (time.perf_counter() - t1) * 1000)
-            if track.decided is not None or not face.quality.ok:
+            if track.decided is not None or not face.quality.cheap_ok:
                 continue
             t1 = time.perf_counter()
-            self.engine.embed(frame.image, face)
+            if not self.engine.check(frame.image, face).ok:
+                self.stats.add("pose", (time.perf_counter() - t1) * 1000)
+                continue
             t2 = time.perf_counter()
-            found = self.recogniser.match(face)
-            self._seen.setdefault(track.id, []).append(face.embeddings)
-            self.stats.add("embed", (t2 - t1) * 1000)
-            self.stats.add("match", (time.perf_counter() - t2) * 1000)
-            vote = {"match": f"user:{found.match.user_id}", "unknown": "unknown"}.get(found.match.decision)
-            decided = self.tracker.vote(track, vote)
-            if decided is not None:
-                user = found.match.user_id if found.match.decision == "match" else None
-                person = self._person(user) if user is not None else None
-                when = datetime.fromtimestamp(frame.captured_at, self.zone)
-                admitted = self.policy.decide(found.match.decision, person, when)[0]  # others: refused at once
-                self.liveness.hold((frame, face, track, found), person.role if person else None, admitted)
+            self.engine.embed(frame.image, face)
+            t3 = time.perf_counter()
+            self.stats.add("pose", (t2 - t1) * 1000)
+            self.stats.add("embed", (t3 - t2) * 1000)
+            visit = self._visits.setdefault(track.id, Visit(track.id, self.config.loop.agree_frames))
+            if visit.add(frame.index, face):
+                found = self.recogniser.match_visit(face, visit.embeddings(), visit.weights())
+                self.stats.add("match", (time.perf_counter() - t3) * 1000)
+                visit.decided = True
+                track.decided = found.match.decision
+                self._hold(frame, face, track, found)
         decisions += self._settle(frame, {t.id for t in self.tracker.expire(frame.index)})
         self.stats.frames += 1
         self.frame_times.append(time.monotonic())
@@ -169,8 +184,17 @@ class DoorLoop:
         """Decide the held visits the liveness stage releases; forget the ended tracks."""
         decisions = [self._decide(*held, result) for held, result in self.liveness.release(frame, ended)]
         for track_id in ended:
-            self._seen.pop(track_id, None)
+            self._visits.pop(track_id, None)
         return decisions
+
+    def _hold(self, frame: Frame, face: Face, track: Track, found: Identified) -> None:
+        """Hand a recognised visit to the liveness stage: a person the access policy would
+        admit waits there for the evidence their role's policy needs; others are released at once."""
+        user = found.match.user_id if found.match.decision == "match" else None
+        person = self._person(user) if user is not None else None
+        when = datetime.fromtimestamp(frame.captured_at, self.zone)
+        admitted = self.policy.decide(found.match.decision, person, when)[0]
+        self.liveness.hold((frame, face, track, found), person.role if person else None, admitted)
 
     def _show(self, frame: Frame, busy: bool) -> None:
         challenge = self.liveness.led()
@@ -191,6 +215,8 @@ class DoorLoop:
         except (OccurError, OSError, ValueError) as err:
             self.door.lock()
             self.door.show("fault")
+            if isinstance(err, StorageFullError):
+                self.unrecorded.note("decisions")
             log.error("decision for track %d failed, door stays locked: %s", track.id, err)
             try:
                 self.store.log_system_event("decision_failed", f"track {track.id}: {err}")
@@ -232,19 +258,21 @@ class DoorLoop:
         if user_id is not None:
             self._last_decided[user_id] = frame.captured_at
         if last is not None and frame.captured_at - last < self.config.loop.cooldown_s:
+            again = f"{reason}; within cooldown_s of the last decision, the visit is recorded once"
+            self._record_opening(frame, user_id, found, granted, again)  # every pulse has its door record
             self._open_or_deny(granted)
             return Decision(
                 frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None,
                 recorded=False, liveness=live.state,
             )  # fmt: skip
-        snapshot = str(self.snapshots.capture(frame.image, face.detection.box, user_id, _utc(frame.captured_at)))
+        snapshot = self._snapshot(frame, face, user_id)
         unknown_id = None
         rows = DecisionRows(
             unix_iso(frame.captured_at),
             kind,
             user_id,
             match.score,
-            None if match.score is None else confidence(match.score, self.engine.fusion.threshold),
+            None if match.score is None else confidence(match.score, self._threshold()),
             snapshot,
             granted,
             reason,
@@ -262,14 +290,15 @@ class DoorLoop:
         rows.outbox_max_rows = self.config.mqtt.outbox_max_rows
         rows.liveness = live.record
         if user_id is None:
-            # a stranger is described by the mean of the track's frames: steadier than one frame
-            portrait = self._mean_embeddings(self._seen.get(track.id) or [face.embeddings])
+            # a stranger is described by the visit's combined embedding: steadier than one frame
+            portrait = self._portrait(track, face)
             unknown_id = self.strangers.find(portrait)
             rows.unknown_id = unknown_id
             if unknown_id is None:
-                rows.unknown_snapshot = self._unknown_snapshot(frame, face)
+                rows.unknown_snapshot = self._best_effort("pictures", lambda: self._unknown_snapshot(frame, face))
                 rows.sealer = self.store.sealer
-                rows.unknown_vectors = {e.name: (e.manifest.sha256, portrait[e.name]) for e in self.engine.embedders}
+                embedders = self.engine.embedders
+                rows.unknown_vectors = {e.name: (e.manifest.encoding_key, portrait[e.name]) for e in embedders}
         ids = self.store.write(lambda conn: write_decision(conn, rows))
         self._open_or_deny(granted)  # only once the decision is on disk: no entry without a record
         if user_id is None and unknown_id is None:
@@ -281,14 +310,54 @@ class DoorLoop:
             liveness=live.state,
         )  # fmt: skip
 
-    def _mean_embeddings(self, samples: list[dict[str, Vector]]) -> dict[str, Vector]:
-        mean = {}
-        for e in self.engine.embedders:
-            vector = np.mean([s[e.name] for s in samples], axis=0).astype(np.float32)
-            if e.manifest.metric == "cosine":
-                vector /= max(float(np.linalg.norm(vector)), 1e-12)
-            mean[e.name] = vector
-        return mean
+    def _record_opening(self, frame: Frame, user_id: int | None, found: Identified, granted: bool, reason: str) -> None:
+        stamp = unix_iso(frame.captured_at)
+        event = payloads.event(
+            payloads.decision_type(granted, user_id is not None),
+            stamp,
+            self.config.device.id,
+            user=None if user_id is None else (user_id, found.name),
+            distance=found.match.score,
+            reason=reason,
+        )
+        max_rows = self.config.mqtt.outbox_max_rows
+        score = found.match.score
+        self.store.write(lambda c: write_door_decision(c, stamp, granted, reason, user_id, score, event, max_rows))
+
+    def _snapshot(self, frame: Frame, face: Face, user_id: int | None) -> str | None:
+        def capture() -> str:
+            return str(self.snapshots.capture(frame.image, face.detection.box, user_id, _utc(frame.captured_at)))
+
+        return self._best_effort("snapshots", capture)
+
+    def _best_effort(self, kind: str, write: Callable[[], str]) -> str | None:
+        """A picture, written only while the database keeps its reserve; dropped (and counted)
+        when there is no room or the write fails."""
+        try:
+            if shutil.disk_usage(self.config.paths.root).free < self.reserve:
+                self.unrecorded.note(kind)
+                log.warning("disk nearly full: %s not kept (the decision is recorded)", kind)
+                return None
+            return write()
+        except OSError as err:
+            self.unrecorded.note(kind)
+            log.warning("%s not kept (the decision is recorded): %s", kind, err)
+            return None
+
+    def _make_room(self) -> int:
+        """The store's reclaimer: delete old snapshots so a record can be written."""
+        deleted = self.snapshots.reclaim(self.reserve)
+        self.unrecorded.note("reclaimed", deleted)
+        return deleted
+
+    def _threshold(self) -> float:
+        """The door threshold in force (the one-to-one threshold while nobody can be named)."""
+        point = self.recogniser.point()
+        return self.engine.fusion.threshold if point.threshold is None else point.threshold
+
+    def _portrait(self, track: Track, face: Face) -> dict[str, Vector]:
+        visit = self._visits.get(track.id)
+        return visit.combined(self.engine.fusion.metrics) if visit is not None and visit.frames else face.embeddings
 
     def _open_or_deny(self, granted: bool) -> None:
         if granted:

@@ -26,7 +26,7 @@ class DecisionRows:
     user_id: int | None
     score: float | None
     confidence: float | None
-    snapshot: str
+    snapshot: str | None
     granted: bool
     reason: str
     unknown_id: int | None = None  # a stranger seen before
@@ -79,6 +79,24 @@ def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
     if rows.liveness is not None:
         door_records.set_liveness(conn, door, rows.liveness)
     return DecisionIds(face_event, door, attendance, unknown_id)
+
+
+def write_door_decision(
+    conn: Connection,
+    timestamp: str,
+    granted: bool,
+    reason: str,
+    user_id: int | None,
+    score: float | None,
+    event: dict[str, Any],
+    max_rows: int,
+) -> int:
+    """A decision that opens (or keeps shut) the door without a new visit record (within
+    ``cooldown_s``): its ``door_events`` row and MQTT event, together."""
+    outcome = "granted" if granted else "denied"
+    row = door_records.insert_door_event(conn, timestamp, outcome, reason, user_id, None, score)
+    outbox.add(conn, event["id"], timestamp, "events", "access", event, max_rows)
+    return row
 
 
 def write_door_input(

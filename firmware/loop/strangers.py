@@ -32,7 +32,7 @@ class StrangerMemory:
         with store.reader() as conn:
             for e in self.engine.embedders:
                 ids, matrix = door_records.unknown_gallery_rows(
-                    conn, e.name, e.manifest.sha256, since, sealer=store.sealer
+                    conn, e.name, e.manifest.encoding_key, since, sealer=store.sealer
                 )
                 self._rows[e.name] = ([int(i) for i in ids], [m for m in matrix])
         self._rebuild()

@@ -1,15 +1,14 @@
-"""Face tracks across frames, and when a track has seen enough to decide.
+"""Face tracks across frames: which face in this frame is which face in the last ones.
 
-A track follows one face by box overlap (IoU) from frame to frame. Until it is decided, every
-frame's recognition result is a vote: ``user:<id>``, ``unknown``, or no vote (ambiguous or poor
-quality). ``agree_frames`` consecutive identical votes decide the track, once; after that its
-faces are not embedded again. A track that has not been seen for ``max_gap_frames`` frames ends
-the visit. Counting frames rather than seconds makes a replay decide the same way paced or not.
+A track follows one face by box overlap (IoU) from frame to frame; a track that has not been
+seen for ``max_gap_frames`` frames ends the visit. Each track is decided at most once (its
+``decided`` outcome; see :class:`firmware.loop.visit.Visit` for how). Counting frames rather
+than seconds makes a replay decide the same way paced or not.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 Box = tuple[float, float, float, float]
 
@@ -26,33 +25,19 @@ def iou(a: Box, b: Box) -> float:
 
 @dataclass
 class Track:
-    """One face followed across frames."""
+    """One face followed across frames; ``decided`` is its visit's outcome once decided."""
 
     id: int
     box: Box
     first_frame: int
     last_frame: int
-    votes: list[str] = field(default_factory=list)
     decided: str | None = None
-
-    def streak(self) -> tuple[str | None, int]:
-        """The latest vote and how many times in a row it was cast."""
-        if not self.votes:
-            return None, 0
-        last = self.votes[-1]
-        count = 0
-        for vote in reversed(self.votes):
-            if vote != last:
-                break
-            count += 1
-        return last, count
 
 
 class Tracker:
-    """Assigns detections to tracks and reports decisions and ended visits."""
+    """Assigns detections to tracks and reports ended visits."""
 
-    def __init__(self, agree_frames: int, max_gap_frames: int, min_iou: float = 0.3) -> None:
-        self.agree_frames = agree_frames
+    def __init__(self, max_gap_frames: int, min_iou: float = 0.3) -> None:
         self.max_gap_frames = max_gap_frames
         self.min_iou = min_iou
         self.tracks: list[Track] = []
@@ -79,17 +64,6 @@ class Tracker:
                 result[bi] = track
             track.box, track.last_frame = box, frame
         return [t for t in result if t is not None]
-
-    def vote(self, track: Track, vote: str | None) -> str | None:
-        """Add a vote; returns the decision the first time ``agree_frames`` agree, else None."""
-        if track.decided is not None or vote is None:
-            return None
-        track.votes.append(vote)
-        last, count = track.streak()
-        if count >= self.agree_frames:
-            track.decided = last
-            return last
-        return None
 
     def expire(self, frame: int) -> list[Track]:
         """Tracks not seen for more than ``max_gap_frames`` frames: their visits are over."""

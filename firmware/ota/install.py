@@ -36,7 +36,7 @@ from firmware.store import encodings
 from firmware.store.db import Connection, fetch_all
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import default_models_dir
+from firmware.vision.engine import default_models_dir, load_landmarks
 from firmware.vision.manifest import load_manifests
 from firmware.vision.runtime import release_freed_memory
 
@@ -145,7 +145,9 @@ class Installer:
         if not ota.repository_url:
             raise UpdateError("no update repository configured ([ota] repository_url)")
         root = Path(ota.trusted_root or "/etc/occur/ota-root.json")
-        return UpdateSource(ota.repository_url, root, self.releases.root / "tuf", ota.download_timeout_s)
+        return UpdateSource(
+            ota.repository_url, root, self.releases.root / "tuf", ota.download_timeout_s, ota.bundle_timeout_s
+        )
 
     def check(self) -> tuple[Outcome, Offer | None]:
         """Ask the repository what the channel offers; returns the outcome and the offer.
@@ -232,10 +234,13 @@ class Installer:
         assert self.store is not None
         manifests = load_manifests(folder)
         embedders = [Embedder.load(manifests[m], self.config.vision.threads) for m in models]
-        report = reembed_with(self.store, embedders, self.config.vision.mirror, keep_other_files=True)
+        landmarks = load_landmarks(folder) if any(e.needs_mesh for e in embedders) else None
+        report = reembed_with(
+            self.store, embedders, self.config.vision.mirror, keep_other_files=True, landmarks=landmarks
+        )
         with self.store.reader() as conn:
             for e in embedders:
-                lost = _users_without(conn, e.name, e.manifest.sha256)
+                lost = _users_without(conn, e.name, e.manifest.encoding_key)
                 if lost:
                     raise UpdateError(f"{len(lost)} users would have no {e.name} encoding (chips unreadable)")
         if report.failed:
@@ -251,7 +256,7 @@ class Installer:
                 continue
             for name, manifest in load_manifests(folder).items():
                 if name in keep:
-                    keep[name].add(manifest.sha256)
+                    keep[name].add(manifest.encoding_key)
         for model, shas in keep.items():
             self.store.write(functools.partial(encodings.prune_files, model=model, keep=shas))
         self.releases.prune()

@@ -2,10 +2,10 @@
 
 Why a process: a broken model can crash the TFLite runtime (a segfault takes the whole
 interpreter) or hang it; neither may take the door down. ``python -m firmware.ota.selftest
-FOLDER`` loads the release as the door would (manifests and sha256, detectors, fusion
-threshold), runs every bundled vector through its model and prints one JSON line; exit 0 only
-when every check passed. :func:`run_isolated` starts it with a time limit and turns any other
-outcome into an :class:`UpdateError` naming the reason.
+FOLDER`` loads the release as the door would (manifests and sha256, detectors, the door
+calibration in ``fusion.json`` for exactly these model files), runs every bundled vector through
+its model and prints one JSON line; exit 0 only when every check passed. :func:`run_isolated`
+starts it with a time limit and turns any other outcome into an :class:`UpdateError` naming the reason.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def check_release(folder: Path, vision: VisionConfig) -> dict[str, Any]:
         engine = FaceEngine.load(replace(vision, models_dir=str(folder)))
     except ModelError as err:
         raise UpdateError(f"self-test: the release does not load: {err}") from err
+    if engine.rule.calibration.problem is not None:  # the door would name nobody with it
+        raise UpdateError(f"self-test: the release has no door calibration: {engine.rule.calibration.problem}")
     by_name = {e.name: e for e in engine.embedders}
     manifests = load_manifests(folder)
     pads = pad_manifests(folder)

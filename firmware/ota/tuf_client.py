@@ -10,8 +10,11 @@ ngclient checks signatures and thresholds, expiry, version rollback, snapshot co
 (mix-and-match) and the lengths and hashes of everything it fetches. The bundle itself is
 fetched here rather than by ngclient so that it resumes with an HTTP Range request after a cut
 (ngclient restarts from zero); it is checked against the same signed length and hashes before
-anything reads it. The trusted root comes from provisioning; newer roots the repository rotates
-to are cached, after verification, under ``<data_dir>/models/tuf``.
+anything reads it. Every download has a deadline for the whole file (:mod:`firmware.ota.fetch`):
+``download_timeout_s`` for each metadata file, ``bundle_timeout_s`` for the bundle (what arrived
+before the deadline is kept and the next attempt resumes from it). The trusted root comes from
+provisioning; newer roots the repository rotates to are cached, after verification, under
+``<data_dir>/models/tuf``.
 """
 
 from __future__ import annotations
@@ -19,17 +22,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import urllib.error
-import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tuf.api import exceptions
 from tuf.ngclient import Updater
-from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
+from tuf.ngclient.fetcher import FetcherInterface
 
 from firmware.errors import UpdateError
+from firmware.ota import fetch
 
 log = logging.getLogger(__name__)
 CHUNK = 256 << 10
@@ -67,6 +70,24 @@ def _explain(err: Exception) -> str:
     return str(err)
 
 
+class DeadlineFetcher(FetcherInterface):
+    """ngclient's network layer with a whole-file deadline per metadata file."""
+
+    def __init__(self, deadline_s: float) -> None:
+        self.deadline_s = deadline_s
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        try:
+            with fetch.get(url, self.deadline_s, self.deadline_s) as response:
+                yield from response.chunks()
+        except fetch.DeadlineError as err:
+            raise exceptions.SlowRetrievalError(str(err)) from err
+        except fetch.FetchError as err:
+            if err.status is not None:
+                raise exceptions.DownloadHTTPError(str(err), err.status) from err
+            raise exceptions.DownloadError(str(err)) from err
+
+
 class UpdateSource:
     """One check against the repository (an ngclient ``Updater`` refreshes only once).
 
@@ -75,11 +96,16 @@ class UpdateSource:
         trusted_root: the root metadata file installed at provisioning.
         cache: folder for the trusted metadata (kept between checks: that is what defeats
             replays of old metadata).
+        timeout_s: deadline of each metadata file, and the longest wait for data in any read.
+        bundle_timeout_s: deadline of the bundle download (0 = ``timeout_s``).
     """
 
-    def __init__(self, base_url: str, trusted_root: Path, cache: Path, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, trusted_root: Path, cache: Path, timeout_s: float, bundle_timeout_s: float = 0.0
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.bundle_timeout_s = bundle_timeout_s or timeout_s
         try:
             bootstrap = trusted_root.read_bytes()
         except OSError as err:
@@ -98,7 +124,7 @@ class UpdateSource:
                 metadata_dir=str(cache),
                 metadata_base_url=f"{self.base}/metadata/",
                 target_base_url=f"{self.base}/targets/",
-                fetcher=Urllib3Fetcher(socket_timeout=max(1, int(timeout_s))),
+                fetcher=DeadlineFetcher(timeout_s),
                 bootstrap=None if cached_root.exists() else bootstrap,
             )
         except (exceptions.RepositoryError, OSError, ValueError) as err:
@@ -154,22 +180,24 @@ class UpdateSource:
         return done
 
     def _fetch(self, offer: Offer, part: Path, have: int, fault: Any) -> None:
-        request = urllib.request.Request(offer.url)  # noqa: S310 - repository_url is http(s) by config
-        if have:
-            request.add_header("Range", f"bytes={have}-")
+        headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+            with fetch.get(offer.url, self.bundle_timeout_s, self.timeout_s, headers) as response:
                 mode = "ab" if have and response.status == 206 else "wb"
                 written = have if mode == "ab" else 0
                 with part.open(mode) as out:
-                    for block in iter(lambda: response.read(CHUNK), b""):
+                    for block in response.chunks(CHUNK):
                         written += len(block)
                         if written > offer.length:
                             raise UpdateError(f"server sent more than the signed {offer.length} bytes")
                         out.write(block)
+                        out.flush()  # what arrived survives a deadline cut, for the resume
                         if fault is not None and written >= offer.length // 2:
-                            out.flush()
                             fault("download")
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
-            raise UpdateError(f"download of {offer.release_id} interrupted: {getattr(err, 'reason', err)}") from err
+        except fetch.DeadlineError as err:
+            raise UpdateError(
+                f"download of {offer.release_id} stopped: {err}; the next attempt resumes from there"
+            ) from err
+        except fetch.FetchError as err:
+            raise UpdateError(f"download of {offer.release_id} interrupted: {err}") from err
         log.info("ota: %s downloaded (%d bytes, resumed from %d)", offer.release_id, offer.length, have)

@@ -45,6 +45,10 @@ class ModelFollower:
         vision = self.config.active_vision()
         if vision.models_dir == self.folder:
             return False
+        # Free the running models first: old and new never in memory together (the door's peak on
+        # a 512 MB Zero 2 W). The loop is paused meanwhile (this runs between two frames).
+        self.loop.engine.close()
+        release_freed_memory()
         try:
             engine = FaceEngine.load(vision)
         except ModelError as err:
@@ -53,8 +57,11 @@ class ModelFollower:
                 Installer(self.config, self.store, self.notify).rollback(f"models did not load: {err}")
             except OccurError as again:
                 log.error("ota: rollback failed: %s", again)
-                return False
             self.folder = self.config.active_vision().models_dir
+            try:
+                self.loop.use_engine(FaceEngine.load(self.config.active_vision()))
+            except ModelError as again:  # the loop keeps the closed engine: every frame faults, door locked
+                log.error("ota: the previous models do not load either: %s", again)
             return False
         self.loop.use_engine(engine)
         del engine

@@ -2,7 +2,8 @@
 
 Used by ``occur eval-pairs`` (installers checking a threshold on their own camera's photos), by
 ``occur bench calibrate`` (the procedure that produced the shipped calibration and threshold)
-and by the accuracy tests. The face used from each photo is its largest one.
+and by the accuracy tests. The face used from each photo is its main face (the largest one the
+landmark model confirms; see :meth:`FaceEngine.main_face`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class EmbeddingCache:
-    """Largest-face embeddings per image path, computed once."""
+    """Embeddings of each image's main face (:meth:`FaceEngine.main_face`), computed once."""
 
     def __init__(self, engine: FaceEngine) -> None:
         self.engine = engine
@@ -32,18 +33,17 @@ class EmbeddingCache:
         self.errors: dict[str, str] = {}
 
     def get(self, path: str) -> dict[str, Vector] | None:
-        """Embeddings of the largest face in ``path``; None when there is no face or no image."""
+        """Embeddings of the main face in ``path``; None when there is no face or no image."""
         if path not in self._cache:
             try:
                 faces = self.engine.faces(read_image_limited(Path(path))[0])
             except ImageError as err:
                 self.errors[path] = str(err)
                 faces = []
-            else:
-                faces = [f for f in faces if f.detection.score >= self.engine.limits.min_score]
-                if not faces:
-                    self.errors[path] = "no face found"
-            self._cache[path] = faces[0].embeddings if faces else None
+            main = self.engine.main_face(faces)
+            if main is None and path not in self.errors:
+                self.errors[path] = "no face found"
+            self._cache[path] = main.embeddings if main is not None else None
         return self._cache[path]
 
 

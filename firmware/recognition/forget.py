@@ -4,7 +4,11 @@ In one transaction: the user's encodings and samples (cascade), the legacy ``fac
 column, the user row itself; attendance rows are kept for the employer's records but detached
 (user_id NULL, snapshot path cleared); ``face_events`` and ``door_events`` rows keep their
 time and outcome but the user reference becomes a pseudonym (``forgotten:<8 hex>``, a salted
-hash nobody can reverse to the person). Then files: the enrolment chips and every snapshot
+hash nobody can reverse to the person). The verbatim copies a legacy import kept of the
+person's original rows (``legacy_imports``: their users row with name, email, role and sealed
+template, and their attendance rows) become tombstones naming only the pseudonym; each keeps its
+one-way fingerprint, so importing the same original database again does not bring the person
+back. Then files: the enrolment chips and every snapshot
 folder of the user are deleted. Then the database is made to forget physically: SQLite's
 ``secure_delete`` has zeroed the freed cells, and a TRUNCATE checkpoint removes old page images
 from the WAL. Returns a receipt (counts, no biometric data) that the caller logs in the secure log.
@@ -13,6 +17,7 @@ from the WAL. Returns a receipt (counts, no biometric data) that the caller logs
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -49,6 +54,12 @@ def _erase_rows(conn: Connection, ref: str | int, salt: bytes) -> tuple[Receipt,
     encodings = _count(conn, "SELECT count(*) FROM face_encodings WHERE user_id = ?", uid)
     samples = _count(conn, "SELECT count(*) FROM face_samples WHERE user_id = ?", uid)
     attendance = _count(conn, "SELECT count(*) FROM attendance_logs WHERE user_id = ?", uid)
+    tombstone = json.dumps({"forgotten": pseudonym})
+    conn.execute(
+        "UPDATE legacy_imports SET source_row = ? WHERE (target_table = 'users' AND target_id = ?)"
+        " OR (target_table = 'attendance_logs' AND target_id IN (SELECT id FROM attendance_logs WHERE user_id = ?))",
+        (tombstone, user.id, user.id),
+    )
     conn.execute("UPDATE attendance_logs SET user_id = NULL, snapshot_path = NULL WHERE user_id = ?", uid)
     conn.execute("UPDATE face_events SET user_id = ?, image_path = NULL WHERE user_id = ?", (pseudonym, str(user.id)))
     events = int(conn.changes())

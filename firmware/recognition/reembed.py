@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 
 from firmware.domain import Detection
 from firmware.errors import ImageError
+from firmware.fileio import contained
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import decode_image
+from firmware.vision.landmarks import LandmarkModel
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +42,24 @@ def _detection(keypoints: list[list[float]]) -> Detection:
 
 def reembed(store: Store, engine: FaceEngine) -> ReembedReport:
     """Give every sample with a chip an encoding from each loaded model's current file."""
-    return reembed_with(store, engine.embedders, engine.mirror)
+    return reembed_with(store, engine.embedders, engine.mirror, landmarks=engine.landmarks)
 
 
 def reembed_with(
-    store: Store, embedders: list[Embedder], mirror: bool, keep_other_files: bool = False
+    store: Store,
+    embedders: list[Embedder],
+    mirror: bool,
+    keep_other_files: bool = False,
+    landmarks: LandmarkModel | None = None,
 ) -> ReembedReport:
     """:func:`reembed` for chosen models; ``keep_other_files`` leaves the encodings of other
     files of the same model in place (an update re-embeds before it switches; see
     :func:`firmware.store.encodings.replace_encoding`). Safe to interrupt and run again: it
-    only does the samples still missing an encoding by each file."""
+    only does the samples still missing an encoding by each file. Models aligned from the face
+    mesh need ``landmarks``: the mesh is measured again on the stored chip."""
     report = ReembedReport()
     for embedder in embedders:
-        sha = embedder.manifest.sha256
+        sha = embedder.manifest.encoding_key
         with store.reader() as conn:
             todo = encodings.samples_missing(conn, embedder.name, sha)
         done = 0
@@ -61,14 +68,17 @@ def reembed_with(
                 report.failed[sample.id] = "no chip or keypoints stored"
                 continue
             try:
+                chip_file = contained(store.paths.root, "face_db", sample.chip_path)  # checked again where used
                 with store.reader() as conn:
-                    jpeg = store.sealer.open_user_blob(
-                        conn, sample.user_id, "chip", (store.paths.root / sample.chip_path).read_bytes()
-                    )
+                    jpeg = store.sealer.open_user_blob(conn, sample.user_id, "chip", chip_file.read_bytes())
                 if jpeg is None:
                     raise ValueError("the chip no longer opens (its key is gone)")
                 chip = decode_image(jpeg, sample.chip_path)
-                vector = embedder.embed(embedder.chip(chip, _detection(sample.keypoints)), mirror)
+                face = _detection(sample.keypoints)
+                if embedder.needs_mesh and landmarks is None:
+                    raise ValueError(f"{embedder.name} aligns from the face mesh and no landmark model is loaded")
+                mesh = landmarks.mesh(chip, face).points if embedder.needs_mesh and landmarks is not None else None
+                vector = embedder.embed(embedder.chip(chip, face, mesh), mirror)
             except (ImageError, ValueError, OSError) as err:
                 report.failed[sample.id] = str(err)
                 continue

@@ -8,8 +8,12 @@ is refused at load, because a copied key defeats encryption at rest):
 - ``device_ed25519.key`` / ``.pub``: the device's signing key for secure-log checkpoints; the
   public half can be given to auditors.
 
-Created on first use. AES-256-GCM seals data with a random 96-bit nonce and associated data that
-names what the data is, so a ciphertext moved to another record fails to open.
+Created only when asked (``create=True``): the store asks when its database holds nothing sealed
+or signed yet, and provisioning does. A key file that disappears is never replaced behind the
+operator's back: a new data key would silently make every user unknown and every sealed record
+unreadable (see :mod:`firmware.store.keycheck`). AES-256-GCM seals data with a random 96-bit
+nonce and associated data that names what the data is, so a ciphertext moved to another record
+fails to open.
 """
 
 from __future__ import annotations
@@ -42,12 +46,13 @@ def _read_private(path: Path) -> bytes:
 class Keys:
     """The device's keys, loaded (or created) from ``folder``."""
 
-    def __init__(self, folder: Path, data_key: bytes | None = None) -> None:
-        """Load (or create) the keys in ``folder``; ``data_key`` overrides the data key file
-        (used by key rotation for the incoming key).
+    def __init__(self, folder: Path, data_key: bytes | None = None, create: bool = False) -> None:
+        """Load the keys in ``folder``; ``data_key`` overrides the data key file (used by key
+        rotation for the incoming key); ``create`` makes the key files that are missing.
 
         Raises:
-            KeyFileError: unreadable or exposed key files, or an interrupted rotation.
+            KeyFileError: missing (without ``create``), unreadable or exposed key files, or an
+                interrupted rotation.
         """
         self.folder = folder
         data = folder / "data.key"
@@ -56,6 +61,12 @@ class Keys:
             raise KeyFileError(
                 f"a key rotation was interrupted ({folder / 'data.key.next'} exists): run 'occur keys rotate --resume'"
             )
+        for path in (data, signing):
+            if not create and not path.exists() and (path is signing or data_key is None):
+                raise KeyFileError(
+                    f"{path} is missing: restore the keys folder from where it was kept; "
+                    "a new key is never made while data sealed or signed with the old one may exist"
+                )
         try:
             if not data.exists() and data_key is None:
                 write_private(data, os.urandom(32), exclusive=True)
@@ -89,6 +100,12 @@ class Keys:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         path.with_suffix(".pub").write_bytes(public)
+
+    def data_key_for_migration(self) -> bytes:
+        """The raw data key, only for an operator-sealed migration export (``occur backup
+        migration-export``): it is sealed to the operator's key at once and never written in
+        the clear."""
+        return self._data
 
     def fingerprint(self) -> str:
         """A short public fingerprint of the data key (to tell keys apart, never to derive one)."""
@@ -187,3 +204,83 @@ def _ecies_key(shared: bytes, eph_public: bytes, recipient: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_public + recipient, info=b"occur-backup").derive(shared)
+
+
+def make_tls_certificate(key_path: Path, cert_path: Path, names: list[str], days: int = 3650) -> str:
+    """A self-signed ECDSA P-256 certificate for the web console (``names``: DNS names and IP
+    addresses for its subjectAltName, the first also its common name); the key is written 0600.
+    Returns the certificate's SHA-256 fingerprint, which operators compare on first connection.
+
+    Raises:
+        OSError: the files cannot be written.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt.append(x509.DNSName(name))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    write_private(key_path, pem_key)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    write_private(cert_path, pem, 0o644)
+    return certificate_fingerprint(pem)
+
+
+def certificate_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the first certificate in ``pem`` (DER), as colon-separated hex.
+
+    Raises:
+        ValueError: not a PEM certificate.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def certificate_spki_sha256(pem: bytes) -> str:
+    """Base64 SHA-256 of the certificate's public key (SPKI): the pin browsers and HTTP clients
+    accept (Chromium's ``--ignore-certificate-errors-spki-list``, HPKP-style pins).
+
+    Raises:
+        ValueError: not a PEM certificate.
+    """
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    spki = (
+        x509.load_pem_x509_certificate(pem)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()

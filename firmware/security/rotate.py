@@ -34,6 +34,7 @@ from firmware.security.securelog import GENESIS, SecureLog, _header
 from firmware.store.db import Connection
 from firmware.store.sealing import MAGIC, Sealer
 from firmware.store.store import Store
+from firmware.store.writer import after_commit
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class RotationReport:
     pictures: int
 
 
-def _rewrap_users(conn: Connection, old: Sealer, new: Sealer) -> int:
+def rewrap_users(conn: Connection, old: Sealer, new: Sealer) -> int:
+    """Re-wrap every per-user key from ``old``'s data key to ``new``'s; returns how many."""
     rows: list[Any] = conn.execute("SELECT user_id, wrapped FROM user_keys").fetchall()
     for user_id, wrapped in rows:
         aad = f"user-key:{int(user_id)}".encode()
@@ -56,7 +58,12 @@ def _rewrap_users(conn: Connection, old: Sealer, new: Sealer) -> int:
     return len(rows)
 
 
-def _reseal_strangers(conn: Connection, old: Sealer, new: Sealer) -> int:
+def reseal_strangers(conn: Connection, old: Sealer, new: Sealer) -> int:
+    """Re-seal every stranger's template under ``new``'s key; returns how many.
+
+    Raises:
+        IntegrityError: a template does not open under ``old``'s key (nothing is changed).
+    """
     rows: list[Any] = conn.execute("SELECT id, unknown_id, model, dim, vector FROM unknown_encodings").fetchall()
     for row_id, unknown_id, model, dim, blob in rows:
         vector = old.open_stranger(int(unknown_id), str(model), bytes(blob), int(dim))
@@ -67,7 +74,9 @@ def _reseal_strangers(conn: Connection, old: Sealer, new: Sealer) -> int:
     return len(rows)
 
 
-def _rechain_log(conn: Connection, old: SecureLog, new: SecureLog) -> tuple[int, dict[str, object]]:
+def rechain_log(conn: Connection, old: SecureLog, new: SecureLog) -> tuple[int, dict[str, object]]:
+    """Re-seal and re-chain the secure log under ``new``'s keys and re-sign its checkpoints;
+    returns the entries done and the old head. The head file follows once this commits."""
     entries: list[Any] = conn.execute(
         "SELECT seq, timestamp, event_type, user_id, sealed, chain FROM secure_log ORDER BY seq"
     ).fetchall()
@@ -90,6 +99,8 @@ def _rechain_log(conn: Connection, old: SecureLog, new: SecureLog) -> tuple[int,
         "CREATE TRIGGER secure_log_no_update BEFORE UPDATE ON secure_log "
         "BEGIN SELECT RAISE(ABORT, 'the secure log is append-only'); END"
     )
+    last_seq = int(entries[-1][0])
+    after_commit(conn, lambda: new.head.write(last_seq, chains[last_seq]))  # the head file under the new key
     checkpoints: list[Any] = conn.execute("SELECT seq, timestamp FROM secure_log_checkpoints").fetchall()
     for seq, ts in checkpoints:
         if int(seq) in chains:
@@ -141,9 +152,9 @@ def rotate(store: Store, paths: Paths, device_id: str = "") -> RotationReport:
     old_log, new_log = SecureLog(old_keys, device_id), SecureLog(new_keys, device_id)
 
     def job(conn: Connection) -> tuple[int, int, int, dict[str, object]]:
-        users = _rewrap_users(conn, old, new)
-        strangers = _reseal_strangers(conn, old, new)
-        entries, head = _rechain_log(conn, old_log, new_log)
+        users = rewrap_users(conn, old, new)
+        strangers = reseal_strangers(conn, old, new)
+        entries, head = rechain_log(conn, old_log, new_log)
         conn.execute(
             "INSERT OR REPLACE INTO key_epoch (id, fingerprint, rotated_at) VALUES (1, ?, ?)",
             (new_keys.fingerprint(), now_iso()),

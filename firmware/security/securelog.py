@@ -5,9 +5,10 @@ with the entry's sequence number, time, type and user as associated data. Each e
 ``chain = HMAC(log key, previous chain || seq || time || type || user || sealed)``: changing,
 removing, reordering or inserting an entry breaks every later link, and without the data key a
 forger cannot recompute them. Every ``CHECKPOINT_EVERY`` entries (and on request) the chain head
-is signed with the device's Ed25519 key and queued for MQTT (``<prefix>/audit``), so even a log
-wiped together with its key is detectable from outside. An UPDATE trigger makes the table
-append-only at the SQL level too.
+is signed with the device's Ed25519 key and queued for MQTT (``<prefix>/audit``, retained), so
+even a log wiped together with its key is detectable from outside. An UPDATE trigger makes the
+table append-only at the SQL level too. Deleting the newest entries, or all of them, is caught by
+anchors outside the table (see :mod:`firmware.security.loghead`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from firmware.clock import now_iso
 from firmware.comms.ids import new_id
 from firmware.errors import InvalidInputError
 from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
+from firmware.security.loghead import HeadFile, anchor_problems, counter
 from firmware.store import outbox
 from firmware.store.db import Connection
+from firmware.store.writer import after_commit
 
 CHECKPOINT_EVERY = 100
 GENESIS = b"\x00" * 32
@@ -50,6 +53,7 @@ class SecureLog:
         self._seal_key = keys.derive("secure-log/seal")
         self._chain_key = keys.derive("secure-log/chain")
         self.device_id = device_id
+        self.head = HeadFile(keys)
 
     def append(self, conn: Connection, event_type: str, data: Any, user_id: str | None = None) -> int:
         """Add an entry; returns its sequence number.
@@ -74,6 +78,7 @@ class SecureLog:
             "INSERT INTO secure_log (seq, timestamp, event_type, user_id, sealed, chain) VALUES (?, ?, ?, ?, ?, ?)",
             (seq, ts, event_type, user, sealed, chain),
         )
+        after_commit(conn, lambda: self.head.write(seq, chain))
         if seq % CHECKPOINT_EVERY == 0:
             self.checkpoint(conn)
         return seq
@@ -99,6 +104,7 @@ class SecureLog:
             "signature": signature.hex(),
         }
         outbox.add(conn, str(payload["id"]), ts, "audit", "system", payload)
+        after_commit(conn, lambda: self.head.write(seq, chain))
         return seq
 
     def entries(
@@ -126,7 +132,8 @@ class SecureLog:
         previous, expected = GENESIS, None
         chains: dict[int, bytes] = {}
         first: Any = conn.execute("SELECT min(seq) FROM secure_log").fetchone()
-        start = int(first[0]) if first and first[0] is not None else 1
+        written = counter(conn) or 0
+        start = int(first[0]) if first and first[0] is not None else written + 1
         if start != 1:
             anchor: Any = conn.execute(
                 "SELECT chain FROM secure_log_checkpoints WHERE seq = ?", (start - 1,)
@@ -162,7 +169,33 @@ class SecureLog:
                 problems.append(f"checkpoint at {seq}: the log no longer matches the signed head")
             elif int(seq) >= expected:
                 problems.append(f"checkpoint at {seq}: entries up to {seq} were signed but are gone (truncated)")
-        return problems
+        signed = {int(c[0]): bytes(c[2]) for c in checkpoints}
+        return problems + anchor_problems(conn, self.head, chains, signed)
+
+    def verify_held(self, conn: Connection, held: Any) -> list[str]:
+        """Compare the log with a checkpoint kept off the device (the JSON this device publishes
+        on ``<prefix>/audit``); empty when the log still holds what it signed."""
+        try:
+            seq, ts = int(held["seq"]), str(held["ts"])
+            chain, signature = bytes.fromhex(str(held["chain"])), bytes.fromhex(str(held["signature"]))
+        except (KeyError, TypeError, ValueError) as err:
+            return [f"the checkpoint given is not one this device publishes ({err!r} missing or malformed)"]
+        if not self.keys.verify(signature, _checkpoint_message(seq, chain, ts)):
+            return [f"the checkpoint given (entry {seq}) does not carry this device's signature"]
+        row: Any = conn.execute("SELECT chain FROM secure_log WHERE seq = ?", (seq,)).fetchone()
+        if row is not None:
+            if bytes(row[0]) == chain:
+                return []
+            return [
+                f"entry {seq} no longer matches the checkpoint given (altered, or re-chained by a key rotation since)"
+            ]
+        first: Any = conn.execute("SELECT min(seq) FROM secure_log").fetchone()
+        anchor: Any = None
+        if first and first[0] is not None and int(first[0]) > seq:
+            anchor = conn.execute("SELECT 1 FROM secure_log_checkpoints WHERE seq = ?", (int(first[0]) - 1,)).fetchone()
+        if anchor is not None:
+            return []  # retention removed the entries up to a later checkpoint, which anchors the rest
+        return [f"the checkpoint given signed entries up to {seq}, but the log no longer holds them"]
 
 
 def _checkpoint_message(seq: int, chain: bytes, ts: str) -> bytes:

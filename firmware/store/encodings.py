@@ -20,6 +20,12 @@ from firmware.store.db import Connection, fetch_all
 from firmware.store.sealing import Sealer
 
 Vector = npt.NDArray[np.float32]
+ORIGINAL_DLIB = "original:face_recognition"
+"""``model_sha256`` of dlib encodings that came from the original system (a legacy import, or
+``firmware.compat.store_face_encoding``): descriptors of ``face_recognition``'s
+``dlib_face_recognition_resnet_model_v1``, the network the dlib model files are converted from.
+They cannot be made again from a chip, so model updates never prune them."""
+ORIGINAL_FILES = (ORIGINAL_DLIB, "external")  # "external": what compat wrote before the name above
 
 
 @dataclass(frozen=True)
@@ -128,15 +134,16 @@ def encodings_of(conn: Connection, user_id: int, model: str, *, sealer: Sealer) 
 
 
 def gallery_rows(
-    conn: Connection, model: str, model_sha256: str | None = None, *, sealer: Sealer
+    conn: Connection, model: str, model_sha256: str | None = None, *, sealer: Sealer, original: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """All encodings of ``model`` as (user ids, matrix), ordered by user id; with
-    ``model_sha256``, only those made by exactly that model file."""
+    ``model_sha256``, only those made by exactly that model file; with ``original``, only the
+    original system's (:data:`ORIGINAL_FILES`)."""
     rows = fetch_all(
         conn,
         "SELECT user_id, vector, dim FROM face_encodings WHERE model = ? AND (? IS NULL OR model_sha256 = ?)"
-        " ORDER BY user_id, id",
-        (model, model_sha256, model_sha256),
+        " AND (? = 0 OR model_sha256 IN (?, ?)) ORDER BY user_id, id",
+        (model, model_sha256, model_sha256, int(original), *ORIGINAL_FILES),
     )
     opened = [(int(r[0]), sealer.open_template(conn, int(r[0]), model, bytes(r[1]), int(r[2]))) for r in rows]
     kept = [(uid, v) for uid, v in opened if v is not None]
@@ -208,10 +215,12 @@ def replace_encoding(
 
 
 def prune_files(conn: Connection, model: str, keep: set[str]) -> int:
-    """Delete ``model``'s encodings made by any file not in ``keep`` (sha256s); returns how many."""
-    marks = ",".join("?" * len(keep)) or "''"
+    """Delete ``model``'s encodings made by any file not in ``keep`` (sha256s); returns how many.
+    The original system's (:data:`ORIGINAL_FILES`) stay: no chip could make them again."""
+    kept = sorted(keep | set(ORIGINAL_FILES))
+    marks = ",".join("?" * len(kept))
     conn.execute(
         f"DELETE FROM face_encodings WHERE model = ? AND model_sha256 NOT IN ({marks})",  # noqa: S608 - placeholders only
-        (model, *sorted(keep)),
+        (model, *kept),
     )
     return int(conn.changes())

@@ -15,8 +15,15 @@ Promises, and how they are kept:
   twice. A source row that was edited since is a new row.
 - **All or nothing.** The sources are read first, read-only; the whole import is one write
   transaction, so a conflict or a constraint violation leaves the target unchanged.
-- **Templates are sealed.** A legacy ``face_encoding`` is biometric: it is stored sealed under
-  the user's key (in ``users.face_encoding`` and in the verbatim copy), never in the clear.
+- **Templates are sealed.** A legacy ``face_encoding`` (a BLOB, or TEXT, whatever its type) is
+  biometric: it is stored sealed under the user's key (in ``users.face_encoding`` and in the
+  verbatim copy), never in the clear. When it holds the original's 128-D dlib descriptor it also
+  becomes a dlib encoding (sealed, model file ``original:face_recognition``), so
+  ``verify_face`` and the door recognise the person (see README, "Legacy templates").
+- **Nothing unsafe gets in.** A row the appliance could not keep safely is refused with its
+  reason and reported (see :mod:`firmware.store.legacy_rows`): a stranger's picture path outside
+  ``unknown_faces/``, a user name that could not be addressed or shown, or a name another person
+  already has. The rest is imported.
 - **Ids are reassigned** (the target may already hold users); attendance rows follow their user
   through the user row's fingerprint.
 
@@ -41,7 +48,9 @@ from pathlib import Path
 
 from firmware.clock import now_iso, parse_iso, to_iso
 from firmware.errors import LegacyImportError, StoreError
+from firmware.store import encodings, users
 from firmware.store.db import Connection, is_constraint_error, open_plain
+from firmware.store.legacy_rows import Refusal, picture_problem, template_bytes, template_vector, user_problem
 from firmware.store.sealing import Sealer
 from firmware.store.store import Store
 
@@ -105,6 +114,7 @@ class TableReport:
     already: int
     kept_verbatim_timestamps: int = 0
     orphans: int = 0
+    refused: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,11 @@ class ImportReport:
     def already(self) -> int:
         """Rows skipped because an earlier run imported them."""
         return sum(t.already for t in self.tables)
+
+    @property
+    def refused(self) -> int:
+        """Rows not imported because the appliance could not keep them safely."""
+        return sum(len(t.refused) for t in self.tables)
 
 
 def _tagged(value: Value) -> object:
@@ -211,12 +226,14 @@ def import_legacy(store: Store, face_events: Path | None, main_db: Path | None, 
         sources += [(t, _FACE_TABLES[t.name]) for t in _read(face_events, list(_FACE_TABLES))]
     if main_db is not None:
         sources += [(t, _MAIN_TABLES[t.name]) for t in _read(main_db, list(_MAIN_TABLES))]
-    users = {row.rowid: row for table, _ in sources if table.name == "users" for row in table.rows}
+    legacy_users = {row.rowid: row for table, _ in sources if table.name == "users" for row in table.rows}
 
-    sealer = store.sealer
+    sealer, root = store.sealer, store.paths.root
 
     def write(conn: Connection) -> ImportReport:
-        return ImportReport(tuple(_import_table(conn, t, spec, users, naive_zone, sealer) for t, spec in sources))
+        return ImportReport(
+            tuple(_import_table(conn, t, spec, legacy_users, naive_zone, sealer, root) for t, spec in sources)
+        )
 
     try:
         report = store.write(write)
@@ -226,7 +243,12 @@ def import_legacy(store: Store, face_events: Path | None, main_db: Path | None, 
         if is_constraint_error(err):
             raise LegacyImportError(f"a legacy row violates the documented schema, nothing imported: {err}") from err
         raise
-    log.info("legacy import: %d rows imported, %d already present", report.imported, report.already)
+    log.info(
+        "legacy import: %d rows imported, %d already present, %d refused",
+        report.imported,
+        report.already,
+        report.refused,
+    )
     return report
 
 
@@ -239,16 +261,23 @@ def _import_table(
     conn: Connection,
     table: SourceTable,
     spec: tuple[str, tuple[str, ...], set[str]],
-    users: dict[int, SourceRow],
+    legacy_users: dict[int, SourceRow],
     zone: tzinfo,
     sealer: Sealer,
+    root: Path,
 ) -> TableReport:
     target, columns, stamps = spec
     imported = already = verbatim = orphans = 0
+    refused: list[Refusal] = []
     for row in table.rows:
         print_ = fingerprint(table.name, row)
         if _seen(conn, print_) is not None:
             already += 1
+            continue
+        target_id = _existing_user(conn, row) if target == "users" else None
+        problem = _problem(conn, target, row, root, mapped=target_id is not None)
+        if problem is not None:
+            refused.append(Refusal(row.rowid, problem))
             continue
         values: list[Value] = []
         for column in columns:
@@ -258,21 +287,20 @@ def _import_table(
                 verbatim += kept
             values.append(value)
         if target == "attendance_logs":
-            values[0], orphan = _user_target(conn, row.get("user_id"), users)
+            values[0], orphan = _user_target(conn, row.get("user_id"), legacy_users)
             orphans += orphan
-        target_id = _existing_user(conn, row) if target == "users" else None
         template = values[columns.index("face_encoding")] if target == "users" else None
         if template is not None:
             values[columns.index("face_encoding")] = None  # never stored in the clear; sealed below
+        if target == "users" and isinstance(values[0], str):
+            values[0] = users.normal_name(values[0])
         if target_id is None:
             marks = ", ".join("?" for _ in columns)
             conn.execute(f"INSERT INTO {target} ({', '.join(columns)}) VALUES ({marks})", values)  # noqa: S608
             target_id = int(conn.last_insert_rowid())
         replaced: dict[str, object] = {}
-        if isinstance(template, bytes):
-            sealed = sealer.seal_user_blob(conn, target_id, "legacy-face-encoding", template)
-            conn.execute("UPDATE users SET face_encoding = ? WHERE id = ?", (sealed, target_id))
-            replaced["face_encoding"] = {"sealed_base64": base64.b64encode(sealed).decode("ascii")}
+        if template is not None:
+            replaced["face_encoding"] = _seal_template(conn, sealer, target_id, template)
         conn.execute(
             "INSERT INTO legacy_imports (fingerprint, source_file, source_table, source_id, target_table, target_id,"
             " source_row, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -288,14 +316,38 @@ def _import_table(
             ),
         )
         imported += 1
-    return TableReport(str(table.file), table.name, target, len(table.rows), imported, already, verbatim, orphans)
+    return TableReport(
+        str(table.file), table.name, target, len(table.rows), imported, already, verbatim, orphans, tuple(refused)
+    )
 
 
-def _user_target(conn: Connection, legacy_id: Value, users: dict[int, SourceRow]) -> tuple[int | None, int]:
+def _problem(conn: Connection, target: str, row: SourceRow, root: Path, mapped: bool) -> str | None:
+    if target == "unknown_faces":
+        return picture_problem(root, row.get("snapshot_path"))
+    if target == "users":
+        return user_problem(conn, row.get("name"), mapped)
+    return None
+
+
+def _seal_template(conn: Connection, sealer: Sealer, user_id: int, template: Value) -> dict[str, object]:
+    """Seal a legacy template into ``users.face_encoding`` (and, when it is a dlib descriptor,
+    into the user's dlib encodings); returns what the verbatim copy keeps instead of it."""
+    plain, kind = template_bytes(template)
+    sealed = sealer.seal_user_blob(conn, user_id, "legacy-face-encoding", plain)
+    conn.execute("UPDATE users SET face_encoding = ? WHERE id = ?", (sealed, user_id))
+    vector = template_vector(template)
+    if vector is not None:
+        encodings.add_encoding(conn, user_id, "dlib", encodings.ORIGINAL_DLIB, vector, sealer=sealer)
+    else:
+        log.warning("legacy user %d: face_encoding is not a 128-D dlib descriptor; kept sealed, not used", user_id)
+    return {"sealed_base64": base64.b64encode(sealed).decode("ascii"), "type": kind}
+
+
+def _user_target(conn: Connection, legacy_id: Value, legacy_users: dict[int, SourceRow]) -> tuple[int | None, int]:
     """The target user id of a legacy attendance row's ``user_id``, and 1 if it is an orphan."""
     if legacy_id is None:
         return None, 0
-    source = users.get(legacy_id) if isinstance(legacy_id, int) else None
+    source = legacy_users.get(legacy_id) if isinstance(legacy_id, int) else None
     if source is None:
         return None, 1
     target = _seen(conn, fingerprint("users", source))
@@ -311,7 +363,8 @@ def _existing_user(conn: Connection, row: SourceRow) -> int | None:
     match = conn.execute("SELECT id, name FROM users WHERE email = ?", (email,)).fetchone()
     if match is None:
         return None
-    if match[1] != row.get("name"):
+    name = row.get("name")
+    if not isinstance(name, str) or users.name_key(str(match[1])) != users.name_key(name):
         raise LegacyImportError(
             f"legacy user {row.get('name')!r} has email {email!r}, which belongs to user {match[0]} ({match[1]!r}) "
             "here; rename or remove one of them and import again (nothing was imported)"

@@ -2,8 +2,11 @@
 
 The damaged file (with its WAL) is renamed aside, never deleted. A fresh database is created
 with the current schema, and every row that can still be read from each known table is copied
-into it, table by table and rowid range by rowid range, so one bad page loses only the rows on
-it. The counts of recovered and unreadable rows are reported per table.
+into it, table by table and key range by key range, so one bad page loses only the rows on
+it. Tables are walked by rowid, or by their primary key when they have no rowid
+(``legacy_imports`` is ``WITHOUT ROWID``: missing it would make the next legacy import add every
+original row again). The counts of recovered and unreadable rows are reported per table, and a
+table that could not be read at all is named, never reported as "0 lost".
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from firmware.clock import now_utc
 from firmware.config import Paths
@@ -31,50 +35,70 @@ class RecoveryReport:
     damaged_copy: Path
     recovered: dict[str, int] = field(default_factory=dict)
     lost: dict[str, int] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
 
 
 def _columns(conn: Connection, table: str) -> list[str]:
     return [str(r[1]) for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
 
 
-def _rowids(src: Connection, table: str) -> list[int]:
-    """Rowids reachable by scanning from each end: a damaged page stops a scan, not both."""
-    found: set[int] = set()
+def _quote(column: str) -> str:
+    return column if column == "rowid" else '"' + column.replace('"', '""') + '"'
+
+
+def _key(dst: Connection, table: str) -> list[str]:
+    """The columns that find one row: ``rowid``, or the primary key of a WITHOUT ROWID table."""
+    sql: Any = dst.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    if sql is None or "WITHOUT ROWID" not in str(sql[0]).upper():
+        return ["rowid"]
+    info = [(int(r[5]), str(r[1])) for r in dst.execute("SELECT * FROM pragma_table_info(?)", (table,))]
+    return [name for pk, name in sorted(info) if pk > 0]
+
+
+def _keys(src: Connection, table: str, key: list[str]) -> tuple[list[tuple[Any, ...]], int]:
+    """Keys reachable by scanning from each end (a damaged page stops a scan, not both), and
+    how many scans failed."""
+    found: set[tuple[Any, ...]] = set()
+    failed = 0
+    names = ", ".join(_quote(k) for k in key)
     for order in ("ASC", "DESC"):
+        by = ", ".join(f"{_quote(k)} {order}" for k in key)
         try:
-            for (rowid,) in src.execute(f'SELECT rowid FROM "{table}" ORDER BY rowid {order}'):  # noqa: S608
-                found.add(int(rowid))
+            for row in src.execute(f'SELECT {names} FROM "{table}" ORDER BY {by}'):  # noqa: S608
+                found.add(tuple(row))
         except Exception as err:  # noqa: BLE001 - the scan from the other end goes on
+            failed += 1
             log.warning("scan of %s (%s) stopped: %s", table, order, err)
-    return sorted(found)
+    return sorted(found), failed
 
 
-def _copy_table(src: Connection, dst: Connection, table: str) -> tuple[int, int]:
-    """Copy readable rows; returns (copied, rows seen but unreadable)."""
+def _copy_table(src: Connection, dst: Connection, table: str) -> tuple[int, int, bool]:
+    """Copy readable rows; returns (copied, rows seen but unreadable, readable at all)."""
     try:
         cols = [c for c in _columns(src, table) if c in set(_columns(dst, table))]
     except Exception as err:  # noqa: BLE001 - any read failure means the table is unreadable
         log.warning("table %s unreadable: %s", table, err)
-        return 0, 0
+        return 0, 0, False
     if not cols:
-        return 0, 0
+        return 0, 0, True
+    key = _key(dst, table)
     names = ", ".join(f'"{c}"' for c in cols)
     insert = f'INSERT OR IGNORE INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in cols)})'  # noqa: S608
-    one = f'SELECT {names} FROM "{table}" WHERE rowid = ?'  # noqa: S608
+    where = " AND ".join(f"{_quote(k)} = ?" for k in key)
+    one = f'SELECT {names} FROM "{table}" WHERE {where}'  # noqa: S608
     copied = lost = 0
-    rowids = _rowids(src, table)
-    for start in range(0, len(rowids), _CHUNK):
-        chunk = rowids[start : start + _CHUNK]
+    keys, failed = _keys(src, table, key)
+    for start in range(0, len(keys), _CHUNK):
         rows = []
-        for rowid in chunk:
+        for found in keys[start : start + _CHUNK]:
             try:
-                rows += list(src.execute(one, (rowid,)))
+                rows += list(src.execute(one, found))
             except Exception:  # noqa: BLE001 - a row on a damaged page
                 lost += 1
         with dst:
             dst.executemany(insert, rows)
         copied += len(rows)
-    return copied, lost
+    return copied, lost, not (failed == 2 and not keys)
 
 
 def recover(paths: Paths) -> RecoveryReport:
@@ -104,9 +128,11 @@ def recover(paths: Paths) -> RecoveryReport:
             ]
             dst.execute("PRAGMA foreign_keys=OFF")
             for table in tables:
-                copied, lost = _copy_table(src, dst, table)
+                copied, lost, readable = _copy_table(src, dst, table)
                 report.recovered[table] = copied
                 report.lost[table] = lost
+                if not readable:
+                    report.unreadable.append(table)
             dst.execute("PRAGMA foreign_keys=ON")
         finally:
             src.close()

@@ -7,14 +7,18 @@ Opening order, each step failing loudly instead of guessing:
    reported with the recovery command, never recreated);
 4. it is ours or an original OCCUR-CALL database, and not newer than the code;
 5. pending migrations run, after an online backup;
-6. the group-commit writer starts.
+6. the device keys are the database's (see :mod:`firmware.store.keycheck`; made only for a
+   database with nothing sealed);
+7. the group-commit writer starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -34,6 +38,8 @@ from firmware.store.db import (
     open_writer,
     translated,
 )
+from firmware.store.health import FileWatch
+from firmware.store.keycheck import check_keys
 from firmware.store.migrate import MigrationReport, migrate
 from firmware.store.sealing import Sealer
 from firmware.store.writer import GroupCommitWriter, Pending
@@ -50,6 +56,33 @@ def settings_from(storage: StorageConfig) -> DbSettings:
         journal_size_limit_mb=storage.journal_size_limit_mb,
         max_db_mb=storage.max_db_mb,
     )
+
+
+def _open_connection(paths: Paths, settings: DbSettings) -> tuple[Connection, MigrationReport, Keys | None]:
+    """The writer connection, checked, migrated, with the device keys checked against it."""
+    path = paths.database
+    conn = open_writer(path, settings)
+    try:
+        problems = quick_check(conn)
+        if problems:
+            raise DatabaseCorruptError(f"{path} failed quick_check: {'; '.join(problems[:3])}; {RECOVERY_HINT}")
+        with translated(path):
+            report = migrate(conn, paths.backups)
+            keys = check_keys(conn, paths)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, report, keys
+
+
+def _disk_full(paths: Paths, err: StoreError) -> bool:
+    """True when ``err`` came from a full disk (SQLite reports a failed WAL index as an I/O error)."""
+    if isinstance(err, StorageFullError):
+        return True
+    try:
+        return shutil.disk_usage(paths.root).free < 1024 * 1024
+    except OSError:
+        return False
 
 
 def quick_check(conn: Connection, full: bool = False) -> list[str]:
@@ -78,10 +111,14 @@ class Store:
         self._ballast = ballast or Ballast(paths.ballast, 0)
         self._ballast_lock = threading.Lock()
         self._ballast_released = False
+        self._released_at = 0.0
         self._readers = threading.local()
         self._readers_lock = threading.Lock()
         self._all_readers: list[Connection] = []
         self._sealer: Sealer | None = None
+        self._keys: Keys | None = None
+        self._watch = FileWatch(paths)
+        self._reclaimers: list[Callable[[], int]] = []
 
     @classmethod
     def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
@@ -103,20 +140,24 @@ class Store:
         if not create and not path.exists():
             raise StoreError(f"no database at {path}: run 'occur db migrate' to create it")
         paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        conn = open_writer(path, settings)
-        try:
-            problems = quick_check(conn)
-            if problems:
-                raise DatabaseCorruptError(f"{path} failed quick_check: {'; '.join(problems[:3])}; {RECOVERY_HINT}")
-            with translated(path):
-                report = migrate(conn, paths.backups)
-        except BaseException:
-            conn.close()
-            raise
-        writer = GroupCommitWriter(conn, cfg.group_commit_max, str(path))
         ballast = Ballast(paths.ballast, cfg.ballast_kib * 1024)
-        ballast.ensure()
-        return cls(paths, settings, writer, report, ballast)
+        released = 0
+        try:
+            conn, report, keys = _open_connection(paths, settings)
+        except StoreError as err:  # on a full disk even opening needs room (the WAL index, the WAL)
+            if not _disk_full(paths, err) or not (released := ballast.release()):
+                raise
+            conn, report, keys = _open_connection(paths, settings)
+        writer = GroupCommitWriter(conn, cfg.group_commit_max, str(path))
+        store = cls(paths, settings, writer, report, ballast)
+        store._keys = keys
+        store._watch.record()
+        if released:
+            store._ballast_released = True
+            store._record_disk_full(released)
+        else:
+            ballast.ensure()
+        return store
 
     def __enter__(self) -> Store:
         return self
@@ -146,34 +187,86 @@ class Store:
         """Run a write and return its result once it is committed to disk.
 
         On a full disk the ballast is released once, a ``disk_full`` system event is recorded,
-        and the write is tried again (a failed write left nothing behind, so this is safe).
+        and the write is tried again (a failed write left nothing behind, so this is safe). With
+        no ballast left, the reclaimers (:meth:`add_reclaimer`: the door's snapshots) free space
+        for one more try: records go before pictures.
 
         Raises:
-            StorageFullError: still full (no ballast left to release).
+            StorageFullError: still full (no ballast left to release, nothing to reclaim).
         """
         try:
             return self._writer.call(fn)
         except StorageFullError:
-            if not self._release_ballast():
+            if not self._release_ballast() and not self._reclaim():
+                raise
+        try:
+            return self._writer.call(fn)
+        except StorageFullError:
+            if not self._reclaim():
                 raise
         return self._writer.call(fn)
 
+    def add_reclaimer(self, fn: Callable[[], int]) -> None:
+        """Register something that frees disk space when the database cannot commit (returns
+        the bytes or files it freed; 0 when it had nothing)."""
+        self._reclaimers.append(fn)
+
+    def _reclaim(self) -> bool:
+        freed = 0
+        for fn in self._reclaimers:
+            try:
+                freed += fn()
+            except OSError as err:
+                log.error("could not free space: %s", err)
+        return freed > 0
+
+    @property
+    def ballast_released(self) -> bool:
+        """True while the reserve is given back (since a full disk)."""
+        return self._ballast_released
+
+    def restore_ballast(self) -> bool:
+        """Reserve the ballast again once the disk has room for it twice over; True when held."""
+        with self._ballast_lock:
+            if self._ballast.ensure():
+                self._ballast_released = False
+        return not self._ballast_released
+
+    def health(self) -> list[str]:
+        """Check that the database, its WAL and the data key are still the files opened (see
+        :mod:`firmware.store.health`). A problem with the database stops every write from then
+        on (after saving what a deleted WAL held); returns every problem, empty when healthy."""
+        found = self._watch.check()
+        if found.database and not self._writer.broken:
+            error = StoreError("; ".join(found.database))
+            failed = self._writer.stop_writing(error, checkpoint=found.wal_only)
+            if found.wal_only:
+                saved = f"could not save what it held: {failed}" if failed else "what it held was saved"
+                found.database[-1] += f" ({saved} into {self.paths.database.name})"
+            log.critical("storage: %s", "; ".join(found.database))
+        return found.all
+
     def _release_ballast(self) -> bool:
-        """Release the ballast (once per store); True if space was freed for a retry."""
+        """Release the ballast (once until it is reserved again); True if space was freed for
+        a retry, by this call or by another caller of the same failed group just now."""
         with self._ballast_lock:
             if self._ballast_released:
-                return True  # another caller of the same failed group released it just now
+                return time.monotonic() - self._released_at < 1.0
             freed = self._ballast.release()
             if not freed:
                 return False
             self._ballast_released = True
-        details = f"disk full: released {freed} bytes of reserved space; free space now, then restart to re-reserve"
+            self._released_at = time.monotonic()
+        self._record_disk_full(freed)
+        return True
+
+    def _record_disk_full(self, freed: int) -> None:
+        details = f"disk full: released {freed} bytes of reserved space; it is reserved again once space returns"
         stamp = now_iso()
         try:
             self._writer.call(lambda c: events.insert_system_event(c, stamp, "disk_full", details))
         except StorageFullError:
             log.error("disk full even after releasing the ballast")
-        return True
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Connection]:
@@ -229,8 +322,17 @@ class Store:
         """
         with self._ballast_lock:
             if self._sealer is None:
-                self._sealer = Sealer(Keys(self.paths.keys))
+                self._sealer = Sealer(self.keys)
             return self._sealer
+
+    @property
+    def keys(self) -> Keys:
+        """The device keys checked against the database at open.
+
+        Raises:
+            KeyFileError: see :class:`firmware.security.keys.Keys`.
+        """
+        return self._keys or Keys(self.paths.keys)
 
     def checkpoint_truncate(self) -> None:
         """Copy the WAL into the database and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``),

@@ -18,6 +18,10 @@ the connection: they may run twice.
 Failure modes: if the COMMIT itself fails (disk full, I/O error) every write of that group fails
 with the translated error and nothing of it is kept; earlier groups are untouched. If the thread
 dies unexpectedly, pending and later writes fail with :class:`StoreError` instead of hanging.
+
+A write function may ask for something to happen only once its rows are durable
+(:func:`after_commit`): the secure log writes its head file beside the keys that way, so the file
+never names an entry that was rolled back.
 """
 
 from __future__ import annotations
@@ -80,6 +84,29 @@ class Pending(Generic[T]):
         return self._result  # type: ignore[no-any-return]
 
 
+_AFTER: dict[int, list[Callable[[], None]]] = {}
+"""Per writer connection (by id), what to run once the transaction in progress commits."""
+
+
+def after_commit(conn: Connection, fn: Callable[[], None]) -> None:
+    """Run ``fn`` once the transaction that ``conn`` is in has committed (dropped if it rolls
+    back). On a connection that no writer owns, ``fn`` runs at once. ``fn`` must not write to
+    the store; its errors are logged, never raised (the rows are already durable)."""
+    hooks = _AFTER.get(id(conn))
+    if hooks is None:
+        _run_hooks([fn])
+    else:
+        hooks.append(fn)
+
+
+def _run_hooks(hooks: list[Callable[[], None]]) -> None:
+    for fn in hooks:
+        try:
+            fn()
+        except Exception:
+            log.exception("after-commit action failed")
+
+
 _STOP = object()
 LONE_STREAK = 8
 """A caller commits its own write only after this many one-write commits in a row: under
@@ -113,6 +140,8 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="occur-db-writer", daemon=True)
         self.commits = 0
         self.writes = 0
+        self._broken: StoreError | None = None
+        _AFTER[id(conn)] = []
         self._thread.start()
 
     def submit(self, fn: Callable[[Connection], T]) -> Pending[T]:
@@ -121,6 +150,8 @@ class GroupCommitWriter:
         Raises:
             StoreError: the writer is closed.
         """
+        if self._broken is not None:
+            raise self._broken
         if self._closed:
             raise StoreError(f"database writer is closed ({self._label})")
         pending: Pending[T] = Pending(fn)
@@ -137,6 +168,8 @@ class GroupCommitWriter:
         part of a lone event's cost, and a door mostly sees one event at a time. Otherwise the
         write joins the next group. ``fn`` must not call the store itself (it would deadlock).
         """
+        if self._broken is not None:
+            raise self._broken
         if self._lone_streak >= LONE_STREAK and self._outstanding == 0 and self._commit_lock.acquire(blocking=False):
             try:
                 with self._count_lock:
@@ -167,7 +200,31 @@ class GroupCommitWriter:
         # A submit racing with close may have queued behind the stop marker: fail it, never hang it.
         self._fail_pending(StoreError(f"database writer is closed ({self._label})"))
         with self._commit_lock:  # a caller committing on the fast path finishes first
+            _AFTER.pop(id(self._conn), None)
             self._conn.close()
+
+    @property
+    def broken(self) -> bool:
+        """True once writing was stopped (see :meth:`stop_writing`)."""
+        return self._broken is not None
+
+    def stop_writing(self, error: StoreError, checkpoint: bool = False) -> str | None:
+        """Refuse every write from now on with ``error`` (writes queued behind fail with it).
+
+        With ``checkpoint``, first copy what the WAL holds into the database file through this
+        connection's open handles (``wal_checkpoint(TRUNCATE)``): used when the WAL file was
+        deleted under the writer, so acknowledged records are saved. Returns why that failed,
+        or None.
+        """
+        with self._commit_lock:
+            self._broken = error
+            if not checkpoint:
+                return None
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except Exception as err:  # noqa: BLE001 - reported to the caller, writing stops anyway
+                return str(translate(err, self._label))
+        return None
 
     def _gather(self, first: Pending[Any], expected: int) -> tuple[list[Pending[Any]], bool]:
         """Collect a group: what is queued now, plus up to :data:`LINGER_S` for the callers that
@@ -227,6 +284,11 @@ class GroupCommitWriter:
 
     def _commit(self, group: list[Pending[Any]]) -> None:
         conn = self._conn
+        hooks = _AFTER.setdefault(id(conn), [])
+        hooks.clear()
+        if self._broken is not None:
+            self._fail(group, self._broken)
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
@@ -235,39 +297,48 @@ class GroupCommitWriter:
         try:
             outcomes: list[tuple[Any, BaseException | None]] = [(job.fn(conn), None) for job in group]
         except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
+            hooks.clear()
             if in_transaction(conn):
                 conn.execute("ROLLBACK")
             if len(group) == 1 or _is_storage_failure(err):
                 self._fail(group, translate(err, self._label))
                 return
             conn.execute("BEGIN IMMEDIATE")
-            isolated = self._run_isolated(group)
+            isolated = self._run_isolated(group, hooks)
             if isolated is None:
                 return
             outcomes = isolated
         try:
             conn.execute("COMMIT")
         except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
+            hooks.clear()
             if in_transaction(conn):
                 conn.execute("ROLLBACK")
             self._fail(group, translate(err, self._label))
             return
+        done, hooks[:] = list(hooks), []
+        _run_hooks(done)
         self.commits += 1
         self.writes += len(group)
         for job, (result, error) in zip(group, outcomes, strict=True):
             job._finish(result, error)
 
-    def _run_isolated(self, group: list[Pending[Any]]) -> list[tuple[Any, BaseException | None]] | None:
+    def _run_isolated(
+        self, group: list[Pending[Any]], hooks: list[Callable[[], None]]
+    ) -> list[tuple[Any, BaseException | None]] | None:
         """Second pass after a failed write: each write in its own savepoint."""
         conn = self._conn
         outcomes: list[tuple[Any, BaseException | None]] = []
         for job in group:
             conn.execute("SAVEPOINT occur_write")
+            mark = len(hooks)
             try:
                 result = job.fn(conn)
             except BaseException as err:  # noqa: BLE001 - handed to the waiting callers
+                del hooks[mark:]  # the failed write's actions go with its rows
                 if not in_transaction(conn):
                     # SQLite rolled the whole transaction back (disk full, I/O error).
+                    hooks.clear()
                     self._fail(group, translate(err, self._label))
                     return None
                 conn.execute("ROLLBACK TO occur_write")

@@ -3,7 +3,13 @@
 Each embedding model was trained on crops aligned a particular way, so each gets its own
 template (chip size and landmark positions in chip pixels). The transform is the least-squares
 similarity (uniform scale, rotation, translation; never a reflection) by Umeyama's method, fitted
-from template points to detected keypoints, then the chip is sampled with it.
+in the direction each model's own reference fits it (a least-squares fit is not symmetric: when
+the points do not match the template exactly, the two directions give different scales):
+
+- plain templates (SFace): from the detected points to the template, as ArcFace-style training
+  crops and OpenCV's ``FaceRecognizerSF.alignCrop`` are made;
+- the ``dlib`` geometry: from the template to the detected points, as dlib's
+  ``get_face_chip_details`` does.
 
 Templates (numbers from the project's measurements, ``../shared/docs``):
 
@@ -12,8 +18,10 @@ Templates (numbers from the project's measurements, ``../shared/docs``):
 - ``DLIB_150``: dlib's 150-px chip (padding 0.25) with BlazeFace keypoints calibrated against
   dlib's 5-point alignment on 296 LFW faces; eyes and mouth only (the nose moves with yaw).
 
-Sampling is OpenCV's bilinear ``warpAffine``; dlib's own sampler differs by under a pixel
-(descriptor drift < 0.04 measured), which the dlib parity work may tighten.
+Sampling: the ``dlib`` geometry uses dlib's own chip extraction, reproduced exactly in
+:mod:`firmware.vision.dlib_chip` (OpenCV's ``warpAffine`` moved the descriptor by up to 0.1 from
+dlib's for large faces). Plain templates use OpenCV's bilinear ``warpAffine``, as OpenCV's
+``FaceRecognizerSF.alignCrop`` does for SFace.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.domain import Detection
+from firmware.vision.dlib_chip import dlib_chip
 from firmware.vision.image import Image, pyr_down, warp_to_chip
 
 Matrix = npt.NDArray[np.float64]
@@ -85,7 +94,16 @@ def chip_transform(face: Detection, template: ChipTemplate) -> Matrix:
         ValueError: degenerate keypoints (the face would collapse to under 2 px).
     """
     detected = [face.keypoints[i] for i in template.keypoints]
-    matrix = similarity(template.points, detected)
+    if template.geometry == "dlib":
+        matrix = similarity(template.points, detected)
+    else:
+        try:
+            forward = similarity(detected, template.points)  # image -> chip, then inverted
+        except ValueError as err:
+            raise ValueError(f"keypoints are degenerate: {err}") from err
+        if abs(np.linalg.det(forward[:, :2])) < 1e-12:
+            raise ValueError("keypoints are degenerate: the face is smaller than 2 px")
+        matrix = np.linalg.inv(np.vstack([forward, [0.0, 0.0, 1.0]]))[:2]
     if abs(np.linalg.det(matrix[:, :2])) * template.size**2 < 4.0:
         raise ValueError("keypoints are degenerate: the face is smaller than 2 px")
     if template.geometry == "dlib":
@@ -112,12 +130,17 @@ def residual_px(face: Detection, template: ChipTemplate) -> float:
 def align(image: Image, face: Detection, template: ChipTemplate) -> Image:
     """Cut the aligned ``template.size`` square chip (BGR, uint8) for ``face`` out of ``image``.
 
-    Pixels outside the image are black, as dlib's chips are. A face more than twice the chip's
-    size is sampled from a halved image (repeatedly), as dlib does, so that bilinear sampling
-    does not alias.
+    Pixels outside the image are black. The ``dlib`` geometry is dlib's own extraction (see
+    :mod:`firmware.vision.dlib_chip`); plain templates are sampled with OpenCV's bilinear
+    ``warpAffine``, from a halved image (repeatedly) when the face is more than twice the chip's
+    size, so that bilinear sampling does not alias.
     """
+    if template.geometry == "dlib":
+        detected = [face.keypoints[i] for i in template.keypoints]
+        chip_transform(face, template)  # the degenerate-keypoint check
+        return dlib_chip(image, similarity(template.points, detected), template.size)
     matrix = chip_transform(face, template)
     while float(np.sqrt(abs(np.linalg.det(matrix[:, :2])))) > 2.0 and min(image.shape[:2]) >= 4:
         image = pyr_down(image)
-        matrix = np.hstack([matrix[:, :2] / 2, ((matrix[:, 2] + 0.5) / 2 - 0.5)[:, None]])
+        matrix = matrix / 2  # cv2.pyrDown's pixel i is centred on the source's pixel 2i
     return warp_to_chip(image, matrix, template.size)

@@ -48,6 +48,12 @@ class Embedder:
             raise ModelError(f"{manifest.path.name}: output {model.outputs} is not {manifest.output_dim}-D")
         self.manifest = manifest
         self.template = ChipTemplate(manifest.name, n, manifest.keypoints, manifest.points, manifest.chip)
+        self.mesh_template = (
+            ChipTemplate(f"{manifest.name}_mesh", n, tuple(range(len(manifest.mesh_groups))), manifest.mesh_points,
+                         manifest.chip)
+            if manifest.mesh_groups
+            else None
+        )  # fmt: skip
         self._model = model
 
     @classmethod
@@ -65,9 +71,29 @@ class Embedder:
         """The model's name from its manifest."""
         return self.manifest.name
 
-    def chip(self, image: Image, face: Detection) -> Image:
-        """The aligned BGR chip this model expects for ``face``."""
-        return align(image, face, self.template)
+    @property
+    def needs_mesh(self) -> bool:
+        """True when the model's chips are aligned from the face mesh's points."""
+        return self.mesh_template is not None
+
+    def chip(self, image: Image, face: Detection, mesh: npt.NDArray[np.float32] | None = None) -> Image:
+        """The aligned BGR chip this model expects for ``face``: from the face mesh's points
+        (``mesh``, ``(468, 3)``) when the manifest has a mesh template, else from the detector's
+        keypoints.
+
+        Raises:
+            ValueError: a mesh-aligned model given no mesh (its encodings would not compare with
+                the stored ones), or degenerate points.
+        """
+        if self.mesh_template is None:
+            return align(image, face, self.template)
+        if mesh is None:
+            raise ValueError(f"model {self.name} aligns from the face mesh, and none was given")
+        xy = mesh[:, :2].astype(np.float64)
+        points = tuple(
+            (float(p[0]), float(p[1])) for p in (xy[list(g)].mean(axis=0) for g in self.manifest.mesh_groups)
+        )
+        return align(image, Detection(face.box, points, face.score), self.mesh_template)
 
     def embed(self, chip: Image, mirror: bool = False) -> Vector:
         """The embedding of an aligned chip; unit length for cosine models.

@@ -7,7 +7,6 @@ recognition layer combines it with the gallery.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,13 +17,17 @@ from firmware.domain import Detection
 from firmware.errors import ModelError
 from firmware.vision.align import ENROL_224, SFACE_112, align, chip_transform
 from firmware.vision.detect import FaceDetector
+from firmware.vision.doorpoint import DoorRule
 from firmware.vision.embed import Embedder, Vector
+from firmware.vision.farcurve import DoorCalibration, load_door_calibration
 from firmware.vision.gallery import Fusion
 from firmware.vision.image import Image
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside
-from firmware.vision.quality import Quality, QualityLimits, assess
+from firmware.vision.pose import keypoint_pose, mesh_pose
+from firmware.vision.quality import Quality, QualityLimits, assess, with_pose
+from firmware.vision.runtime import TfliteModel
 
 log = logging.getLogger(__name__)
 
@@ -50,28 +53,42 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models" / "build"
 
 
-def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float, margin: float) -> Fusion:
-    """The fusion rule for ``embedders``: calibrations from their manifests, door threshold from
-    ``fusion.json`` beside the models unless ``threshold`` (> 0) overrides it.
+def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float = 0.0, margin: float = 0.05) -> Fusion:
+    """The fusion rule for ``embedders`` alone, for callers outside the door's decision: the
+    calibrations of ``fusion.json`` and its one-to-one threshold (one comparison at the default
+    stranger-accept target, 0.001) unless ``threshold`` (> 0) overrides it.
 
     Raises:
-        ModelError: a model has no calibration, or no threshold is known for this model set.
+        ModelError: ``fusion.json`` is missing, corrupt or made for other model files.
     """
-    calibrations = {}
-    for e in embedders:
-        if e.manifest.calibration is None:
-            raise ModelError(f"model {e.name} has no calibration in its manifest; it cannot be fused")
-        calibrations[e.name] = e.manifest.calibration
-    if threshold <= 0:
-        key = "+".join(sorted(calibrations))
-        try:
-            shipped = json.loads((models_dir / "fusion.json").read_text())["thresholds"]
-            threshold = float(shipped[key])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ModelError(
-                f"no calibrated door threshold for models {key} in {models_dir / 'fusion.json'}; set [vision] threshold"
-            ) from err
-    return Fusion({e.name: e.manifest.metric for e in embedders}, calibrations, threshold, margin)
+    fusion, rule = door_fusion(models_dir, embedders, VisionConfig(threshold=threshold, margin=margin))
+    if rule.calibration.problem is not None:
+        raise ModelError(rule.calibration.problem)
+    return fusion
+
+
+def door_fusion(models_dir: Path, embedders: list[Embedder], config: VisionConfig) -> tuple[Fusion, DoorRule]:
+    """The fusion rule for ``embedders`` and the door's rule for naming people.
+
+    Per-model calibrations and the false-accept curves come from ``fusion.json`` beside the
+    models, matched to the model files by sha256. When that file is missing, corrupt or made for
+    other model files, the returned :class:`DoorRule` carries the reason and the door names
+    nobody; scores are still computed (with the manifests' statistics, else a neutral scale) so
+    ``occur identify`` can show them. ``Fusion.threshold`` is the one-to-one threshold (one
+    user, one sample, at the stranger-accept target) or the fixed ``[vision] threshold``; the
+    door's threshold follows the gallery (see :mod:`firmware.vision.doorpoint`).
+    """
+    shas = {e.name: e.manifest.sha256 for e in embedders}
+    calibration = load_door_calibration(models_dir, shas)
+    calibrations = dict(calibration.calibrations)
+    if calibration.problem is not None:
+        log.error("vision: the door names nobody: %s", calibration.problem)
+        calibrations = {e.name: e.manifest.calibration or Calibration(0.0, 1.0) for e in embedders}
+    rule = DoorRule(calibration, config.stranger_accept_rate, config.threshold, config.min_people)
+    one_to_one = rule.one_to_one(1)
+    threshold = config.threshold if config.threshold > 0 else (0.0 if one_to_one is None else one_to_one)
+    metrics = {e.name: e.manifest.metric for e in embedders}
+    return Fusion(metrics, calibrations, threshold, config.margin), rule
 
 
 def load_detectors(folder: Path, variant: str, threads: int) -> tuple[FaceDetector, FaceDetector | None]:
@@ -115,8 +132,10 @@ class FaceEngine:
         load_ms: float = 0.0,
         fallback: FaceDetector | None = None,
         landmarks: LandmarkModel | None = None,
+        rule: DoorRule | None = None,
     ) -> None:
         self.detector = detector
+        self.rule = rule or DoorRule(DoorCalibration({}, None, "no door calibration loaded"))
         self.landmarks = landmarks
         self.fallback = fallback
         self.embedders = embedders
@@ -134,7 +153,8 @@ class FaceEngine:
                 calibration is then accepted and the fusion rule is a neutral placeholder.
 
         Raises:
-            ModelError: a model is missing, altered, unknown or lacks calibration.
+            ModelError: a model is missing, altered or unknown (a bad calibration file is not an
+                error here: the door rule carries it and names nobody).
         """
         started = time.perf_counter()
         folder = Path(config.models_dir) if config.models_dir else default_models_dir()
@@ -153,22 +173,33 @@ class FaceEngine:
         embedders = [loaded[m] for m in config.models]
         detector, fallback = load_detectors(folder, config.detector, config.threads)
         landmarks = load_landmarks(folder)
+        rule = DoorRule(DoorCalibration({}, None, "embedding only: no door rule loaded"))
+        meshed = [e.name for e in embedders if e.needs_mesh]
+        if meshed and landmarks is None:
+            raise ModelError(f"model(s) {', '.join(meshed)} align from the face mesh: {LANDMARK_FILE} is missing")
         if fused:
-            fusion = fusion_for(folder, embedders, config.threshold, config.margin)
+            fusion, rule = door_fusion(folder, embedders, config)
         else:
             neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
             fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)
         limits = QualityLimits(
-            config.min_face_px, config.min_score, config.min_sharpness, config.max_roll_deg, config.max_yaw
+            config.min_face_px,
+            config.min_score,
+            config.min_sharpness,
+            config.max_roll_deg,
+            config.max_yaw_deg,
+            config.max_pitch_deg,
         )
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
-        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks)
+        return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks, rule)
 
-    def faces(self, image: Image, embed: bool = True) -> list[Face]:
+    def faces(self, image: Image, embed: bool = True, pose: bool = True) -> list[Face]:
         """Every face in ``image``, largest first, each assessed and (if ``embed``) embedded.
 
         Faces that fail a quality gate are still embedded: callers decide what to do with them.
+        With ``pose=False`` only the first quality stage runs (the door loop runs
+        :meth:`check` itself, only for faces it will embed); such faces are not ``ok`` yet.
         """
         started = time.perf_counter()
         detections = self.detector.detect(image)
@@ -183,16 +214,49 @@ class FaceEngine:
                 continue
             face = Face(det, assess(det, image, self.limits))
             face.timings["detect"] = detect_ms
+            if pose or embed:
+                self.check(image, face)
             if embed:
                 self.embed(image, face)
             faces.append(face)
         return faces
 
+    def check(self, image: Image, face: Face) -> Quality:
+        """Complete ``face.quality`` with the second stage (head pose from the face mesh, or from
+        the keypoints when no landmark model is installed, and the mesh's face confidence);
+        computed once per face."""
+        if face.quality.pose is not None:
+            return face.quality
+        try:
+            mesh = self.mesh(image, face)
+            pose = mesh_pose(mesh.points) if mesh is not None else keypoint_pose(face.detection)
+            presence = mesh.presence if mesh is not None else None
+        except ValueError:  # a degenerate box or mesh: nothing face-like to measure
+            pose, presence = keypoint_pose(face.detection), 0.0
+        face.quality = with_pose(face.quality, pose, presence, self.limits)
+        return face.quality
+
+    def main_face(self, faces: list[Face]) -> Face | None:
+        """The face a photo is about: the largest confident detection that the landmark model
+        confirms is a face. (A large false detection, such as a logo behind a person, is no
+        longer preferred to the person's face.)"""
+        for face in faces:
+            if face.detection.score >= self.limits.min_score and "not_a_face" not in face.quality.codes:
+                return face
+        return None
+
     def embed(self, image: Image, face: Face) -> None:
-        """Fill ``face.embeddings`` (and its timings) with every model's embedding."""
+        """Fill ``face.embeddings`` (and its timings) with every model's embedding.
+
+        Raises:
+            ValueError: a model aligns from the face mesh and this engine has no landmark model
+                (:meth:`load` refuses that; only a hand-built engine can get here).
+        """
+        needs_mesh = any(e.needs_mesh for e in self.embedders)
+        mesh = self.mesh(image, face) if needs_mesh else None
         for embedder in self.embedders:
             t0 = time.perf_counter()
-            chip = embedder.chip(image, face.detection)
+            chip = embedder.chip(image, face.detection, mesh.points if mesh is not None else None)
             t1 = time.perf_counter()
             face.embeddings[embedder.name] = embedder.embed(chip, self.mirror)
             face.timings[f"align_{embedder.name}"] = (t1 - t0) * 1000
@@ -211,11 +275,20 @@ class FaceEngine:
         """The wide aligned chip kept with an enrolment sample (see ``ENROL_224``)."""
         return align(image, face.detection, ENROL_224)
 
-    def inference_s(self) -> float:
-        """Seconds spent inside the TFLite models' ``invoke`` since loading."""
+    def _models(self) -> list[TfliteModel]:
         models = [self.detector.model, *(e.model for e in self.embedders)]
         if self.fallback is not None:
             models.append(self.fallback.model)
         if self.landmarks is not None:
             models.append(self.landmarks.model)
-        return sum(m.busy_s for m in models)
+        return models
+
+    def inference_s(self) -> float:
+        """Seconds spent inside the TFLite models' ``invoke`` since loading."""
+        return sum(m.busy_s for m in self._models())
+
+    def close(self) -> None:
+        """Free every model's interpreter (a Zero 2 W cannot hold two model sets); the engine
+        refuses to run afterwards (ModelError), so a door left with it stays locked."""
+        for model in self._models():
+            model.close()

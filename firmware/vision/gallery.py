@@ -7,10 +7,16 @@ calibration (see :class:`~firmware.vision.manifest.Calibration`) and averaged in
 score (smaller = more alike). The best user is accepted only when the fused score is under the
 door threshold and the second-best user is at least ``margin`` further away; otherwise the
 result is ``unknown`` or ``ambiguous``, never a guess.
+
+Fail closed on numbers: every comparison is written so that a NaN or infinity anywhere (the
+threshold, the margin, a score, any user's fused value) gives ``unknown``, because in IEEE
+arithmetic ``score >= nan`` and ``margin < nan`` are both false and would otherwise let a face
+through. The config refuses non-finite settings too; this is the second line.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +45,15 @@ class Fusion:
         """Fused score of one comparison (``inf`` when a model's distance is missing)."""
         values = [self.calibrations[m].standardise(per_model.get(m, np.inf)) for m in self.calibrations]
         return float(np.mean(values))
+
+    def usable(self) -> bool:
+        """True when the threshold and margin are finite numbers (a matcher must not decide
+        anything with a NaN or infinite rule)."""
+        return bool(np.isfinite(self.threshold) and np.isfinite(self.margin) and self.margin >= 0)
+
+    def accepts(self, score: float | None) -> bool:
+        """Is ``score`` a 1:1 match at the door threshold? False for any non-finite value."""
+        return score is not None and self.usable() and bool(np.isfinite(score)) and score < self.threshold
 
 
 @dataclass(frozen=True)
@@ -104,19 +119,37 @@ class Gallery:
 
     def search(self, probes: dict[str, Vector], fusion: Fusion) -> Match:
         """Find the enrolled user nearest to a face's embeddings (one per model)."""
-        models = [m for m in fusion.calibrations if m in probes]
-        if not self.users.size or len(models) != len(fusion.calibrations):
+        return self.search_frames([probes], [1.0], fusion)
+
+    def search_frames(self, frames: list[dict[str, Vector]], weights: list[float], fusion: Fusion) -> Match:
+        """One decision for several frames of one face: each user's fused score is the weighted
+        mean of the frames' fused scores (and so are the per-model distances reported). Averaging
+        scores, not embeddings, keeps them on the scale the threshold was calibrated on (single
+        photos), while a stranger's lucky frame counts only for its share. Anything non-finite
+        (a probe, a weight, the threshold or margin) fails closed: ``unknown``."""
+        models = list(fusion.calibrations)
+        if not self.users.size or not frames or any(m not in f for f in frames for m in models):
             return Match("unknown", None, None)
-        per_model = {m: self.per_user(m, fusion.metrics[m], probes[m]) for m in models}
-        fused = np.mean([fusion.calibrations[m].standardise(per_model[m]) for m in models], axis=0)  # type: ignore[arg-type]
+        if not fusion.usable() or len(weights) != len(frames):
+            return Match("unknown", None, None)
+        if not all(math.isfinite(w) and w > 0 for w in weights):
+            return Match("unknown", None, None)
+        if not all(np.isfinite(f[m]).all() for f in frames for m in models):
+            return Match("unknown", None, None)
+        share = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        per_model = {}
+        for m in models:
+            rows = [w * self.per_user(m, fusion.metrics[m], frame[m]) for w, frame in zip(share, frames, strict=True)]
+            per_model[m] = np.sum(rows, axis=0)
+        fused = np.mean([fusion.calibrations[m].standardise(per_model[m]) for m in models], axis=0)
         best = int(np.argmin(fused))
         score = float(fused[best])
         second = float(np.partition(fused, 1)[1]) if fused.size > 1 else np.inf
         margin = second - score
         found = {m: float(per_model[m][best]) for m in models}
         user = int(self.users[best])
-        if not np.isfinite(score) or score >= fusion.threshold:
+        if np.isnan(fused).any() or not fusion.accepts(score):
             return Match("unknown", None, score, found, margin, user)
-        if margin < fusion.margin:
+        if not margin >= fusion.margin:  # also true for a NaN margin
             return Match("ambiguous", None, score, found, margin, user)
         return Match("match", user, score, found, margin, user)

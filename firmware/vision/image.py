@@ -1,7 +1,14 @@
-"""Image decoding and the detector's input tensor (OpenCV, imported inside the functions)."""
+"""Image decoding and the detector's input tensor (OpenCV, imported inside the functions).
+
+Every decode goes through one path: the header is read and checked first (accepted format, at
+most ``MAX_PIXELS`` pixels; see :mod:`firmware.vision.imageheader`), then OpenCV decodes, and
+any OpenCV failure becomes an :class:`ImageError` naming the file. So an image bomb or a broken
+file is one clear error, never a 2.7 GB allocation or an uncaught ``cv2.error``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,27 +17,64 @@ import numpy.typing as npt
 
 from firmware.errors import ImageError
 from firmware.vision.blazeface import Letterbox
+from firmware.vision.imageheader import MAX_PIXELS, HeaderError, ImageHeader, check_size, read_header
 
 Image = npt.NDArray[np.uint8]
 """An 8-bit BGR image, ``(height, width, 3)``, as OpenCV and cameras deliver it."""
+
+
+def _cv2() -> Any:
+    """OpenCV, with its own decoder size limit lowered to ours (defence in depth behind the header
+    check: OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` at its first decode; its default is 2**30)."""
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+    import cv2
+
+    return cv2
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
+
+
+def _checked(data: bytes, what: object) -> ImageHeader:
+    """The header of ``data``, refused (ImageError naming ``what``) when it is not an accepted
+    format or declares more than :data:`MAX_PIXELS` pixels: before any decoder allocates."""
+    if not data:
+        raise ImageError(f"{what}: empty file, not an image")
+    try:
+        header = read_header(data)
+        check_size(header)
+    except HeaderError as err:
+        raise ImageError(f"{what}: {err}") from err
+    return header
+
+
+def _decode(data: bytes, what: object, flags: int | None = None) -> Image:
+    """Decode checked bytes; OpenCV's failures become ImageError naming ``what``."""
+    cv2 = _cv2()
+    try:
+        image: Any = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR if flags is None else flags)
+    except cv2.error as err:
+        reason = str(err).strip().splitlines()[-1]
+        raise ImageError(f"{what}: cannot be decoded ({reason})") from err
+    if image is None or image.ndim != 3 or image.shape[2] != 3 or not image.size:
+        raise ImageError(f"{what}: not a decodable image (corrupt, truncated or unsupported format)")
+    return np.asarray(image, dtype=np.uint8)
 
 
 def read_image(path: Path) -> Image:
     """Decode an image file to BGR.
 
     Raises:
-        ImageError: missing, unreadable, truncated or not an image, naming the file.
+        ImageError: missing, unreadable, truncated, not an accepted format, or over
+            :data:`MAX_PIXELS` pixels, naming the file. Never OpenCV's own error.
     """
-    import cv2
-
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as err:
-        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
-    image: Any = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise ImageError(f"{path}: not a decodable image (corrupt, truncated or unsupported format)")
-    return np.asarray(image, dtype=np.uint8)
+    data = _read(path)
+    _checked(data, path)
+    return _decode(data, path)
 
 
 MAX_SIDE = 2048
@@ -39,49 +83,46 @@ photo would otherwise take 108 MB decoded, and no face needs that many pixels.""
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a JPEG or PNG header without decoding; None for other formats."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:2] != b"\xff\xd8":
+    """(width, height) from the header of any accepted format without decoding; None when the
+    header cannot be read."""
+    try:
+        header = read_header(data)
+    except HeaderError:
         return None
-    pos = 2
-    while pos + 9 < len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(data[pos + 5 : pos + 7], "big")
-        pos += 2 + length
-    return None
+    return header.width, header.height
 
 
 def read_image_limited(path: Path, max_side: int = MAX_SIDE) -> tuple[Image, float]:
     """Decode an image no larger than about ``max_side``; returns it and the factor from its
-    pixels to the file's (1, 2, 4 or 8).
+    pixels to the file's (1, 2, 4 or 8). The factor never shrinks a side below one pixel.
 
     Raises:
         ImageError: as :func:`read_image`.
     """
-    import cv2
+    return decode_image_limited(_read(path), str(path), max_side)
 
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as err:
-        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
-    size = image_size(data[:65536].tobytes())
+
+def decode_image_limited(
+    data: bytes | npt.NDArray[np.uint8], what: str, max_side: int = MAX_SIDE
+) -> tuple[Image, float]:
+    """:func:`read_image_limited` for encoded bytes already in memory (uploads, never written to
+    disk); ``what`` names the image in errors.
+
+    Raises:
+        ImageError: as :func:`read_image`.
+    """
+    cv2 = _cv2()
+    raw = data if isinstance(data, bytes) else bytes(np.asarray(data, dtype=np.uint8).tobytes())
+    header = _checked(raw, what)
     factor = 1
-    while size is not None and max(size) / factor > max_side and factor < 8:
+    while max(header.width, header.height) / factor > max_side and factor < 8:
+        if min(header.width, header.height) < factor * 2:
+            break
         factor *= 2
     flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
              8: cv2.IMREAD_REDUCED_COLOR_8}[factor]  # fmt: skip
-    image: Any = cv2.imdecode(data, flags) if data.size else None
-    if image is None:
-        raise ImageError(f"{path}: not a decodable image (corrupt, truncated or unsupported format)")
-    return np.asarray(image, dtype=np.uint8), (size[0] / image.shape[1] if size else 1.0)
+    image = _decode(raw, what, flags)
+    return image, header.width / image.shape[1]
 
 
 def letterbox_tensor(image: Image, size: int) -> tuple[npt.NDArray[np.float32], Letterbox]:
@@ -123,6 +164,26 @@ def pyr_down(image: Image) -> Image:
     return np.asarray(cv2.pyrDown(image), dtype=np.uint8)
 
 
+def pad_image(image: Image, fraction: float) -> Image:
+    """``image`` with a black border ``fraction`` of its longest side wide on every side (a tight
+    face crop gets the margin a photo has)."""
+    import cv2
+
+    n = round(fraction * max(image.shape[:2]))
+    padded = cv2.copyMakeBorder(image, n, n, n, n, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return np.asarray(padded, dtype=np.uint8)
+
+
+def rotate_image(image: Image, degrees: float) -> Image:
+    """``image`` turned ``degrees`` counter-clockwise about its centre, same size, black corners
+    (a tilted head, for tests and benchmarks)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return np.asarray(cv2.warpAffine(image, matrix, (w, h)), dtype=np.uint8)
+
+
 def encode_jpeg(image: Image, quality: int = 95) -> bytes:
     """JPEG bytes of a BGR image.
 
@@ -159,17 +220,14 @@ def crop_resized(image: Image, box: tuple[float, float, float, float], size: int
 
 
 def decode_image(data: bytes, what: str = "image") -> Image:
-    """Decode encoded image bytes (JPEG, PNG...) to BGR.
+    """Decode encoded image bytes (JPEG, PNG...) to BGR, with the same checks as
+    :func:`read_image`.
 
     Raises:
-        ImageError: not a decodable image.
+        ImageError: not an accepted, decodable image of at most :data:`MAX_PIXELS` pixels.
     """
-    import cv2
-
-    image: Any = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
-    if image is None:
-        raise ImageError(f"{what}: not a decodable image")
-    return np.asarray(image, dtype=np.uint8)
+    _checked(data, what)
+    return _decode(data, what)
 
 
 # Helpers for the liveness cues (firmware.vision.liveness) and the synthetic attack bench

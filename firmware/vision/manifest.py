@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from firmware.errors import ModelError
 
 METRICS = ("cosine", "euclidean")
 CHIPS = ("plain", "dlib")
+MESH_POINTS = 468
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,19 @@ class Manifest:
     licence: str
     source: str
     calibration: Calibration | None
+    mesh_groups: tuple[tuple[int, ...], ...] = ()
+    mesh_points: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def encoding_key(self) -> str:
+        """What stored encodings of this model are tied to: the file's sha256, or, when the
+        chip is aligned from the face mesh (``template_mesh``), a digest of the file's sha256
+        and that template, so that encodings made with another alignment are never compared
+        with this one's (the gallery ignores them until ``occur reembed``)."""
+        if not self.mesh_groups:
+            return self.sha256
+        spec = json.dumps([self.sha256, self.chip, self.mesh_groups, self.mesh_points], separators=(",", ":"))
+        return hashlib.sha256(spec.encode()).hexdigest()
 
     def verify_file(self) -> None:
         """Check the model file's sha256 against the manifest.
@@ -108,6 +123,8 @@ def _field(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     value = raw.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ModelError(f"{where}: field {key!r} is missing or not {getattr(kind, '__name__', kind)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelError(f"{where}: field {key!r} is {value}, not a finite number")
     return value
 
 
@@ -121,7 +138,10 @@ def parse(raw: dict[str, Any], folder: Path, where: str) -> Manifest:
     points = _field(raw, "template_points", list, where)
     if any(n not in KEYPOINT_NAMES for n in names) or len(names) != len(points) or len(names) < 2:
         raise ModelError(f"{where}: template_keypoints must be 2+ of {', '.join(KEYPOINT_NAMES)}, one per point")
-    if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p) for p in points):
+    if not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) and math.isfinite(v) for v in p)
+        for p in points
+    ):
         raise ModelError(f"{where}: template_points must be [x, y] pairs")
     metric, chip, colour = raw.get("metric"), raw.get("chip"), raw.get("colour")
     if metric not in METRICS or chip not in CHIPS or colour not in ("RGB", "BGR"):
@@ -136,6 +156,7 @@ def parse(raw: dict[str, Any], folder: Path, where: str) -> Manifest:
         if not impostor > genuine:
             raise ModelError(f"{where}: calibration impostor_mean must exceed genuine_mean")
         calibration = Calibration(float(genuine), float(impostor), str(cal.get("pairs", "")))
+    groups, mesh_points = _mesh_template(raw, where)
     size = _field(raw, "input_size", int, where)
     if not 16 <= size <= 1024:
         raise ModelError(f"{where}: input_size {size} out of range")
@@ -157,7 +178,44 @@ def parse(raw: dict[str, Any], folder: Path, where: str) -> Manifest:
         licence=str(raw.get("licence", "")),
         source=str(raw.get("source", "")),
         calibration=calibration,
+        mesh_groups=groups,
+        mesh_points=mesh_points,
     )
+
+
+def _mesh_template(
+    raw: dict[str, Any], where: str
+) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[float, float], ...]]:
+    """The optional face-mesh template: ``template_mesh`` lists, per chip point, the mesh indices
+    whose mean is that point; ``template_mesh_points`` where they land in the chip.
+
+    Raises:
+        ModelError: malformed, mismatched or out-of-range entries.
+    """
+    groups, points = raw.get("template_mesh"), raw.get("template_mesh_points")
+    if groups is None and points is None:
+        return (), ()
+    ok = (
+        isinstance(groups, list)
+        and isinstance(points, list)
+        and len(groups) == len(points) >= 2
+        and all(
+            isinstance(g, list) and g and all(isinstance(i, int) and 0 <= i < MESH_POINTS for i in g) for g in groups
+        )
+        and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+            for p in points
+        )
+    )
+    if not ok:
+        raise ModelError(
+            f"{where}: template_mesh must list 2+ groups of mesh indices (0-{MESH_POINTS - 1}), one per "
+            "template_mesh_points [x, y] pair of finite numbers"
+        )
+    assert isinstance(groups, list) and isinstance(points, list)
+    return tuple(tuple(g) for g in groups), tuple((float(x), float(y)) for x, y in points)
 
 
 def load_manifests(folder: Path) -> dict[str, Manifest]:

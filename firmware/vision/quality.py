@@ -2,17 +2,38 @@
 
 A face that is too small, uncertain, blurred or turned away gives embeddings that land between
 people; enrolling one poisons the gallery and deciding on one invites both errors. Each gate
-returns a reason a person at the door or an installer can act on. Thresholds come from
-:class:`QualityLimits` (the ``[vision]`` config section).
+returns a reason a person at the door or an installer can act on, with a short code for
+statistics. Thresholds come from :class:`QualityLimits` (the ``[vision]`` config section).
+
+Two stages, so the door pays for the landmark model only on faces it will embed:
+
+1. :func:`assess`: size, detector score and sharpness, from the detection and the frame;
+2. :func:`with_pose`: head pose (roll, yaw, pitch; see :mod:`firmware.vision.pose`) and, with a
+   face mesh, the landmark model's confidence that a face is there at all.
+
+A :class:`Quality` is ``ok`` only after both stages passed: a caller that forgets the second
+stage gets no match (fail closed). Enrolment, the photo tools and the door use the same two
+functions with the same limits.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware.domain import Detection
 from firmware.vision.image import Image, crop_resized, laplacian_variance
+from firmware.vision.pose import Pose
+
+REASONS = {
+    "small": "face too small",
+    "uncertain": "face uncertain",
+    "blurred": "image blurred",
+    "not_a_face": "not a face",
+    "tilted": "head tilted",
+    "turned": "face turned away",
+    "pitched": "face tilted up or down",
+}
+"""Refusal codes and the start of their messages."""
 
 
 @dataclass(frozen=True)
@@ -23,35 +44,36 @@ class QualityLimits:
     min_score: float = 0.6
     min_sharpness: float = 40.0
     max_roll_deg: float = 30.0
-    max_yaw: float = 0.45
+    max_yaw_deg: float = 35.0
+    max_pitch_deg: float = 35.0
+    min_presence: float = 0.5
 
 
 @dataclass(frozen=True)
 class Quality:
-    """Measured quality of one face and the reasons it fails, if any."""
+    """Measured quality of one face and the reasons it fails, if any.
+
+    ``pose`` is None until :func:`with_pose` ran; ``presence`` is the landmark model's face
+    confidence (None without a mesh). ``codes`` holds one key of :data:`REASONS` per problem.
+    """
 
     face_px: float
     score: float
     sharpness: float
-    roll_deg: float
-    yaw: float
     problems: tuple[str, ...]
+    codes: tuple[str, ...] = ()
+    pose: Pose | None = None
+    presence: float | None = None
 
     @property
     def ok(self) -> bool:
-        """True when no gate failed."""
+        """True when both stages ran and no gate failed."""
+        return self.pose is not None and not self.problems
+
+    @property
+    def cheap_ok(self) -> bool:
+        """True when the first stage passed (the pose stage is worth running)."""
         return not self.problems
-
-
-def pose(face: Detection) -> tuple[float, float]:
-    """Roll in degrees (eye line against horizontal) and yaw as a signed ratio in [-1, 1]:
-    the nose tip's offset from the eyes' midpoint, over half the eye distance."""
-    (rx, ry), (lx, ly) = face.keypoints[0], face.keypoints[1]
-    roll = math.degrees(math.atan2(ly - ry, lx - rx))
-    half = math.hypot(lx - rx, ly - ry) / 2
-    nose_x = face.keypoints[2][0]
-    yaw = 0.0 if half == 0 else ((nose_x - (rx + lx) / 2) / half)
-    return roll, max(-1.0, min(1.0, yaw))
 
 
 def sharpness(image: Image, face: Detection) -> float:
@@ -65,19 +87,56 @@ def sharpness(image: Image, face: Detection) -> float:
 
 
 def assess(face: Detection, image: Image, limits: QualityLimits) -> Quality:
-    """Measure ``face`` (found in ``image``) against ``limits``."""
+    """First stage: measure ``face`` (found in ``image``) for size, score and sharpness."""
     size = min(face.width, face.height)
-    roll, yaw = pose(face)
     sharp = sharpness(image, face)
-    problems = []
+    problems: list[tuple[str, str]] = []
     if size < limits.min_face_px:
-        problems.append(f"face too small ({size:.0f} px, need {limits.min_face_px:.0f}): come closer")
+        problems.append(("small", f"face too small ({size:.0f} px, need {limits.min_face_px:.0f}): come closer"))
     if face.score < limits.min_score:
-        problems.append(f"face uncertain (detector score {face.score:.2f}, need {limits.min_score:.2f})")
+        problems.append(("uncertain", f"face uncertain (detector score {face.score:.2f}, need {limits.min_score:.2f})"))
     if sharp < limits.min_sharpness:
-        problems.append(f"image blurred (sharpness {sharp:.1f}, need {limits.min_sharpness:.1f}): hold still")
-    if abs(roll) > limits.max_roll_deg:
-        problems.append(f"head tilted {roll:.0f} degrees (limit {limits.max_roll_deg:.0f}): hold your head level")
-    if abs(yaw) > limits.max_yaw:
-        problems.append(f"face turned away (yaw {yaw:+.2f}, limit {limits.max_yaw:.2f}): look at the camera")
-    return Quality(size, face.score, sharp, roll, yaw, tuple(problems))
+        problems.append(
+            ("blurred", f"image blurred (sharpness {sharp:.1f}, need {limits.min_sharpness:.1f}): hold still")
+        )
+    return Quality(size, face.score, sharp, tuple(p for _, p in problems), tuple(c for c, _ in problems))
+
+
+def with_pose(quality: Quality, pose: Pose, presence: float | None, limits: QualityLimits) -> Quality:
+    """Second stage: add the head pose (and the mesh's face confidence) to ``quality``."""
+    problems: list[tuple[str, str]] = []
+    if presence is not None and presence < limits.min_presence:
+        problems.append(
+            ("not_a_face", f"not a face (landmark confidence {presence:.2f}, need {limits.min_presence:.2f})")
+        )
+    else:
+        if abs(pose.roll) > limits.max_roll_deg:
+            problems.append(
+                (
+                    "tilted",
+                    f"head tilted {pose.roll:.0f} degrees (limit {limits.max_roll_deg:.0f}): hold your head level",
+                )
+            )
+        if abs(pose.yaw) > limits.max_yaw_deg:
+            problems.append(
+                (
+                    "turned",
+                    f"face turned away (yaw {pose.yaw:+.0f} degrees, limit {limits.max_yaw_deg:.0f}): "
+                    "look at the camera",
+                )
+            )
+        if abs(pose.pitch) > limits.max_pitch_deg:
+            problems.append(
+                (
+                    "pitched",
+                    f"face tilted up or down (pitch {pose.pitch:+.0f} degrees, limit {limits.max_pitch_deg:.0f}): "
+                    "look at the camera",
+                )
+            )
+    return replace(
+        quality,
+        problems=quality.problems + tuple(p for _, p in problems),
+        codes=quality.codes + tuple(c for c, _ in problems),
+        pose=pose,
+        presence=presence,
+    )

@@ -71,12 +71,19 @@ class TfliteModel:
             TensorSpec(d["name"], tuple(int(v) for v in d["shape"]), str(d["dtype"].__name__)) for d in self._outputs
         ]
 
+    def close(self) -> None:
+        """Drop the interpreter and with it the model's memory; :meth:`run` then raises
+        ModelError. Used to free the old models before an update's are loaded."""
+        self._interpreter = None
+
     def run(self, *arrays: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
         """Run once; returns copies of the outputs in the model's output order.
 
         Raises:
             ModelError: wrong number, shape or dtype of inputs.
         """
+        if self._interpreter is None:
+            raise ModelError(f"{self.path.name}: the model was closed")
         if len(arrays) != len(self._inputs):
             raise ModelError(f"{self.path.name}: {len(self._inputs)} inputs expected, got {len(arrays)}")
         for detail, array in zip(self._inputs, arrays, strict=True):

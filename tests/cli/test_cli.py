@@ -72,15 +72,15 @@ def test_users_lifecycle(tmp_path: Path, cli: Cli) -> None:
     assert added.status == 0
     user = json.loads(added.out)
     assert user["name"] == "Ada Lovelace" and user["role"] == "staff" and user["created_at"].endswith("+00:00")
-    assert run("--data-dir", d, "users", "add", "Ada Lovelace").status == 0
+    twin = run("--data-dir", d, "users", "add", "Ada Lovelace")
+    assert twin.status == 2 and "already exists (id 1)" in twin.err  # names are unique
+    assert run("--data-dir", d, "users", "add", "Ada King").status == 0
     dup = run("--data-dir", d, "users", "add", "Other", "--email", "ada@example.org")
     assert dup.status == 2 and "already used" in dup.err
     bad = run("--data-dir", d, "users", "add", "Bob", "--email", "not-an-email")
     assert bad.status == 2 and "email" in bad.err
     listed = json.loads(run("--data-dir", d, "users", "list", "--json").out)
-    assert [u["name"] for u in listed] == ["Ada Lovelace", "Ada Lovelace"]
-    ambiguous = run("--data-dir", d, "users", "remove", "Ada Lovelace")
-    assert ambiguous.status == 2 and "give the id" in ambiguous.err
+    assert [u["name"] for u in listed] == ["Ada Lovelace", "Ada King"]
     missing = run("--data-dir", d, "users", "remove", "Nobody")
     assert missing.status == 6
 

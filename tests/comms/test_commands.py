@@ -11,13 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware import service
 from firmware.comms import commands, discovery
 from firmware.comms.handler import CommandHandler
-from firmware.config import Config, Paths
+from firmware.config import Paths
 from firmware.store.store import Store
 from tests.comms.broker import Broker, Subscriber
 from tests.comms.test_mqtt import NOFACE, PREFIX, config_for
@@ -31,16 +32,16 @@ def signed(name: str, nonce: str, ts: float | None = None, key: bytes = KEY) -> 
 
 
 def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_path: Path) -> None:
-    broker = Broker(tmp_path / "broker")
+    folder = tmp_path / "r"
+    folder.mkdir()
+    for i in range(400):
+        os.link(NOFACE, folder / f"{i:04d}.jpg")
+    broker = Broker(tmp_path / "broker")  # started after everything that can fail without stopping it
     broker.start()
     key_file = tmp_path / "command.key"
     key_file.write_bytes(KEY + b"\n")
     config = config_for(tmp_path, broker.port, command_key_file=str(key_file), drain_timeout_s=2.0)
     config = replace(config, camera=replace(config.camera, fps=20.0))
-    folder = tmp_path / "r"
-    folder.mkdir()
-    for i in range(400):
-        os.link(NOFACE, folder / f"{i:04d}.jpg")
     stop = threading.Event()
     reports: list[service.RunReport] = []
     runner = threading.Thread(
@@ -96,7 +97,14 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
         json.loads(str(r[0]))
         for r in query(config.paths, "SELECT details FROM system_events WHERE event_type = 'command'")
     ]
-    assert len(audit) == 9 and sum(a["ok"] for a in audit) == 3  # unlock, reload, backup
+    assert len(audit) == 3 and all(a["ok"] for a in audit)  # unlock, reload, backup, each on its own
+    refused = [
+        json.loads(str(r[0]))
+        for r in query(config.paths, "SELECT details FROM system_events WHERE event_type = 'command_refusals'")
+    ]
+    assert sum(r["total"] for r in refused) == 6  # the refusals, counted per topic and reason
+    counts = refused[-1]["counts"]["cmd/unlock"]
+    assert counts["replayed nonce"] == 1 and counts["bad signature"] == 1 and counts["payload is not JSON"] == 1
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -178,7 +186,7 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
         platforms.add(component["p"])
         assert set(component) <= HA_COMPONENT_KEYS[component["p"]], component
         assert component["uniq_id"].startswith("occur_door-1_")
-    assert platforms == {"lock", "event", "binary_sensor", "sensor", "update"}
+    assert platforms == {"event", "binary_sensor", "sensor", "update"}
     assert doc["cmps"]["models"]["stat_t"] == f"{PREFIX}/ota/state"
     assert len({c["uniq_id"] for c in doc["cmps"].values()}) == len(doc["cmps"])
     assert discovery.topic("homeassistant", "door-1") == "homeassistant/device/door-1/config"
@@ -193,12 +201,32 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
     }
 
 
-def test_config_refuses_wildcards_in_the_prefix() -> None:
-    import pytest
+def test_discovery_offers_no_lock_that_home_assistant_cannot_sign_for() -> None:
+    """Home Assistant cannot compute the HMAC signature, so no discovered entity may command
+    ``cmd/unlock``; the lock state is a read-only binary sensor (unlocked = on)."""
+    doc = discovery.payload("door-1", "Front door", PREFIX)
+    assert all(not str(c.get("cmd_t", "")).startswith(f"{PREFIX}/cmd/") for c in doc["cmps"].values())
+    door = doc["cmps"]["door"]
+    assert (door["p"], door["dev_cla"], door["stat_t"]) == ("binary_sensor", "lock", f"{PREFIX}/door/state")
+    assert (door["pl_on"], door["pl_off"]) == ("unlocked", "locked")
 
+
+@pytest.mark.parametrize("key", ["topic_prefix", "discovery_prefix"])
+@pytest.mark.parametrize("value", ["occur/#", "occur/+/door", "#", "occur/\x00x", "$SYS/door", "$share/g/occur"])
+def test_config_refuses_wildcards_in_the_prefix(key: str, value: str) -> None:
+    """A prefix the door cannot publish under (wildcards, NUL, the broker's reserved ``$``
+    topics) is a config error naming the key, not a crash of paho's thread at the first publish."""
     from firmware import config as config_module
     from firmware.errors import ConfigError
 
-    with pytest.raises(ConfigError):
-        config_module.from_mapping({"mqtt": {"topic_prefix": "occur/#"}})
-    assert isinstance(Config().mqtt.port, int)
+    with pytest.raises(ConfigError) as info:
+        config_module.from_mapping({"mqtt": {key: value}})
+    assert [k for k, _ in info.value.problems] == [f"mqtt.{key}"]
+
+
+@pytest.mark.parametrize("key", ["topic_prefix", "discovery_prefix"])
+def test_config_accepts_ordinary_prefixes(key: str) -> None:
+    from firmware import config as config_module
+
+    loaded = config_module.from_mapping({"mqtt": {key: "site-1/doors/front"}})
+    assert getattr(loaded.mqtt, key) == "site-1/doors/front"

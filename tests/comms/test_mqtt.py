@@ -64,8 +64,11 @@ def config_for(tmp_path: Path, port: int, **mqtt: object) -> Config:
 
 
 def enrol_amy(config: Config) -> None:
+    """Amy, and Raj who never comes: the door names nobody from a gallery of one."""
     with Store.open(config.paths) as store:
-        enrol(store, FaceEngine.load(config.vision.for_photos()), "amy", sorted((FACES / "amy").glob("*.jpg"))[1:])
+        engine = FaceEngine.load(config.vision.for_photos())
+        enrol(store, engine, "amy", sorted((FACES / "amy").glob("*.jpg"))[1:])
+        enrol(store, engine, "raj", sorted((FACES / "raj").glob("*.jpg"))[1:2])
 
 
 def sql(config: Config, query: str) -> list[tuple[object, ...]]:
@@ -104,7 +107,7 @@ def test_events_availability_door_state_and_discovery(tmp_path: Path, broker: Br
     assert sub.on(f"{PREFIX}/availability")[0] == b"online"
     assert b"unlocked" in sub.on(f"{PREFIX}/door/state")
     discovery = json.loads(sub.on("homeassistant/device/door-1/config")[0])
-    assert discovery["cmps"]["door"]["p"] == "lock" and discovery["avty_t"] == f"{PREFIX}/availability"
+    assert discovery["cmps"]["door"]["dev_cla"] == "lock" and discovery["avty_t"] == f"{PREFIX}/availability"
     status = json.loads(sub.on(f"{PREFIX}/status")[-1])
     assert status["outbox_depth"] == 0 and "fps" in status
     assert sql(config, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]

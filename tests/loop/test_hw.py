@@ -200,7 +200,7 @@ def test_occur_run_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     doc = json.loads((data / "run" / "status.json").read_text())
     assert doc["door_unlocked"] is False and doc["frames"] > 0
     kinds = [r[0] for r in query(config_paths(data), "SELECT event_type FROM system_events ORDER BY id")]
-    assert kinds == ["system_start", "system_stop"]
+    assert kinds == ["system_start", "recognition_disabled", "system_stop"]  # nobody enrolled: says why
     stopped = subprocess.run(
         [sys.executable, "-m", "firmware", "--data-dir", str(data), "status"], cwd=REPO, capture_output=True, text=True
     )

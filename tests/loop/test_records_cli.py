@@ -24,7 +24,7 @@ FACES = SHARED / "data" / "faces"
 
 
 def test_snapshot_layout_numbering_and_rejected_user_ids(tmp_path: Path) -> None:
-    snaps = SnapshotStore(Paths(tmp_path), SnapshotConfig(), Sealer(Keys(tmp_path / "keys")))
+    snaps = SnapshotStore(Paths(tmp_path), SnapshotConfig(), Sealer(Keys(tmp_path / "keys", create=True)))
     frame = np.full((200, 300, 3), 90, np.uint8)
     when = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     first = snaps.capture(frame, (100, 50, 160, 120), 7, when)
@@ -45,7 +45,7 @@ def test_snapshot_layout_numbering_and_rejected_user_ids(tmp_path: Path) -> None
 
 def test_retention_by_age_and_by_free_space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     snaps = SnapshotStore(
-        Paths(tmp_path), SnapshotConfig(keep_days=30, min_free_mb=100), Sealer(Keys(tmp_path / "keys"))
+        Paths(tmp_path), SnapshotConfig(keep_days=30, min_free_mb=100), Sealer(Keys(tmp_path / "keys", create=True))
     )
     frame = np.full((50, 50, 3), 90, np.uint8)
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -134,6 +134,8 @@ def test_strangers_are_listed_and_promoted_to_users(cli: Cli, tmp_path: Path) ->
     )
     assert promoted.status == 0, promoted.err
     assert json.loads(cli("--data-dir", d, "unknown", "list", "--json").out) == []
+    raj = str(sorted((FACES / "raj").glob("*.jpg"))[0])
+    assert cli("--data-dir", d, "enroll", "--consent-by", "reception", "Raj", raj).status == 0  # a second person
     found = json.loads(
         cli("--data-dir", d, "identify", str(sorted((FACES / "leonard").glob("*.jpg"))[1]), "--json").out
     )

@@ -138,7 +138,7 @@ def test_replay_of_enrolled_people_and_strangers(tmp_path: Path, engine: FaceEng
 def test_one_decision_per_visit_paced_or_not(tmp_path: Path, engine: FaceEngine, fps: float) -> None:
     config = make_config(tmp_path)
     config = replace(config, camera=replace(config.camera, fps=fps))
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     visits = [photo("amy", 0), photo("howard", 0), photo("amy", 0), photo("stuart", 0)]
     build_replay(tmp_path / "replay", visits)
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
@@ -157,7 +157,7 @@ def test_one_decision_per_visit_paced_or_not(tmp_path: Path, engine: FaceEngine,
 
 def test_a_person_standing_at_the_door_is_recorded_once(tmp_path: Path, engine: FaceEngine) -> None:
     config = replace(make_config(tmp_path), loop=LoopConfig(cooldown_s=60.0))
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     build_replay(tmp_path / "replay", [photo("amy", 0)] * 3, frames=10, gap=8)
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
     assert [d.recorded for d in report.decisions] == [True, False, False]
@@ -188,7 +188,7 @@ def test_a_fault_while_recording_keeps_the_door_locked(
     tmp_path: Path, engine: FaceEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = make_config(tmp_path)
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     build_replay(tmp_path / "replay", [photo("amy", 0)])
 
     def broken(*_: object) -> None:
@@ -205,7 +205,7 @@ def test_a_fault_while_recording_keeps_the_door_locked(
 def test_stop_event_ends_a_live_run_and_leaves_the_relay_locked(tmp_path: Path, engine: FaceEngine) -> None:
     config = make_config(tmp_path)
     config = replace(config, camera=replace(config.camera, fps=20.0))
-    enrol_people(config, engine, {"amy": None})
+    enrol_people(config, engine, {"amy": None, "raj": None})  # two people: the margin rule needs a second-best
     build_replay(tmp_path / "replay", [photo("amy", 0)] * 20)
     stop = threading.Event()
     decided: list[object] = []
@@ -227,3 +227,22 @@ def test_stop_event_ends_a_live_run_and_leaves_the_relay_locked(tmp_path: Path, 
         "system_start",
         "system_stop",
     ]
+
+
+def test_every_relay_pulse_has_its_door_record(tmp_path: Path, engine: FaceEngine) -> None:
+    """Re-grants within ``cooldown_s`` open the door again: each opening is a ``door_events`` row
+    (and an MQTT event), while the visit itself is recorded once."""
+    config = replace(make_config(tmp_path), loop=LoopConfig(cooldown_s=60.0))
+    ids = enrol_people(config, engine, {"amy": None, "raj": None})  # one person alone is never named
+    build_replay(tmp_path / "replay", [photo("amy", 0)] * 4, frames=10, gap=8)
+    report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
+    assert [d.granted for d in report.decisions] == [True] * 4
+    assert relay_rises(report) == 4
+    door = query(config.paths, "SELECT outcome, user_id, face_event_id, reason FROM door_events ORDER BY id")
+    assert [(d[0], d[1]) for d in door] == [("granted", ids["amy"])] * 4
+    assert door[0][2] == 1 and [d[2] for d in door[1:]] == [None] * 3
+    assert all("cooldown" in str(d[3]) for d in door[1:])
+    assert query(config.paths, "SELECT count(*) FROM face_events") == [(1,)]
+    assert query(config.paths, "SELECT count(*) FROM attendance_logs") == [(1,)]
+    granted = query(config.paths, 'SELECT count(*) FROM outbox WHERE payload LIKE \'%"type":"granted"%\'')
+    assert granted == [(4,)]

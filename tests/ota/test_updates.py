@@ -23,8 +23,10 @@ UPDATE_AVAILABLE = 10
 
 def identify(site: Site, who: str) -> str | None:
     done = site.occur("identify", str(sorted((FACES / who).glob("*.jpg"))[0]), "--json")
-    assert done.returncode in (0, 1), done.stderr
-    return json.loads(done.stdout)["images"][0]["faces"][0]["name"]
+    assert done.returncode == 0, done.stderr  # one readable photo: identify succeeds
+    faces = json.loads(done.stdout)["images"][0]["faces"]
+    assert faces, done.stdout
+    return faces[0]["name"]
 
 
 def status(site: Site) -> dict[str, object]:

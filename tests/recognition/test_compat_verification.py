@@ -39,8 +39,10 @@ def test_bad_input_is_refused_and_nothing_written(compat_env: Paths) -> None:
         compat.store_face_encoding(alice, np.zeros(127))
     with pytest.raises(ValueError, match="NaN"):
         compat.store_face_encoding(alice, np.full(128, np.nan))
-    with pytest.raises(ValueError, match="numeric id"):
-        compat.store_face_encoding("alice", np.zeros(128))
+    with pytest.raises(NotFoundError):
+        compat.store_face_encoding("alicia", np.zeros(128))  # a name that is nobody's (names are accepted)
+    with pytest.raises(ValueError, match="id or name"):
+        compat.store_face_encoding(1.5, np.zeros(128))  # type: ignore[arg-type]
     with pytest.raises(NotFoundError):
         compat.store_face_encoding(999, np.zeros(128))
     with pytest.raises(ValueError, match="threshold"):

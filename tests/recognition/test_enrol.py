@@ -124,6 +124,7 @@ def test_identify_names_enrolled_people_and_leaves_strangers_unknown(cli: Cli, d
 def test_identify_reports_a_corrupt_image_and_carries_on(cli: Cli, data: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    assert cli("--data-dir", str(data), "db", "migrate").status == 0  # identify reads and audits; it creates nothing
     result = cli("--data-dir", str(data), "identify", str(bad), photos("amy")[0])
     assert result.status == 1
     assert "bad.png: not a decodable image" in result.err and "amy1.jpg" in result.out
@@ -177,6 +178,9 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
         probe = read_image(Path(photos("stuart")[0]))
         assert recogniser.identify(probe)[0].match.decision == "unknown"
         accepted = len(enrol(cli, data, "Stuart", *photos("stuart")[1:])["accepted"])  # through another store
+        assert recogniser.identify(probe)[0].name is None  # one person: the door names nobody
+        for who in ("raj", "howard"):
+            enrol(cli, data, who, photos(who)[0])
         found = recogniser.identify(probe)[0]
         assert found.match.decision == "match" and found.name == "Stuart"
         listed = json.loads(cli("--data-dir", str(data), "users", "list", "--json").out)
@@ -185,8 +189,8 @@ def test_a_running_recogniser_sees_new_enrolments_without_restart(cli: Cli, data
         assert removed.status == 0 and f"{accepted} face sample image(s) deleted" in removed.out
         assert recogniser.identify(probe)[0].match.decision == "unknown"
         assert not (data / "face_db" / "user_001").exists()
-        assert query(Paths(data), "SELECT count(*) FROM face_encodings") == [(0,)]
-        assert query(Paths(data), "SELECT count(*) FROM face_samples") == [(0,)]
+        assert query(Paths(data), "SELECT count(*) FROM face_encodings WHERE user_id = 1") == [(0,)]
+        assert query(Paths(data), "SELECT count(*) FROM face_samples WHERE user_id = 1") == [(0,)]
     finally:
         store.close()
 
@@ -208,6 +212,8 @@ def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: P
     assert result.status in (0, 1), result.err
     paths = Paths(data)
     assert query(paths, "SELECT DISTINCT model FROM face_encodings") == [("sface",)]
+    enrol(cli, data, "Raj", photos("raj")[0])  # a second person, with both models
+    penny = query(paths, "SELECT count(*) FROM face_samples WHERE user_id = 1")[0][0]
     probe = photos("penny")[0]
     # the fused door needs dlib encodings too: until re-embedded, Penny is not recognised
     assert (
@@ -217,7 +223,7 @@ def test_reembed_rebuilds_encodings_for_a_new_or_updated_model(cli: Cli, data: P
     first = cli("--data-dir", str(data), "reembed", "--json")
     assert first.status == 0, first.err
     samples = query(paths, "SELECT count(*) FROM face_samples")[0][0]
-    assert json.loads(first.out)["embedded"] == {"sface": 0, "dlib": samples}
+    assert json.loads(first.out)["embedded"] == {"sface": 0, "dlib": penny}
     found = json.loads(cli("--data-dir", str(data), "identify", probe, "--json").out)["images"][0]["faces"][0]
     assert (found["name"], found["decision"]) == ("Penny", "match")
     # an updated sface file: old vectors are ignored by the door until re-embedded
@@ -247,3 +253,38 @@ def test_enrolment_needs_recorded_consent(cli: Cli, data: Path, tmp_path: Path) 
     ]
     logged = json.loads(cli("--data-dir", str(data), "audit", "list", "--json").out)
     assert [e["event_type"] for e in logged].count("consent") == 2
+
+
+def test_when_every_photo_fails_each_reason_is_printed(cli: Cli, data: Path, tmp_path: Path) -> None:
+    """Not one line hiding them all: a missing file, a file that is not an image, a photo without
+    a face and one whose face is turned away each get their own reason, then one error line."""
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[vision]\nmax_yaw_deg = 0.01\n")  # every real face is a little turned
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    missing = tmp_path / "gone.jpg"
+    noface = FACES / "noface" / "compreface_landscape.jpg"
+    turned = photos("amy")[0]
+    result = cli(
+        "--config", str(strict), "--data-dir", str(data), "enroll", "--consent-by", "reception", "Amy",
+        str(missing), str(text), str(noface), turned,
+    )  # fmt: skip
+    assert result.status == 2
+    lines = result.err.splitlines()
+    assert lines[-1].startswith("occur: error:") and "nothing enrolled" in lines[-1]
+    reasons = {line.split(": ", 1)[0].removeprefix("rejected "): line for line in lines[:-1]}
+    assert "No such file" in reasons[str(missing)]
+    assert "not a decodable image" in reasons[str(text)]
+    assert "no face found" in reasons[str(noface)]
+    assert "face turned away" in reasons[turned]
+    assert not (data / "occur.db").exists() or query(Paths(data), "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_identify_shows_why_a_face_is_low_quality(cli: Cli, data: Path, tmp_path: Path) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[vision]\nmax_yaw_deg = 0.01\n")
+    assert cli("--data-dir", str(data), "db", "migrate").status == 0  # identify reads an existing gallery
+    result = cli("--config", str(strict), "--data-dir", str(data), "identify", photos("amy")[0])
+    assert result.status == 0, result.err
+    row = next(line for line in result.out.splitlines() if "low_quality" in line)
+    assert "face turned away" in row

@@ -17,7 +17,7 @@ from firmware import backup, service
 from firmware.config import BackupConfig, Config, Paths
 from firmware.security.keys import x25519_keypair
 from firmware.store.store import Store
-from tests.conftest import REPO, SHARED, Cli, query
+from tests.conftest import REPO, SHARED, Cli, assert_enrolled, query
 
 FACES = SHARED / "data" / "faces"
 
@@ -38,7 +38,8 @@ def setup(tmp_path: Path) -> tuple[str, Path, Path]:
 
 def enrol(cli: Cli, toml: str, data: Path, who: str) -> None:
     photos = [str(p) for p in sorted((FACES / who).glob("*.jpg"))][1:]
-    assert cli("--config", toml, "--data-dir", str(data), "enroll", who, *photos, "--consent-by", "hr").status in (0, 1)
+    done = cli("--config", toml, "--data-dir", str(data), "enroll", who, *photos, "--consent-by", "hr", "--json")
+    assert_enrolled(done.status, done.out, minimum=2)
 
 
 def identify(cli: Cli, data: Path, who: str) -> str | None:
@@ -51,6 +52,7 @@ def identify(cli: Cli, data: Path, who: str) -> str | None:
 def test_backup_while_writing_and_restore_round_trip(cli: Cli, tmp_path: Path) -> None:
     toml, key, data = setup(tmp_path)
     enrol(cli, toml, data, "amy")
+    enrol(cli, toml, data, "sheldon")  # the door names nobody from a gallery of one
     config = replace(
         Config(data_dir=data), backup=BackupConfig(operator_public_key_file=str(tmp_path / "operator.pub"))
     )
@@ -75,7 +77,7 @@ def test_backup_while_writing_and_restore_round_trip(cli: Cli, tmp_path: Path) -
     enrol(cli, toml, data, "raj")
     restored = cli("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key))
     assert restored.status == 0, restored.err
-    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy"]
+    assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy", "sheldon"]
     assert identify(cli, data, "amy") == "amy"  # templates open: the device's keys were carried over
     assert cli("--data-dir", str(data), "audit", "verify").status == 0  # the restored log continues intact
 
@@ -124,9 +126,11 @@ def test_erasure_reaches_backups_and_the_operator_tool_opens_them(cli: Cli, tmp_
 
     with sqlite3.connect(f"file:{local}?mode=ro", uri=True) as conn:
         assert conn.execute("SELECT count(*) FROM user_keys").fetchone() == (0,)
-    assert (
-        cli("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key)).status == 0
-    )
+    restore = ("--config", toml, "--data-dir", str(data), "backup", "restore", str(archive), "--key", str(key))
+    refused = cli(*restore)  # her key is gone: she could not be recognised, and the restore says so first
+    assert refused.status == 7 and "amy (id 1)" in refused.err and "nothing was changed" in refused.err
+    accepted = cli(*restore, "--allow-reenrolment")
+    assert accepted.status == 0 and "amy (id 1)" in accepted.out
     assert [r[0] for r in query(Paths(data), "SELECT name FROM users")] == ["amy"]
     assert identify(cli, data, "amy") is None  # her templates came back sealed under a key that no longer exists
 

@@ -23,7 +23,7 @@ def fill(store: Store, log: SecureLog, n: int) -> None:
 
 @pytest.fixture
 def log(paths: Paths) -> SecureLog:
-    return SecureLog(Keys(paths.keys), "door-1")
+    return SecureLog(Keys(paths.keys, create=True), "door-1")
 
 
 def raw(store: Store, sql: str, args: tuple[object, ...] = ()) -> None:
@@ -85,7 +85,7 @@ def test_tampering_is_found_and_named(store: Store, log: SecureLog, tamper: str,
 
 def test_a_forged_entry_without_the_key_is_found(store: Store, log: SecureLog, paths: Paths, tmp_path: Path) -> None:
     fill(store, log, 5)
-    forger = SecureLog(Keys(tmp_path / "attacker-keys"))  # a well-formed entry, chained with another key
+    forger = SecureLog(Keys(tmp_path / "attacker-keys", create=True))  # a well-formed entry, chained with another key
     store.write(lambda c: forger.append(c, "export", {"all": True}, "1"))
     with store.reader() as conn:
         problems = log.verify(conn)
@@ -95,7 +95,7 @@ def test_a_forged_entry_without_the_key_is_found(store: Store, log: SecureLog, p
 
 
 def test_key_files_readable_by_others_are_refused(paths: Paths) -> None:
-    Keys(paths.keys)
+    Keys(paths.keys, create=True)
     os.chmod(paths.keys / "data.key", 0o644)
     with pytest.raises(KeyFileError, match="chmod 600"):
         Keys(paths.keys)
@@ -126,3 +126,78 @@ def test_audit_cli_lists_verifies_and_fails_on_tampering(cli: Cli, tmp_path: Pat
         raw(store, "UPDATE secure_log SET event_type = 'nothing' WHERE seq = 1")
     bad = cli("--data-dir", d, "audit", "verify")
     assert bad.status == 7 and "entry 1 does not chain" in bad.err
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("DELETE FROM secure_log WHERE seq > 100", "entries after 100 are gone"),  # the tail after the last checkpoint
+        ("DELETE FROM secure_log WHERE seq > 50; DELETE FROM secure_log_checkpoints", "entries after 50 are gone"),
+        ("DELETE FROM secure_log; DELETE FROM secure_log_checkpoints", "the log is empty"),
+    ],
+    ids=["tail-after-checkpoint", "entries-and-checkpoints", "everything"],
+)
+def test_deletions_anchored_outside_the_table_are_found(
+    store: Store, log: SecureLog, paths: Paths, tamper: str, expected: str
+) -> None:
+    fill(store, log, CHECKPOINT_EVERY + 5)
+    with store.reader() as conn:
+        assert log.verify(conn) == []
+    for statement in tamper.split(";"):
+        raw(store, statement)
+    with store.reader() as conn:
+        problems = log.verify(conn)
+    assert problems and any(expected in p for p in problems), problems
+
+
+def test_the_head_file_and_the_counter_each_catch_a_deleted_tail(store: Store, log: SecureLog, paths: Paths) -> None:
+    """Either anchor alone is enough: the counter when the head file was deleted too, the head
+    file when the counter was reset too (an attacker with SQL access can do that)."""
+    fill(store, log, 7)
+    raw(store, "DELETE FROM secure_log WHERE seq > 5")
+    head = paths.keys / "secure_log.head"
+    saved = head.read_bytes()
+    head.unlink()
+    with store.reader() as conn:
+        problems = log.verify(conn)
+    assert any("entries after 5 are gone" in p for p in problems) and any("head file" in p for p in problems)
+    head.write_bytes(saved)
+    raw(store, "DROP TRIGGER IF EXISTS secure_log_head_only_grows")
+    raw(store, "UPDATE secure_log_head SET seq = 5")
+    with store.reader() as conn:
+        problems = log.verify(conn)
+    assert any("entries after 5 are gone" in p for p in problems), problems
+    head.write_bytes(b'{"seq": 5, "chain": "00", "mac": "00"}')
+    with store.reader() as conn:
+        assert any("head file" in p and "altered" in p for p in log.verify(conn))
+
+
+def test_retention_at_a_checkpoint_still_verifies(store: Store, log: SecureLog) -> None:
+    fill(store, log, CHECKPOINT_EVERY)
+    raw(store, f"DELETE FROM secure_log WHERE seq <= {CHECKPOINT_EVERY}")  # retention cuts at a checkpoint
+    with store.reader() as conn:
+        assert log.verify(conn) == []
+
+
+def test_audit_verify_cli_refuses_a_truncated_log_and_checks_an_outside_checkpoint(cli: Cli, tmp_path: Path) -> None:
+    d = str(tmp_path / "data")
+    for name in ("Ada", "Bob", "Cy"):
+        assert cli("--data-dir", d, "users", "add", name).status == 0
+        assert cli("--data-dir", d, "users", "remove", name).status == 0
+    assert cli("--data-dir", d, "audit", "checkpoint").status == 0
+    with Store.open(Paths(tmp_path / "data")) as store, store.reader() as conn:
+        payload = conn.execute("SELECT payload FROM outbox WHERE topic = 'audit' ORDER BY seq DESC LIMIT 1").fetchone()
+    held = tmp_path / "checkpoint.json"
+    held.write_text(payload[0])  # what a subscriber to <prefix>/audit holds
+    ok = cli("--data-dir", d, "audit", "verify", "--checkpoint", str(held))
+    assert ok.status == 0, ok.err
+    assert "cannot prove" in ok.out  # says plainly what a clean result does not cover
+    with Store.open(Paths(tmp_path / "data")) as store:
+        raw(store, "DELETE FROM secure_log")
+        raw(store, "DELETE FROM secure_log_checkpoints")
+        raw(store, "DROP TRIGGER IF EXISTS secure_log_head_only_grows")
+        raw(store, "UPDATE secure_log_head SET seq = 0")
+    (tmp_path / "data" / "keys" / "secure_log.head").unlink()
+    assert cli("--data-dir", d, "audit", "verify").status == 0  # nothing left on the device can tell
+    outside = cli("--data-dir", d, "audit", "verify", "--checkpoint", str(held))
+    assert outside.status == 7 and "checkpoint" in outside.err

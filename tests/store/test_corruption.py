@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +91,48 @@ def test_db_check_reports_foreign_key_violations(paths: Paths, cli: Cli) -> None
     conn.close()
     result = cli("--data-dir", str(paths.root), "db", "check")
     assert result.status == 7 and "foreign key" in result.out
+
+
+def test_recover_keeps_without_rowid_tables_and_a_later_import_adds_nothing(
+    paths: Paths, cli: Cli, tmp_path: Path
+) -> None:
+    """``legacy_imports`` is a WITHOUT ROWID table: recovery must copy it by its primary key, or
+    the next import duplicates every original row."""
+    from tests.store.test_legacy import original_databases
+
+    face, main = original_databases(tmp_path / "orig")
+    d = str(paths.root)
+    first = cli("--data-dir", d, "db", "import-legacy", "--face-events", str(face), "--main-db", str(main), "--json")
+    assert first.status == 0, first.err
+    before = {t: _count(paths, t) for t in ("legacy_imports", "face_events", "users", "attendance_logs")}
+    assert before["legacy_imports"] == 13
+
+    done = cli("--data-dir", d, "db", "recover", "--json")
+    assert done.status == 0, done.err
+    report = json.loads(done.out)
+    assert report["recovered"]["legacy_imports"] == 13 and report["lost"]["legacy_imports"] == 0
+    assert {t: _count(paths, t) for t in before} == before
+    again = cli("--data-dir", d, "db", "import-legacy", "--face-events", str(face), "--main-db", str(main), "--json")
+    assert again.status == 0 and sum(t["imported"] for t in json.loads(again.out)["tables"]) == 0
+    assert {t: _count(paths, t) for t in before} == before
+
+
+def test_recover_reports_a_table_it_cannot_read_instead_of_zero_lost(paths: Paths, cli: Cli) -> None:
+    from firmware.store import recover
+
+    Store.open(paths).close()
+    conn = open_plain(paths.database, readonly=False)
+    conn.execute("INSERT INTO system_events (timestamp, event_type) VALUES ('2026-01-01T00:00:00+00:00', 'x')")
+    conn.execute("PRAGMA writable_schema = ON")  # the damaged table's root page points nowhere
+    conn.execute("UPDATE sqlite_schema SET rootpage = 99999 WHERE name = 'system_events'")
+    conn.close()
+    report = recover.recover(paths)
+    assert "system_events" in report.unreadable, report
+
+
+def _count(paths: Paths, table: str) -> int:
+    conn = open_plain(paths.database)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+    finally:
+        conn.close()

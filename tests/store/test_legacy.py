@@ -64,10 +64,12 @@ def original_databases(folder: Path) -> tuple[Path, Path]:
         ],
     )
     conn.execute(
-        "INSERT INTO unknown_faces (snapshot_path, first_seen, last_seen, seen_count) VALUES ('u1.jpg', '2024-01-15 14:31:00', NULL, 1)"
+        "INSERT INTO unknown_faces (snapshot_path, first_seen, last_seen, seen_count)"
+        " VALUES ('unknown_faces/u1.jpg', '2024-01-15 14:31:00', NULL, 1)"
     )
     conn.executemany(
-        "INSERT INTO unknown VALUES (?, ?, ?, ?)", [("old.jpg", "2023-06-01 10:00:00", "2023-06-02 10:00:00", 4)] * 2
+        "INSERT INTO unknown VALUES (?, ?, ?, ?)",
+        [("unknown_faces/old.jpg", "2023-06-01 10:00:00", "2023-06-02 10:00:00", 4)] * 2,
     )
     conn.commit()
     conn.close()
@@ -115,9 +117,9 @@ def test_full_import(tmp_path: Path, store: Store) -> None:
     ]
     assert next(t for t in report.tables if t.source_table == "attendance_logs").orphans == 1
     assert query(p, "SELECT snapshot_path, seen_count FROM unknown_faces ORDER BY id") == [
-        ("u1.jpg", 1),
-        ("old.jpg", 4),
-        ("old.jpg", 4),
+        ("unknown_faces/u1.jpg", 1),
+        ("unknown_faces/old.jpg", 4),
+        ("unknown_faces/old.jpg", 4),
     ]
 
 

@@ -12,7 +12,7 @@ from firmware.config import VisionConfig
 from firmware.errors import ModelError
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import read_image
-from firmware.vision.manifest import load_manifests
+from firmware.vision.manifest import load_manifests, parse
 from tests.conftest import REPO, SHARED
 
 BUILD = REPO / "models" / "build"
@@ -28,8 +28,11 @@ def test_set_up_installs_both_models_in_two_precisions_with_calibration() -> Non
         manifest.verify_file()
 
 
-def write_manifest(folder: Path, name: str, **changes: object) -> Path:
+def write_manifest(folder: Path, name: str, mesh: bool = False, **changes: object) -> Path:
+    """A copy of SFace's manifest under another name; aligned from keypoints unless ``mesh``."""
     raw = json.loads((BUILD / "sface_f32.tflite.manifest.json").read_text())
+    if not mesh:
+        del raw["template_mesh"], raw["template_mesh_points"]
     raw.update(name=name, **changes)
     path = folder / f"{name}.manifest.json"
     path.write_text(json.dumps(raw))
@@ -43,6 +46,9 @@ def write_manifest(folder: Path, name: str, **changes: object) -> Path:
         ({"template_keypoints": ["right_eye", "chin"]}, "template_keypoints"),
         ({"input_size": "112"}, "'input_size'"),
         ({"calibration": {"genuine_mean": 0.9, "impostor_mean": 0.3}}, "must exceed"),
+        ({"template_mesh": [[1], [468]]}, "template_mesh"),
+        ({"template_mesh_points": [[1.0, 2.0]]}, "template_mesh"),
+        ({"template_mesh_points": [[float("nan"), 2.0]] * 5}, "finite"),
     ],
 )
 def test_invalid_manifest_is_refused_naming_the_field(tmp_path: Path, change: dict[str, object], message: str) -> None:
@@ -72,7 +78,7 @@ def test_altered_model_file_is_refused_before_use(tmp_path: Path) -> None:
 
 
 def test_a_new_model_is_usable_by_writing_a_manifest(tmp_path: Path) -> None:
-    for name in ("blazeface_short_range.tflite", "sface_f32.tflite"):
+    for name in ("blazeface_short_range.tflite", "sface_f32.tflite", "face_landmark.tflite"):
         (tmp_path / name).symlink_to(BUILD / name)
     write_manifest(tmp_path, "door-model-x", threshold=0.5)
     engine = FaceEngine.load(
@@ -83,17 +89,38 @@ def test_a_new_model_is_usable_by_writing_a_manifest(tmp_path: Path) -> None:
     assert engine.fusion.threshold == 0.55
 
 
+def test_a_mesh_aligned_model_needs_the_landmark_model(tmp_path: Path) -> None:
+    for name in ("blazeface_short_range.tflite", "sface_f32.tflite"):
+        (tmp_path / name).symlink_to(BUILD / name)
+    write_manifest(tmp_path, "meshed", mesh=True, threshold=0.5)
+    config = VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("meshed",), threshold=0.5)
+    with pytest.raises(ModelError, match=r"align from the face mesh: face_landmark\.tflite is missing"):
+        FaceEngine.load(config)
+
+
+def test_encodings_are_tied_to_the_alignment_as_well_as_the_file(tmp_path: Path) -> None:
+    """A mesh-aligned manifest gives its encodings another key than the same file aligned from
+    keypoints, so the gallery never compares vectors made the two ways."""
+    meshed = load_manifests(BUILD)["sface"]
+    raw = json.loads((BUILD / "sface_f32.tflite.manifest.json").read_text())
+    del raw["template_mesh"], raw["template_mesh_points"]
+    plain = parse(raw, BUILD, "test")
+    assert plain.encoding_key == plain.sha256 == meshed.sha256
+    assert meshed.encoding_key != meshed.sha256 and len(meshed.encoding_key) == 64
+
+
 def test_unknown_model_name_lists_what_is_installed() -> None:
     with pytest.raises(ModelError, match=r"installed: .*sface"):
         FaceEngine.load(VisionConfig(models=("nonexistent",)))
 
 
-def test_uncalibrated_threshold_must_be_configured(tmp_path: Path) -> None:
+def test_a_model_without_a_door_calibration_loads_but_names_nobody(tmp_path: Path) -> None:
     for name in ("blazeface_short_range.tflite", "sface_f32.tflite"):
         (tmp_path / name).symlink_to(BUILD / name)
     write_manifest(tmp_path, "other")
-    with pytest.raises(ModelError, match=r"set \[vision\] threshold"):
-        FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("other",)))
+    engine = FaceEngine.load(VisionConfig(models_dir=str(tmp_path), detector="short_range", models=("other",)))
+    point = engine.rule.point([1, 1, 1])
+    assert point.threshold is None and point.closed is not None and "fusion.json is missing" in point.closed
 
 
 def test_embed_accepts_a_model_without_calibration(tmp_path: Path) -> None:

@@ -17,5 +17,7 @@ if [ ! -d /usr/include/dlib ]; then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The chip mode's similarity fit calls BLAS/LAPACK from dlib's headers; Debian ships only the
+# versioned libraries without their -dev packages, so name them by file.
 g++ -O2 -std=c++14 "$here/dlib_ref.cpp" -o "$1" \
-    -ldlib -lpthread
+    -ldlib -lpthread -l:libblas.so.3 -l:liblapack.so.3

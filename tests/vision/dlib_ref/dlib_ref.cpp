@@ -7,13 +7,23 @@
 //
 // Usage: dlib_ref MODEL.dat < chips.raw > descriptors.raw
 //
+// Chip mode, the reference for the firmware's dlib chip geometry and sampling:
+//   dlib_ref --chip SIZE PADDING < records.raw > chips.raw
+// Each record is: int32 width, int32 height (little-endian), 10 float64 (five x, y points,
+// rounded to integers as dlib's full_object_detection holds them, in dlib's 5-point order:
+// left eye outer, left eye inner, right eye outer, right eye inner, nose base), then
+// width*height*3 uint8 RGB pixels. For each record it writes the SIZE*SIZE*3 RGB chip
+// that get_face_chip_details(det, SIZE, PADDING) and extract_image_chip give (bilinear, with
+// dlib's image pyramid for large faces).
+//
 // Build (Debian 12, libdlib-dev 19.24; see build.sh):
-//   g++ -O2 -std=c++14 dlib_ref.cpp -o dlib_ref -ldlib -lpthread
-// (libdlib.so brings its own BLAS, PNG and JPEG dependencies; naming them here would need
-// their -dev packages, which libdlib-dev does not install.)
+//   g++ -O2 -std=c++14 dlib_ref.cpp -o dlib_ref -ldlib -lpthread -l:libblas.so.3 -l:liblapack.so.3
+// (libdlib.so brings its own PNG and JPEG dependencies; the chip mode's similarity fit calls
+// BLAS/LAPACK from dlib's headers, named by file because their -dev packages are not installed.)
 
 #include <dlib/dnn.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -53,11 +63,54 @@ using descriptor_net = loss_metric<fc_no_bias<128, avg_pool_everything<
     input_rgb_image_sized<150>>>>>>>>>>>>>;
 
 static const long kSize = 150;
+
+static int chip_mode(unsigned long size, double padding) {
+    std::vector<unsigned char> buf((std::istreambuf_iterator<char>(std::cin)),
+                                   std::istreambuf_iterator<char>());
+    size_t pos = 0;
+    while (pos < buf.size()) {
+        int32_t dims[2];
+        double pts[10];
+        if (buf.size() - pos < sizeof(dims) + sizeof(pts)) {
+            std::cerr << "error: truncated record header at byte " << pos << "\n";
+            return 1;
+        }
+        std::memcpy(dims, buf.data() + pos, sizeof(dims));
+        std::memcpy(pts, buf.data() + pos + sizeof(dims), sizeof(pts));
+        pos += sizeof(dims) + sizeof(pts);
+        const long w = dims[0], h = dims[1];
+        if (w <= 0 || h <= 0 || buf.size() - pos < static_cast<size_t>(w * h * 3)) {
+            std::cerr << "error: bad or truncated image " << w << "x" << h << "\n";
+            return 1;
+        }
+        array2d<rgb_pixel> img(h, w);
+        const unsigned char* p = buf.data() + pos;
+        for (long r = 0; r < h; ++r)
+            for (long c = 0; c < w; ++c, p += 3) img[r][c] = rgb_pixel(p[0], p[1], p[2]);
+        pos += static_cast<size_t>(w * h * 3);
+        // dlib's own 5-point template and chip rectangle (full_object_detection holds integer
+        // points, so callers round theirs first)
+        std::vector<point> parts;
+        for (int i = 0; i < 5; ++i) parts.push_back(point(std::lround(pts[2 * i]), std::lround(pts[2 * i + 1])));
+        const chip_details details = get_face_chip_details(
+            full_object_detection(rectangle(0, 0, w - 1, h - 1), parts), size, padding);
+        matrix<rgb_pixel> chip;
+        extract_image_chip(img, details, chip);
+        for (long r = 0; r < chip.nr(); ++r)
+            for (long c = 0; c < chip.nc(); ++c) {
+                const unsigned char px[3] = {chip(r, c).red, chip(r, c).green, chip(r, c).blue};
+                std::fwrite(px, 1, 3, stdout);
+            }
+    }
+    return std::fflush(stdout) == 0 ? 0 : 1;
+}
 static const size_t kChipBytes = kSize * kSize * 3;  // 67500
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::cerr << "usage: " << argv[0] << " MODEL.dat < chips.raw > descriptors.raw\n";
+    const bool chips_wanted = argc == 4 && std::string(argv[1]) == "--chip";
+    if (argc != 2 && !chips_wanted) {
+        std::cerr << "usage: " << argv[0] << " MODEL.dat < chips.raw > descriptors.raw\n"
+                  << "       " << argv[0] << " --chip SIZE PADDING < records.raw > chips.raw\n";
         return 2;
     }
     std::ios::sync_with_stdio(false);
@@ -65,6 +118,7 @@ int main(int argc, char** argv) {
         std::cerr << "error: cannot set binary mode on stdin/stdout\n";
         return 1;
     }
+    if (chips_wanted) return chip_mode(std::stoul(argv[2]), std::stod(argv[3]));
 
     std::vector<unsigned char> buf((std::istreambuf_iterator<char>(std::cin)),
                                    std::istreambuf_iterator<char>());

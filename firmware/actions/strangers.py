@@ -1,0 +1,117 @@
+"""Strangers the door saw: promote one to a person from its kept picture, or dismiss it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+
+from firmware.actions.people import enrol_person
+from firmware.clock import now_iso
+from firmware.config import Config
+from firmware.errors import NotFoundError
+from firmware.fileio import UnsafePathError, contained
+from firmware.recognition.enrol import EnrolReport
+from firmware.security.audit import audit
+from firmware.store.db import Connection, fetch_all
+from firmware.store.door_records import Unknown, forget_unknown
+from firmware.store.events import insert_system_event
+from firmware.store.store import Store
+from firmware.vision.engine import FaceEngine
+from firmware.vision.image import Image, decode_image
+
+log = logging.getLogger(__name__)
+
+
+def find_stranger(store: Store, unknown_id: int) -> Unknown:
+    """One ``unknown_faces`` row.
+
+    Raises:
+        NotFoundError: no such stranger (promoted, dismissed or expired meanwhile).
+    """
+    with store.reader() as conn:
+        rows = fetch_all(
+            conn,
+            "SELECT id, snapshot_path, first_seen, last_seen, coalesce(seen_count, 1) FROM unknown_faces WHERE id = ?",
+            (unknown_id,),
+        )
+    if not rows:
+        raise NotFoundError(f"no stranger {unknown_id}")
+    r = rows[0]
+    return Unknown(int(r[0]), r[1], r[2], r[3], int(r[4]))
+
+
+def kept_picture(store: Store, config: Config, stranger: Unknown) -> bytes:
+    """The stranger's kept picture, decrypted in memory.
+
+    Raises:
+        NotFoundError: no picture kept, or it lies outside ``unknown_faces/``.
+        IntegrityError: the file was altered.
+    """
+    if not stranger.snapshot_path:
+        raise NotFoundError(f"stranger {stranger.id} has no kept picture")
+    try:
+        path = contained(config.paths.root, "unknown_faces", stranger.snapshot_path)  # checked again where used
+    except UnsafePathError as err:
+        raise NotFoundError(f"stranger {stranger.id}: its picture path is refused: {err}") from err
+    if not path.is_file():
+        raise NotFoundError(f"stranger {stranger.id} has no kept picture")
+    return store.sealer.open_picture("unknown", path.read_bytes())
+
+
+def promote(
+    store: Store,
+    config: Config,
+    engine: FaceEngine,
+    unknown_id: int,
+    name: str,
+    actor: str,
+    role: str | None = None,
+    email: str | None = None,
+    consent_by: str | None = None,
+) -> EnrolReport:
+    """Enrol the stranger's kept picture as a new person, then forget the stranger.
+
+    Raises:
+        NotFoundError: no such stranger or picture. InvalidInputError: consent, fields, or the
+            picture holds no usable face (nothing is stored then).
+    """
+    stranger = find_stranger(store, unknown_id)
+    image: Image = decode_image(kept_picture(store, config, stranger), stranger.snapshot_path or "")
+    kept = stranger.snapshot_path or ""
+    report = enrol_person(store, config, engine, name, [(kept, image)], actor, email, role, consent_by)
+    details = json.dumps({"unknown_id": unknown_id, "user_id": report.user_id, "picture": kept, "by": actor})
+    store.write(lambda c: forget_unknown(c, unknown_id, now_iso(), details))
+    _remove_picture(config, kept)
+    return report
+
+
+def dismiss(store: Store, config: Config, unknown_id: int, actor: str) -> None:
+    """Forget a stranger: its row, its embeddings and its kept picture.
+
+    Raises:
+        NotFoundError: no such stranger.
+    """
+    stranger = find_stranger(store, unknown_id)
+
+    def job(conn: Connection) -> None:
+        conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
+        if not conn.changes():
+            raise NotFoundError(f"no stranger {unknown_id}")
+        insert_system_event(conn, now_iso(), "unknown_dismissed", json.dumps({"unknown_id": unknown_id, "by": actor}))
+
+    store.write(job)
+    _remove_picture(config, stranger.snapshot_path)
+    audit(store, config.paths, "stranger_dismissed", {"unknown_id": unknown_id, "by": actor}, None, config.device.id)
+
+
+def _remove_picture(config: Config, relative: str | None) -> None:
+    if not relative:
+        return
+    try:
+        path = contained(config.paths.root, "unknown_faces", relative)
+    except UnsafePathError as err:
+        log.warning("stranger picture %r not removed: %s", relative, err)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

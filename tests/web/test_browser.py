@@ -1,0 +1,194 @@
+"""The console in a real browser (Debian's Chromium through Playwright) against a running door:
+log in, enrol from the dev photos with one refused, a visit's decision with its picture, promote
+a stranger, correct and export attendance, forget a person and see the receipt.
+
+The tests share one running door and one browser, in order; each saves screenshots of the pages
+it visits under the pytest temporary folder (``.../screenshots0/``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import query
+from tests.web.browser import chromium, shot
+from tests.web.door import ADMIN, ADMIN_PW, FACES, Door, running_door
+
+AMY = sorted((FACES / "amy").glob("*.jpg"))
+NOFACE = FACES / "noface" / "coco_000000052891.jpg"
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
+    with running_door(tmp_path_factory.mktemp("browser-door")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def page(door: Door, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), door.pin) as context:
+        yield context.new_page()
+
+
+def wait_for(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def picture_shown(locator: Any) -> bool:
+    return bool(locator.evaluate("img => img.complete && img.naturalWidth > 0"))
+
+
+def test_log_in(door: Door, page: Any, shots: Path) -> None:
+    page.goto(door.url + "/")
+    assert page.url.startswith(door.url + "/login")
+    shot(page, shots, "01-login")
+    page.fill("input[name=name]", ADMIN)
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    assert "Wrong account name or password" in page.inner_text("#login-error")
+    page.fill("input[name=password]", ADMIN_PW)
+    page.click("button[type=submit]")
+    page.wait_for_url(door.url + "/")
+    assert page.inner_text("#door-state") == "Locked"
+    assert page.inner_text(".who") == f"{ADMIN} (admin)"
+    wait_for(lambda: picture_shown(page.locator("#live")), 10)
+    shot(page, shots, "02-dashboard")
+
+
+def test_enrol_from_dev_photos_with_one_refused(door: Door, page: Any, shots: Path) -> None:
+    page.goto(door.url + "/people")
+    page.fill("#add-person input[name=name]", "amy")
+    page.fill("#add-person input[name=role]", "staff")
+    page.fill("#add-person input[name=consent_by]", "reception desk")
+    page.set_input_files("#add-person input[name=photos]", [str(p) for p in AMY[1:]] + [str(NOFACE)])
+    page.click("#enrol-upload")
+    page.wait_for_selector("#enrol-summary")
+    shot(page, shots, "03-enrolment-result")
+    assert "4 photo(s) enrolled, 1 refused" in page.inner_text("#enrol-summary")
+    accepted = page.locator("tr.photo.accepted")
+    refused = page.locator("tr.photo.refused")
+    assert accepted.count() == 4 and refused.count() == 1
+    assert NOFACE.name in refused.inner_text() and "no face found" in refused.locator(".reasons").inner_text()
+    for i in range(4):
+        assert picture_shown(accepted.nth(i).locator("img.chip"))
+    page.click("#enrol-summary a")
+    assert page.inner_text("#role") == "staff"
+    shot(page, shots, "04-person")
+
+
+def test_a_visit_shows_its_decision_with_its_picture(door: Door, page: Any, shots: Path) -> None:
+    before = len(door.decisions)
+    door.camera.visit(AMY[0])
+    wait_for(lambda: len(door.decisions) > before)
+    assert (door.decisions[-1].name, door.decisions[-1].granted) == ("amy", True)
+    page.goto(door.url + "/")
+    row = page.locator("tr.decision").first
+    assert row.locator(".who").inner_text() == "amy" and row.locator(".outcome").inner_text() == "granted"
+    wait_for(lambda: picture_shown(row.locator("img.thumb")), 10)
+    assert page.inner_text("#gallery-size") == "1 people"  # the door's own operating point
+    assert float(page.inner_text("#threshold").split()[0]) > 0 and "curve" in page.inner_text("#threshold")
+    assert "target 0.100 %" in page.inner_text("#far")
+    shot(page, shots, "05-dashboard-decision")
+    page.goto(door.url + "/events")
+    assert page.locator("tr.decision.granted").count() >= 1
+    shot(page, shots, "06-events")
+
+
+def test_promote_a_stranger(door: Door, page: Any, shots: Path) -> None:
+    before = len(door.decisions)
+    door.camera.visit(FACES / "penny" / "penny1.jpg")
+    wait_for(lambda: len(door.decisions) > before)
+    assert door.decisions[-1].kind == "unknown"
+    page.goto(door.url + "/strangers")
+    row = page.locator("tr.stranger").first
+    assert row.locator(".seen").inner_text() == "1×"
+    assert picture_shown(row.locator("img.thumb"))
+    shot(page, shots, "07-strangers")
+    row.locator("input[name=name]").fill("penny")
+    row.locator("input[name=consent_by]").fill("reception desk")
+    row.locator("form.promote button").click()
+    page.wait_for_selector(".flash")
+    assert "is now penny" in page.inner_text(".flash")
+    assert page.locator("img.chip").count() == 1
+    page.goto(door.url + "/strangers")
+    assert page.locator("tr.stranger").count() == 0
+
+
+def test_correct_and_export_attendance(door: Door, page: Any, shots: Path) -> None:
+    page.goto(door.url + "/attendance")
+    row = page.locator("tr.record").first
+    assert row.locator(".who").inner_text() == "amy" and row.locator(".status").inner_text() == "recognized"
+    assert picture_shown(row.locator("img.thumb"))
+    record = row.get_attribute("data-id")
+    row.locator("select[name=user]").select_option(label="penny")
+    row.locator("form.correct button").click()
+    page.wait_for_selector(".flash")
+    fixed = page.locator(f"tr.record[data-id='{record}']")
+    assert fixed.locator(".who").inner_text() == "penny" and fixed.locator(".status").inner_text() == "corrected"
+    shot(page, shots, "08-attendance")
+    with page.expect_download() as download:
+        page.click("#export")
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows[0] == ["id", "timestamp", "user_id", "name", "status", "snapshot_path"]
+    assert [r[3:5] for r in rows[1:] if r[0] == record] == [["penny", "corrected"]]
+
+
+def test_forget_a_person_and_see_the_receipt(door: Door, page: Any, shots: Path) -> None:
+    amy = int(query(door.config.paths, "SELECT id FROM users WHERE name = 'amy'")[0][0])
+    sample = int(query(door.config.paths, "SELECT min(id) FROM face_samples WHERE user_id = ?", (amy,))[0][0])
+    page.goto(f"{door.url}/people/{amy}")
+    page.click("#forget-link")
+    shot(page, shots, "09-forget-confirm")
+    page.fill("#forget-form input[name=confirm_name]", "amy")
+    page.click("#forget-confirm")
+    page.wait_for_selector("#receipt")
+    shot(page, shots, "10-erasure-receipt")
+    assert page.inner_text("#pseudonym").startswith("forgotten:")
+    assert int(page.inner_text("#receipt-seq")) > 0
+    assert query(door.config.paths, "SELECT count(*) FROM users WHERE id = ?", (amy,)) == [(0,)]
+    status, _, _ = door.request("GET", f"/pictures/sample/{amy}/{sample}.jpg", cookie=door.login(ADMIN, ADMIN_PW)[0])
+    assert status == 404
+
+
+def test_enrol_from_the_live_camera(door: Door, page: Any, shots: Path) -> None:
+    door.camera.visit(FACES / "sheldon" / "sheldon1.jpg", frames=200)
+    door.camera.wait_until_showing(200)
+    page.goto(door.url + "/people")
+    page.fill("#add-person input[name=name]", "sheldon")
+    page.fill("#add-person input[name=consent_by]", "reception desk")
+    page.click("#enrol-camera")
+    page.wait_for_selector("#enrol-summary")
+    shot(page, shots, "11-camera-enrolment")
+    assert "1 photo(s) enrolled" in page.inner_text("#enrol-summary")
+    assert page.locator("tr.photo.accepted").count() == 1
+
+
+def test_other_pages_render(door: Door, page: Any, shots: Path) -> None:
+    for path, name, heading in (
+        ("/updates", "12-updates", "Model updates"),
+        ("/audit", "13-audit", "Secure log"),
+        ("/accounts", "14-accounts", "Console accounts"),
+        ("/people", "15-people", "People"),
+    ):
+        page.goto(door.url + path)
+        assert page.inner_text("h1") == heading
+        shot(page, shots, name)
+    assert page.locator("tr.person").count() == 2  # penny and sheldon
+    page.goto(door.url + "/audit")
+    types = page.locator("td.type").all_inner_texts()
+    assert {"erasure", "enrolment", "attendance_corrected", "web_login", "audit_read"} <= set(types)
