@@ -26,9 +26,9 @@ from firmware.ota import bundle
 from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder
 from firmware.vision.image import read_image_limited
-from firmware.vision.liveness.pad_model import PadModel, pad_manifests
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import LandmarkModel
+from firmware.vision.liveness.pad_model import PadModel, pad_manifests
 from firmware.vision.manifest import Manifest, load_manifests
 
 NOISE_CHIPS = 3

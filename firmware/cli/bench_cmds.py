@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_pad, bench_vision
-from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_vision
+from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_pad, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 

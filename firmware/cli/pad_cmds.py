@@ -42,14 +42,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def pad_record(ctx: Context, args: argparse.Namespace) -> int:
     """Record one session."""
-    from firmware.cli.face_cmds import require_consent
+    from firmware.actions.people import require_consent
     from firmware.errors import InvalidInputError
     from firmware.hw.camera import make_camera
     from firmware.padcapture import sessions
 
     if not 0.5 <= args.seconds <= 120:
         raise InvalidInputError("--seconds must be between 0.5 and 120")
-    consent = require_consent(ctx, args.consent_by) or "collected elsewhere"
+    consent = require_consent(ctx.config, args.consent_by) or "collected elsewhere"
     ctx.refuse_if_running("pad record (the camera is in use)")
     camera = make_camera(args.source or ctx.config.camera.source, ctx.config.camera)
     door = None

@@ -117,6 +117,7 @@ class DoorLoop:
         self._last_decided: dict[int, float] = {}
         self._visits: dict[int, Visit] = {}
         self._show_until = 0.0
+        self._last_frame: Frame | None = None
         self._inference_before_swap = 0.0
         self.unrecorded = Unrecorded()
         self.reserve = reserve_bytes(config.paths.root, config.storage.ballast_kib * 1024)
@@ -140,9 +141,17 @@ class DoorLoop:
         """Seconds spent inside the models since start, across model swaps."""
         return self._inference_before_swap + self.engine.inference_s()
 
+    def finish(self) -> list[Decision]:
+        """The stream ended (a replay's last frame): every visit still waiting for liveness is
+        judged on what it showed, as when its track ends, so no recognised visit goes unrecorded."""
+        if self._last_frame is None:
+            return []
+        return self._settle(self._last_frame, {t.id for t in self.tracker.tracks} | set(self.liveness.held))
+
     def process(self, frame: Frame) -> list[Decision]:
         """Handle one frame; returns the decisions it produced."""
         t0 = time.perf_counter()
+        self._last_frame = frame
         faces = self.engine.faces(frame.image, embed=False, pose=False)
         self.stats.add("detect", (time.perf_counter() - t0) * 1000)
         tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])

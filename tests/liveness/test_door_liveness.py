@@ -36,7 +36,7 @@ def liveness_rows(config: Config) -> list[tuple[Any, ...]]:
 
 def test_default_policy_lets_a_still_photo_in_and_records_not_proven(tmp_path: Path, engine: FaceEngine) -> None:
     config = make_config(tmp_path)
-    enrol_people(config, engine, {"amy": "staff"})
+    enrol_people(config, engine, {"amy": "staff", "raj": None})  # two people: the door names nobody with one
     report = run(config, tmp_path, [photo("amy", 0), photo("howard", 0)])
     assert [(d.name, d.granted, d.liveness) for d in report.decisions] == [
         ("amy", True, "not_proven"),
@@ -83,7 +83,7 @@ def test_an_attack_cue_never_opens_the_door(tmp_path: Path, engine: FaceEngine) 
         vision=replace(base.vision, models_dir=str(models)),
         liveness=LivenessConfig(policy="deny_attacks", pad_model="alwaysattack"),
     )
-    enrol_people(config, FaceEngine.load(config.vision.for_photos()), {"amy": "staff"})
+    enrol_people(config, FaceEngine.load(config.vision.for_photos()), {"amy": "staff", "raj": None})  # two people: the door names nobody with one
     report = run(config, tmp_path, [photo("amy", 0)])
     assert [(d.name, d.granted, d.liveness) for d in report.decisions] == [("amy", False, "attack")]
     assert report.decisions[0].reason == "presentation attack: pad_model"
@@ -105,7 +105,7 @@ def test_a_challenge_is_shown_on_the_leds_and_a_photo_cannot_answer_it(
     monkeypatch.setattr(door_module.Door, "show", show)
     config = replace(make_config(tmp_path), liveness=LivenessConfig(policy="challenge"))
     config = replace(config, camera=replace(config.camera, fps=15.0))
-    enrol_people(config, engine, {"amy": "staff"})
+    enrol_people(config, engine, {"amy": "staff", "raj": None})  # two people: the door names nobody with one
     build_replay(tmp_path / "replay", [photo("amy", 0)], frames=75, gap=10)
     report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
     assert [(d.name, d.granted) for d in report.decisions] == [("amy", False)]
@@ -118,7 +118,7 @@ def test_a_challenge_is_shown_on_the_leds_and_a_photo_cannot_answer_it(
 
 def test_policy_off_computes_nothing_and_records_that(tmp_path: Path, engine: FaceEngine) -> None:
     config = replace(make_config(tmp_path), liveness=LivenessConfig(policy="off"))
-    enrol_people(config, engine, {"amy": "staff"})
+    enrol_people(config, engine, {"amy": "staff", "raj": None})  # two people: the door names nobody with one
     report = run(config, tmp_path, [photo("amy", 0)])
     assert [(d.granted, d.frame) for d in report.decisions] == [(True, 2)]  # at the third agreeing frame
     assert "landmarks" not in report.stage_ms
@@ -134,3 +134,16 @@ def test_a_missing_operator_model_stops_the_door_from_starting(tmp_path: Path) -
     with pytest.raises(ModelError, match="'nosuchmodel' not found"):
         service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
     assert VisionConfig  # the set-up models folder is untouched
+
+
+def test_a_visit_cut_off_by_the_end_of_the_replay_is_still_judged_and_recorded(
+    tmp_path: Path, engine: FaceEngine
+) -> None:
+    """The last visit's track never ends inside the replay (no gap after it), and its 5 frames
+    (0.25 s at 20 fps) are shorter than ``observe_s``: the end of the stream judges it."""
+    config = make_config(tmp_path)
+    enrol_people(config, engine, {"amy": "staff", "raj": None})
+    build_replay(tmp_path / "replay", [photo("amy", 0)], frames=5, gap=0)
+    report = service.run(config, f"replay:{tmp_path / 'replay'}", gpio="mock", until_end=True)
+    assert [(d.name, d.granted) for d in report.decisions] == [("amy", True)]
+    assert [r[0] for r in liveness_rows(config)] == ["granted"]

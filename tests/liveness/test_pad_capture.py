@@ -24,6 +24,7 @@ def still(folder: Path, frames: int) -> str:
 
 def test_sessions_are_recorded_sealed_and_reported(cli: Cli, tmp_path: Path) -> None:
     data = str(tmp_path / "data")
+    assert cli("--data-dir", data, "db", "migrate").status == 0  # a provisioned door: database and keys exist
     source = still(tmp_path / "still", 12)
     base = ("--data-dir", data, "pad", "record", "--source", source)
     refused = cli(*base, "--species", "bona_fide", "--subject", "s1")
@@ -78,6 +79,7 @@ def test_sessions_are_recorded_sealed_and_reported(cli: Cli, tmp_path: Path) -> 
 
 def test_unknown_species_and_names_as_subjects_are_refused(cli: Cli, tmp_path: Path) -> None:
     source = still(tmp_path / "still", 3)
+    assert cli("--data-dir", str(tmp_path / "data"), "db", "migrate").status == 0
     bad = cli("--data-dir", str(tmp_path / "data"), "pad", "record", "--source", source, "--species", "poster",
               "--subject", "s1", "--consent-by", "hr")  # fmt: skip
     assert bad.status == 2 and "species 'poster' is not one of" in bad.err
@@ -86,6 +88,7 @@ def test_unknown_species_and_names_as_subjects_are_refused(cli: Cli, tmp_path: P
 
 def test_sessions_stay_readable_after_a_key_rotation(cli: Cli, tmp_path: Path) -> None:
     data = str(tmp_path / "data")
+    assert cli("--data-dir", data, "db", "migrate").status == 0
     source = still(tmp_path / "still", 5)
     assert cli("--data-dir", data, "pad", "record", "--source", source, "--species", "phone", "--subject", "s1",
                "--consent-by", "hr").status == 0  # fmt: skip
