@@ -83,7 +83,9 @@ def test_an_attack_cue_never_opens_the_door(tmp_path: Path, engine: FaceEngine) 
         vision=replace(base.vision, models_dir=str(models)),
         liveness=LivenessConfig(policy="deny_attacks", pad_model="alwaysattack"),
     )
-    enrol_people(config, FaceEngine.load(config.vision.for_photos()), {"amy": "staff", "raj": None})  # two people: the door names nobody with one
+    enrol_people(
+        config, FaceEngine.load(config.vision.for_photos()), {"amy": "staff", "raj": None}
+    )  # two people: the door names nobody with one
     report = run(config, tmp_path, [photo("amy", 0)])
     assert [(d.name, d.granted, d.liveness) for d in report.decisions] == [("amy", False, "attack")]
     assert report.decisions[0].reason == "presentation attack: pad_model"
