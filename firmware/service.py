@@ -244,6 +244,8 @@ def run(
             report.camera_s += time.monotonic() - read_started
             if frame is None:
                 if until_end or camera.camera.name.startswith("replay:"):
+                    with engine_lock:
+                        _report(loop.finish(), latest.image, bridge, report, on_decision, t0)
                     break
                 continue
             with engine_lock:

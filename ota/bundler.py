@@ -5,6 +5,10 @@ finds in the photos given (default: the set-up demo photos beside the models) is
 each model, plus a few seeded noise chips that exercise the whole input range; the expected
 outputs are this machine's embeddings. The device accepts its own outputs within a cosine of
 ``min_cosine`` (0.999 by default: float16 weights on ARM and x86 agree to about 1e-5).
+
+A presentation-attack model (a ``kind: pad`` manifest, see ``firmware.vision.liveness.pad_model``)
+travels the same way: its vectors are the face crops it would see in those photos plus noise
+crops, and the expected outputs its live scores, which the device must match within 1e-3.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from firmware.vision.embed import Embedder
 from firmware.vision.image import read_image_limited
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import LandmarkModel
+from firmware.vision.liveness.pad_model import PadModel, pad_manifests
 from firmware.vision.manifest import Manifest, load_manifests
 
 NOISE_CHIPS = 3
@@ -49,6 +54,39 @@ def _chips(
     return np.stack(chips).astype(np.uint8)
 
 
+def _add_pad(
+    model_dir: Path,
+    model: str,
+    photos: list[Path],
+    detector: FaceDetector,
+    scratch: Path,
+    sources: dict[str, Path],
+    tests: dict[str, bundle.SelfTest],
+) -> None:
+    """A presentation-attack model's files and vectors (crops in, live scores out)."""
+    pad = PadModel.load(model_dir, model)
+    manifest_file = pad.manifest.path.with_name(pad.manifest.path.name + ".manifest.json")
+    sources[pad.manifest.path.name] = pad.manifest.path
+    sources[manifest_file.name] = manifest_file
+    licence = json.loads(manifest_file.read_text()).get("licence_file")
+    if licence and (model_dir / licence).is_file():
+        sources[licence] = model_dir / licence
+    size = pad.manifest.input_size
+    crops = []
+    for photo in photos:
+        image = read_image_limited(photo)[0]
+        crops += [pad.crop(image, det) for det in detector.detect(image)[:2]]
+    rng = np.random.default_rng(20261125)
+    crops += [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(NOISE_CHIPS)]
+    inputs = np.stack(crops).astype(np.uint8)
+    expected = np.array([[pad.score_crop(c)] for c in inputs], dtype=np.float32)
+    inputs_name, expected_name = f"selftest-{model}.inputs.npy", f"selftest-{model}.expected.npy"
+    np.save(scratch / inputs_name, inputs, allow_pickle=False)
+    np.save(scratch / expected_name, expected, allow_pickle=False)
+    sources[inputs_name], sources[expected_name] = scratch / inputs_name, scratch / expected_name
+    tests[model] = bundle.SelfTest(inputs_name, expected_name, tolerance=1e-3)
+
+
 def make(
     model_dir: Path,
     models: list[str],
@@ -65,7 +103,8 @@ def make(
         ModelError: a model is unknown or its file differs from its manifest.
     """
     manifests = load_manifests(model_dir)
-    unknown = [m for m in models if m not in manifests]
+    pads = pad_manifests(model_dir)
+    unknown = [m for m in models if m not in manifests and m not in pads]
     if unknown or not models:
         raise ModelError(f"no manifest for {', '.join(unknown) or '(none)'} in {model_dir}")
     detector = FaceDetector.load(model_dir, "full_range", 1)
@@ -74,6 +113,9 @@ def make(
     tests: dict[str, bundle.SelfTest] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for model in models:
+            if model not in manifests:
+                _add_pad(model_dir, model, photos, detector, Path(scratch), sources, tests)
+                continue
             manifest = manifests[model]
             manifest.verify_file()
             sources[manifest.path.name] = manifest.path

@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundle", help="pack built models with self-test vectors")
     p.add_argument("model_dir", type=Path)
     p.add_argument(
-        "--model", action="append", help="manifest name; repeat for several (default: sface and dlib, the door's set)"
+        "--model",
+        action="append",
+        help="manifest name, embedding or presentation-attack model; repeat for several (default: sface, dlib)",
     )
     p.add_argument("--version", help="release version (default: the UTC time, YYYYMMDD.HHMMSS)")
     p.add_argument("--name", default="models")

@@ -24,6 +24,12 @@ def test_demo_runs_every_part_and_passes(cli: Cli, tmp_path: Path) -> None:
         ("denied",),
     ]
     assert query(door, "SELECT seen_count FROM unknown_faces") == [(2,)]
+    # the default liveness policy lets her still photo in, and says so
+    assert query(door, "SELECT liveness FROM door_events WHERE outcome = 'granted'") == [
+        ("not_proven",),
+        ("not_proven",),
+    ]
+    assert "a print or a phone held still is" in out
     assert "a tampered copy of the bundle was refused: bundle models-demo-2 refused: a file differs" in out
     assert "with the new models the door recognises: Eileen Collins" in out
     kinds = [

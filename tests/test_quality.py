@@ -84,8 +84,9 @@ def test_vendor_sdks_have_one_adapter() -> None:
 
 
 LAYERS = {
-    "firmware.errors": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.restart_backoff": 1, "firmware.tomlcheck": 0, "firmware.domain": 0,
+    "firmware.errors": 0, "firmware.stats": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.restart_backoff": 1, "firmware.tomlcheck": 0, "firmware.domain": 0,
     "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
+    "firmware.liveness_policy": 3, "firmware.padcapture": 5,
     "firmware.store": 2, "firmware.vision": 2,
     "firmware.compat": 6, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
     "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,

@@ -31,6 +31,7 @@ from firmware.cli import (
     face_cmds,
     keys_cmds,
     ota_cmds,
+    pad_cmds,
     provision_cmds,
     retention_cmds,
     run_cmds,
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         face_cmds,
         eval_cmds,
         bench_cmds,
+        pad_cmds,
     ):
         module.register(sub)
     return parser

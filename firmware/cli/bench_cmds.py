@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_vision
+from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_pad, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
 
 
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp.set_defaults(handler=bench_import)
 
     bench_vision.register(bsub)
+    bench_pad.register(bsub)
     bench_comms.register(bsub)
     bench_decide.register(bsub)
     bench_frontend.register(bsub)

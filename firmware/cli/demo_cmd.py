@@ -85,18 +85,26 @@ def _door(ctx: Context, data_dir: Path) -> bool:
     )
     ctx.out("   the stranger, a scene (10 frames each)")
     ctx.table(
-        ["frame", "who", "door", "reason", "fused score"],
+        ["frame", "who", "door", "reason", "liveness", "fused score"],
         [
             (
                 d.frame,
                 d.name or f"stranger #{d.unknown_id}",
                 "GRANTED" if d.granted else "denied",
                 d.reason,
+                d.liveness or "not checked",
                 "-" if d.score is None else f"{d.score:.3f}",
             )
             for d in report.decisions
         ],
     )
+    ctx.out(
+        "   liveness: her frames are one still photo, so there is no head turn and no blink: not_proven. The default"
+    )
+    ctx.out(
+        "   policy, deny_attacks, refuses only proven attacks, so this photo gets in: a print or a phone held still is"
+    )
+    ctx.out("   not stopped by it. require_live or challenge ([liveness] policy) would refuse these frames.")
     for label, history in report.pins.items():
         changes = ", ".join(f"{t:.2f}s {'high' if s else 'low'}" for t, s in history)
         ctx.out(f"   pin history {label}: {changes}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from firmware.config.fields import setting as _f
+from firmware.config.liveness import LivenessConfig
 from firmware.config.sections import (
     BackupConfig,
     CameraConfig,
@@ -47,6 +48,7 @@ __all__ = [
     "Config",
     "DeviceConfig",
     "DoorConfig",
+    "LivenessConfig",
     "LoggingConfig",
     "LoopConfig",
     "MqttConfig",
@@ -81,6 +83,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
     web: WebConfig = field(default_factory=WebConfig)
 
     @property

@@ -28,6 +28,9 @@ PATTERNS: dict[str, Pattern] = {
     "denied": ("off", "on"),
     "fault": ("off", (0.5, 0.5)),
     "offline": ((1.0, 1.0), (1.0, 1.0)),
+    # liveness challenges (a sign beside the camera explains them): turn your head / blink
+    "challenge_turn": ("on", (0.25, 0.25)),
+    "challenge_blink": ((0.25, 0.25), "on"),
 }
 
 
@@ -153,7 +156,8 @@ class Door:
             self.relay.off()
 
     def show(self, state: str) -> None:
-        """Set the LED pattern: idle, processing, granted, denied, fault or offline."""
+        """Set the LED pattern: idle, processing, granted, denied, fault, offline, or a liveness
+        challenge (challenge_turn, challenge_blink)."""
         if state == self._state:
             return
         self._state = state

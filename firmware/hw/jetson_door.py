@@ -24,6 +24,8 @@ STEADY = {
     "denied": (False, True),
     "fault": (False, True),
     "offline": (True, True),
+    "challenge_turn": (True, True),  # steady LEDs only: both challenges look alike on a Jetson
+    "challenge_blink": (True, True),
 }
 
 

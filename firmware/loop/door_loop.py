@@ -39,6 +39,7 @@ from firmware.config import Config
 from firmware.errors import OccurError, StorageFullError
 from firmware.hw.camera import Frame
 from firmware.hw.door import DoorDevice
+from firmware.loop.liveness_stage import LivenessResult, LivenessStage
 from firmware.loop.records import DecisionRows, write_decision, write_door_decision
 from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
@@ -70,6 +71,7 @@ class Decision:
     snapshot: str | None
     unknown_id: int | None = None
     recorded: bool = True
+    liveness: str | None = None  # the verdict: live | attack | not_proven (None: not checked)
 
 
 @dataclass
@@ -115,10 +117,12 @@ class DoorLoop:
         self._last_decided: dict[int, float] = {}
         self._visits: dict[int, Visit] = {}
         self._show_until = 0.0
+        self._last_frame: Frame | None = None
         self._inference_before_swap = 0.0
         self.unrecorded = Unrecorded()
         self.reserve = reserve_bytes(config.paths.root, config.storage.ballast_kib * 1024)
         store.add_reclaimer(self._make_room)
+        self.liveness = LivenessStage(config, engine)
 
     def use_engine(self, engine: FaceEngine) -> None:
         """Switch to other models (an installed update or a rollback) between two frames.
@@ -131,19 +135,34 @@ class DoorLoop:
         self.strangers.load(self.store, time.time() - self.config.loop.unknown_memory_days * 86400)
         self.tracker = Tracker(self.config.loop.max_gap_frames)
         self._visits.clear()
+        self.liveness.use_engine(self.config, engine)
 
     def inference_s(self) -> float:
         """Seconds spent inside the models since start, across model swaps."""
         return self._inference_before_swap + self.engine.inference_s()
 
+    def finish(self) -> list[Decision]:
+        """The stream ended (a replay's last frame): every visit still waiting for liveness is
+        judged on what it showed, as when its track ends, so no recognised visit goes unrecorded."""
+        if self._last_frame is None:
+            return []
+        return self._settle(self._last_frame, {t.id for t in self.tracker.tracks} | set(self.liveness.held))
+
     def process(self, frame: Frame) -> list[Decision]:
         """Handle one frame; returns the decisions it produced."""
         t0 = time.perf_counter()
+        self._last_frame = frame
         faces = self.engine.faces(frame.image, embed=False, pose=False)
         self.stats.add("detect", (time.perf_counter() - t0) * 1000)
         tracks = self.tracker.assign(frame.index, [f.detection.box for f in faces])
         decisions = []
         for face, track in zip(faces, tracks, strict=True):
+            if track.decided is None or track.id in self.liveness.held:
+                t1 = time.perf_counter()
+                self.liveness.observe(frame.image, frame.captured_at, face, track.id)
+                if "landmarks" in face.timings:
+                    self.stats.add("landmarks", face.timings["landmarks"])
+                    self.stats.add("liveness", (time.perf_counter() - t1) * 1000)
             if track.decided is not None or not face.quality.cheap_ok:
                 continue
             t1 = time.perf_counter()
@@ -161,9 +180,8 @@ class DoorLoop:
                 self.stats.add("match", (time.perf_counter() - t3) * 1000)
                 visit.decided = True
                 track.decided = found.match.decision
-                decisions.append(self._decide(frame, face, track, found))
-        for ended in self.tracker.expire(frame.index):
-            self._visits.pop(ended.id, None)
+                self._hold(frame, face, track, found)
+        decisions += self._settle(frame, {t.id for t in self.tracker.expire(frame.index)})
         self.stats.frames += 1
         self.frame_times.append(time.monotonic())
         self.stats.last_frame_at = frame.captured_at
@@ -171,18 +189,38 @@ class DoorLoop:
         self._show(frame, bool(faces))
         return decisions
 
+    def _settle(self, frame: Frame, ended: set[int]) -> list[Decision]:
+        """Decide the held visits the liveness stage releases; forget the ended tracks."""
+        decisions = [self._decide(*held, result) for held, result in self.liveness.release(frame, ended)]
+        for track_id in ended:
+            self._visits.pop(track_id, None)
+        return decisions
+
+    def _hold(self, frame: Frame, face: Face, track: Track, found: Identified) -> None:
+        """Hand a recognised visit to the liveness stage: a person the access policy would
+        admit waits there for the evidence their role's policy needs; others are released at once."""
+        user = found.match.user_id if found.match.decision == "match" else None
+        person = self._person(user) if user is not None else None
+        when = datetime.fromtimestamp(frame.captured_at, self.zone)
+        admitted = self.policy.decide(found.match.decision, person, when)[0]
+        self.liveness.hold((frame, face, track, found), person.role if person else None, admitted)
+
     def _show(self, frame: Frame, busy: bool) -> None:
+        challenge = self.liveness.led()
+        if challenge is not None:
+            self.door.show(challenge)
+            return
         if frame.captured_at < self._show_until:
             return
         undecided = any(t.decided is None for t in self.tracker.tracks)
         self.door.show("processing" if busy and undecided else "idle")
 
-    def _decide(self, frame: Frame, face: Face, track: Track, found: Identified) -> Decision:
+    def _decide(self, frame: Frame, face: Face, track: Track, found: Identified, live: LivenessResult) -> Decision:
         t0 = time.perf_counter()
         match = found.match
         user_id = match.user_id if match.decision == "match" else None
         try:
-            decision = self._act(frame, face, track, found, user_id)
+            decision = self._act(frame, face, track, found, user_id, live)
         except (OccurError, OSError, ValueError) as err:
             self.door.lock()
             self.door.show("fault")
@@ -211,7 +249,9 @@ class DoorLoop:
         self.stats.add("decide", (time.perf_counter() - t0) * 1000)
         return decision
 
-    def _act(self, frame: Frame, face: Face, track: Track, found: Identified, user_id: int | None) -> Decision:
+    def _act(
+        self, frame: Frame, face: Face, track: Track, found: Identified, user_id: int | None, live: LivenessResult
+    ) -> Decision:
         match = found.match
         person = self._person(user_id) if user_id is not None else None
         local = (
@@ -220,6 +260,8 @@ class DoorLoop:
             else datetime.fromtimestamp(frame.captured_at)
         )
         granted, reason = self.policy.decide(match.decision, person, local)
+        if granted and not live.allowed:
+            granted, reason = False, live.reason  # a proven attack, or evidence the policy needs is missing
         kind = "recognized" if user_id is not None else "unknown"
         last = self._last_decided.get(user_id) if user_id is not None else None
         if user_id is not None:
@@ -229,8 +271,9 @@ class DoorLoop:
             self._record_opening(frame, user_id, found, granted, again)  # every pulse has its door record
             self._open_or_deny(granted)
             return Decision(
-                frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None, recorded=False
-            )
+                frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, None,
+                recorded=False, liveness=live.state,
+            )  # fmt: skip
         snapshot = self._snapshot(frame, face, user_id)
         unknown_id = None
         rows = DecisionRows(
@@ -254,6 +297,7 @@ class DoorLoop:
             reason=reason,
         )
         rows.outbox_max_rows = self.config.mqtt.outbox_max_rows
+        rows.liveness = live.record
         if user_id is None:
             # a stranger is described by the visit's combined embedding: steadier than one frame
             portrait = self._portrait(track, face)
@@ -271,8 +315,9 @@ class DoorLoop:
             assert unknown_id is not None
             self.strangers.add(unknown_id, portrait)
         return Decision(
-            frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id
-        )
+            frame.index, track.id, kind, user_id, found.name, granted, reason, match.score, snapshot, unknown_id,
+            liveness=live.state,
+        )  # fmt: skip
 
     def _record_opening(self, frame: Frame, user_id: int | None, found: Identified, granted: bool, reason: str) -> None:
         stamp = unix_iso(frame.captured_at)

@@ -35,6 +35,7 @@ class DecisionRows:
     event: dict[str, Any] | None = None  # the MQTT event, queued in the same transaction
     outbox_max_rows: int = 100_000
     sealer: Sealer | None = None  # seals a new stranger's templates
+    liveness: dict[str, Any] | None = None  # the liveness verdict and cues (door_events, MQTT event)
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,14 @@ def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
             conn, rows.timestamp, rows.unknown_snapshot, rows.unknown_vectors, sealer=rows.sealer
         )
     if rows.event is not None:
+        if rows.liveness is not None:
+            rows.event["liveness"] = rows.liveness
         outbox.add(conn, rows.event["id"], rows.timestamp, "events", "access", rows.event, rows.outbox_max_rows)
     door = door_records.insert_door_event(
         conn, rows.timestamp, "granted" if rows.granted else "denied", rows.reason, rows.user_id, face_event, rows.score
     )
+    if rows.liveness is not None:
+        door_records.set_liveness(conn, door, rows.liveness)
     return DecisionIds(face_event, door, attendance, unknown_id)
 
 

@@ -4,7 +4,8 @@ A bundle is an uncompressed tar whose first member is ``bundle.json``; every oth
 flat file it lists with size and sha256: the ``.tflite``, its ``.manifest.json``, licence files,
 optionally ``fusion.json``, and per model two self-test arrays, ``selftest-<model>.inputs.npy``
 (uint8 chips, N x S x S x 3, exactly what the embedder receives) and
-``selftest-<model>.expected.npy`` (float32 N x D, what the operator's build produced). TUF vouches
+``selftest-<model>.expected.npy`` (float32 N x D, what the operator's build produced; for a
+presentation-attack model, N x 1 live scores compared within ``tolerance``). TUF vouches
 for the bundle as a whole; the per-file digests make extraction check itself and keep a
 half-written release from passing as whole.
 
@@ -40,6 +41,7 @@ class SelfTest:
     inputs: str
     expected: str
     min_cosine: float = 0.999
+    tolerance: float = 1e-3  # presentation-attack models: largest difference of a live score
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class BundleInfo:
             "models": list(self.models),
             "files": {n: {"size": s, "sha256": h} for n, (s, h) in sorted(self.files.items())},
             "selftest": {
-                m: {"inputs": t.inputs, "expected": t.expected, "min_cosine": t.min_cosine}
+                m: {"inputs": t.inputs, "expected": t.expected, "min_cosine": t.min_cosine, "tolerance": t.tolerance}
                 for m, t in sorted(self.selftests.items())
             },
         }
@@ -81,7 +83,9 @@ def _parse_index(raw: Any) -> BundleInfo:
         name, version = str(raw["name"]), str(raw["version"])
         files = {str(n): (int(v["size"]), str(v["sha256"])) for n, v in dict(raw["files"]).items()}
         tests = {
-            str(m): SelfTest(str(t["inputs"]), str(t["expected"]), float(t.get("min_cosine", 0.999)))
+            str(m): SelfTest(
+                str(t["inputs"]), str(t["expected"]), float(t.get("min_cosine", 0.999)), float(t.get("tolerance", 1e-3))
+            )
             for m, t in dict(raw.get("selftest", {})).items()
         }
         models = tuple(str(m) for m in raw["models"])
@@ -93,7 +97,8 @@ def _parse_index(raw: Any) -> BundleInfo:
         if not NAME.fullmatch(fname) or fname == INDEX or not 0 <= size <= MAX_FILE_BYTES or len(digest) != 64:
             raise UpdateError(f"bundle.json: bad entry for file {fname!r}")
     for model, test in tests.items():
-        if test.inputs not in files or test.expected not in files or not 0.0 < test.min_cosine <= 1.0:
+        bad_limits = not 0.0 < test.min_cosine <= 1.0 or not 0.0 < test.tolerance <= 0.5
+        if test.inputs not in files or test.expected not in files or bad_limits:
             raise UpdateError(f"bundle.json: self-test of {model} names files the bundle lacks")
     missing = [m for m in models if m not in tests]
     if missing:

@@ -32,6 +32,7 @@ from typing import Any
 from firmware.errors import UpdateError
 from firmware.fileio import fsync_path, write_private
 from firmware.ota import bundle
+from firmware.vision.liveness.pad_model import pad_manifests
 from firmware.vision.manifest import load_manifests
 
 log = logging.getLogger(__name__)
@@ -125,21 +126,19 @@ class Releases:
         source = self.current()
         self._check_space(source, sum(size for size, _ in info.files.values()))
         replaced = set(info.files) | {bundle.INDEX}
-        for manifest in load_manifests(source).values():
-            if manifest.name in info.models:
-                replaced |= {manifest.path.name, manifest.path.name + ".manifest.json"}
+        for name, path in _model_files(source).items():
+            if name in info.models:
+                replaced |= {path.name, path.name + ".manifest.json"}
         for path in sorted(source.iterdir()):
             if path.is_file() and path.name not in replaced:
                 _link_or_copy(path, partial / path.name, link=source != self.base)
             if fault is not None:
                 fault("stage")
         bundle.extract(bundle_file, partial)
-        staged = load_manifests(partial)
+        staged = _model_files(partial)
         missing = [m for m in info.models if m not in staged]
         outside = [
-            m
-            for m in info.models
-            if m in staged and (staged[m].path.name not in info.files or staged[m].path.parent != partial)
+            m for m in info.models if m in staged and (staged[m].name not in info.files or staged[m].parent != partial)
         ]
         if missing or outside:
             shutil.rmtree(partial, ignore_errors=True)
@@ -231,6 +230,14 @@ class Releases:
         self.root.mkdir(parents=True, exist_ok=True)
         write_private(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode(), mode=0o644)
         return state
+
+
+def _model_files(folder: Path) -> dict[str, Path]:
+    """Every model of a release folder by name: embedding models and presentation-attack
+    models (``[liveness] pad_model``), each its file's path."""
+    files = {name: m.path for name, m in load_manifests(folder).items()}
+    files.update({name: m.path for name, m in pad_manifests(folder).items()})
+    return files
 
 
 def _link_or_copy(source: Path, target: Path, link: bool) -> None:

@@ -24,6 +24,7 @@ from firmware.errors import ModelError, UpdateError
 from firmware.ota import bundle
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine
+from firmware.vision.liveness.pad_model import PadModel, pad_manifests
 from firmware.vision.manifest import load_manifests
 
 
@@ -45,8 +46,12 @@ def check_release(folder: Path, vision: VisionConfig) -> dict[str, Any]:
         raise UpdateError(f"self-test: the release has no door calibration: {engine.rule.calibration.problem}")
     by_name = {e.name: e for e in engine.embedders}
     manifests = load_manifests(folder)
+    pads = pad_manifests(folder)
     results: dict[str, Any] = {}
     for model, test in info.selftests.items():
+        if model in pads and model not in manifests:
+            results[model] = check_pad(folder, model, test)
+            continue
         try:
             embedder = by_name.get(model) or Embedder.load(manifests[model], 1)
         except (KeyError, ModelError) as err:
@@ -72,6 +77,34 @@ def check_release(folder: Path, vision: VisionConfig) -> dict[str, Any]:
             raise UpdateError(f"self-test: {model} output differs from the expected (cosine {worst:.5f})")
         results[model] = {"vectors": len(inputs), "min_cosine": round(worst, 6)}
     return results
+
+
+def check_pad(folder: Path, model: str, test: bundle.SelfTest) -> dict[str, Any]:
+    """Run a presentation-attack model's vectors: crops in, live scores within ``tolerance``.
+
+    Raises:
+        UpdateError: the model does not load, or a score is off, missing or not finite.
+    """
+    try:
+        pad = PadModel.load(folder, model)
+        inputs = np.load(folder / test.inputs, allow_pickle=False)
+        expected = np.load(folder / test.expected, allow_pickle=False)
+    except (ModelError, OSError, ValueError) as err:
+        raise UpdateError(f"self-test: presentation-attack model {model} does not load: {err}") from err
+    size = pad.manifest.input_size
+    if inputs.dtype != np.uint8 or inputs.ndim != 4 or inputs.shape[1:] != (size, size, 3) or not len(inputs):
+        raise UpdateError(f"self-test: {model} inputs must be N x {size} x {size} x 3 uint8, got {inputs.shape}")
+    if expected.shape != (len(inputs), 1):
+        raise UpdateError(f"self-test: {model} expected scores have shape {expected.shape}")
+    worst = 0.0
+    for crop, want in zip(inputs, expected[:, 0], strict=True):
+        got = pad.score_crop(np.ascontiguousarray(crop))
+        if not np.isfinite(got):
+            raise UpdateError(f"self-test: {model} gives a score that is not finite")
+        worst = max(worst, abs(got - float(want)))
+    if worst > test.tolerance:
+        raise UpdateError(f"self-test: {model} scores differ from the expected by {worst:.5f}")
+    return {"vectors": len(inputs), "max_difference": round(worst, 6)}
 
 
 def run_isolated(folder: Path, vision: VisionConfig, timeout_s: float) -> dict[str, Any]:

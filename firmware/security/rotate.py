@@ -7,7 +7,8 @@ Order, so that a crash at any point loses nothing:
 2. one database transaction re-wraps every per-user key, re-seals strangers' templates,
    re-seals and re-chains the secure log (re-signing its checkpoints) and records the new key's
    fingerprint in ``key_epoch``;
-3. every sealed picture (snapshots, strangers' pictures) is re-sealed, file by file, atomically;
+3. every sealed picture (snapshots, strangers' pictures, capture-session frames) is re-sealed,
+   file by file, atomically;
 4. ``data.key.next`` replaces ``data.key``; the old key is gone.
 
 ``--resume`` finishes when the database already carries the new fingerprint (steps 3-4, which
@@ -118,6 +119,8 @@ def _reseal_pictures(paths: Paths, old: Sealer, new: Sealer) -> int:
     sources = [("snapshot", p) for p in paths.snapshots.rglob("*.jpg")] if paths.snapshots.is_dir() else []
     if paths.unknown_faces.is_dir():
         sources += [("unknown", p) for p in paths.unknown_faces.glob("*.jpg")]
+    if (paths.root / "pad").is_dir():  # presentation-attack capture sessions (occur pad record)
+        sources += [("pad", p) for p in (paths.root / "pad").rglob("*") if p.is_file()]
     for kind, path in sources:
         body = path.read_bytes()
         if not body.startswith(MAGIC):

@@ -6,7 +6,9 @@ a decision is recorded whole or not at all.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +50,15 @@ def insert_door_event(
         (timestamp, outcome, reason, user_id, face_event_id, score),
     )
     return int(conn.last_insert_rowid())
+
+
+def set_liveness(conn: Connection, door_event_id: int, record: dict[str, Any]) -> None:
+    """Keep a decision's liveness verdict (``live``, ``attack``, ``not_proven`` or NULL when
+    not checked) and its cues, as JSON, on its ``door_events`` row."""
+    conn.execute(
+        "UPDATE door_events SET liveness = ?, liveness_cues = ? WHERE id = ?",
+        (record.get("verdict"), json.dumps(record, sort_keys=True, separators=(",", ":")), door_event_id),
+    )
 
 
 def insert_attendance(conn: Connection, user_id: int, status: str, timestamp: str, snapshot_path: str | None) -> int:

@@ -228,3 +228,120 @@ def decode_image(data: bytes, what: str = "image") -> Image:
     """
     _checked(data, what)
     return _decode(data, what)
+
+
+# Helpers for the liveness cues (firmware.vision.liveness) and the synthetic attack bench
+# (firmware.bench.pad*): OpenCV stays behind this module.
+
+Grey = npt.NDArray[np.uint8]
+"""An 8-bit single-channel image."""
+
+
+def to_grey(image: Image) -> Grey:
+    """Luma of a BGR image."""
+    import cv2
+
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+
+
+def resize(image: npt.NDArray[Any], width: int, height: int, smooth: bool = True) -> npt.NDArray[Any]:
+    """``image`` scaled to ``width`` x ``height``. ``smooth``: an area filter when shrinking
+    (no aliasing), bicubic when enlarging; otherwise nearest neighbour (keeps pixel structure)."""
+    import cv2
+
+    enlarging = width * height > image.shape[0] * image.shape[1]
+    how = (cv2.INTER_CUBIC if enlarging else cv2.INTER_AREA) if smooth else cv2.INTER_NEAREST
+    return np.asarray(cv2.resize(image, (width, height), interpolation=how))
+
+
+def gaussian_blur(image: npt.NDArray[Any], sigma: float) -> npt.NDArray[Any]:
+    """Gaussian blur with standard deviation ``sigma`` pixels (no-op at 0)."""
+    import cv2
+
+    if sigma <= 0:
+        return image
+    return np.asarray(cv2.GaussianBlur(image, (0, 0), sigma))
+
+
+def warp_perspective(image: Image, homography: npt.NDArray[np.float64], canvas: Image) -> Image:
+    """``image`` projected through the 3x3 ``homography`` (image pixels to canvas pixels) onto a
+    copy of ``canvas``; canvas pixels outside the projected image are kept."""
+    import cv2
+
+    out = canvas.copy()
+    h, w = canvas.shape[:2]
+    cv2.warpPerspective(image, homography, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+    return out
+
+
+def remap(image: Image, map_x: npt.NDArray[np.float32], map_y: npt.NDArray[np.float32]) -> Image:
+    """Backward warp: output pixel (y, x) samples ``image`` at (map_y, map_x), bilinear, with
+    edge pixels repeated outside."""
+    import cv2
+
+    return np.asarray(cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+
+
+def triangle_ids(height: int, width: int, triangles: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
+    """Rasterise ``triangles`` (N x 3 x 2, pixel corners) in the given order, later ones over
+    earlier ones; each pixel holds the index of the triangle covering it, -1 where none does."""
+    import cv2
+
+    ids = np.zeros((height, width), dtype=np.int32)
+    for i, tri in enumerate(np.round(triangles).astype(np.int32)):
+        cv2.fillConvexPoly(ids, tri, i + 1)
+    return ids - 1
+
+
+def delaunay(points: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
+    """Delaunay triangulation of 2-D ``points`` (N x 2), as M x 3 point indices."""
+    import cv2
+
+    lo, hi = points.min(axis=0) - 1, points.max(axis=0) + 1
+    subdiv = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 2, int(hi[1] - lo[1]) + 2))
+    index = {}
+    for i, (x, y) in enumerate(points):
+        subdiv.insert((float(x), float(y)))
+        index[(round(float(x), 2), round(float(y), 2))] = i
+    triangles = []
+    for row in subdiv.getTriangleList():
+        corners = [index.get((round(float(row[k]), 2), round(float(row[k + 1]), 2))) for k in (0, 2, 4)]
+        if all(c is not None for c in corners):
+            triangles.append(corners)
+    return np.array(triangles, dtype=np.int32).reshape(-1, 3)
+
+
+def edges(grey: Grey, low: float, high: float) -> Grey:
+    """Canny edge map (255 on edges)."""
+    import cv2
+
+    return np.asarray(cv2.Canny(grey, low, high), dtype=np.uint8)
+
+
+def line_segments(edge_map: Grey, min_length: float, max_gap: float) -> npt.NDArray[np.float64]:
+    """Straight segments in an edge map (probabilistic Hough), N x 4 ``x0, y0, x1, y1``."""
+    import cv2
+
+    votes = max(30, round(0.5 * min_length))  # a segment needs edge pixels along half its length at least
+    found = cv2.HoughLinesP(edge_map, 1, np.pi / 180, votes, minLineLength=min_length, maxLineGap=max_gap)
+    return np.zeros((0, 4)) if found is None else np.asarray(found, dtype=np.float64).reshape(-1, 4)
+
+
+def connected_blobs(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Label 8-connected regions of ``mask``: the label image and per label (0 = background)
+    the ``x, y, width, height, area`` row."""
+    import cv2
+
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return np.asarray(labels, dtype=np.int32), np.asarray(stats, dtype=np.int32)
+
+
+def darken_line(image: Image, points: npt.NDArray[np.float64], thickness: int, factor: float) -> Image:
+    """``image`` with the polyline through ``points`` (N x 2) darkened to ``factor`` of its
+    brightness (a drawn eyelash line, for the bench's renders)."""
+    import cv2
+
+    mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    cv2.polylines(mask, [np.round(points).astype(np.int32)], False, 255, max(1, thickness), cv2.LINE_AA)
+    weight = 1.0 - (1.0 - factor) * (mask.astype(np.float32) / 255.0)
+    return np.asarray(np.clip(image.astype(np.float32) * weight[..., None], 0, 255), dtype=np.uint8)

@@ -148,7 +148,10 @@ def test_one_decision_per_visit_paced_or_not(tmp_path: Path, engine: FaceEngine,
         ("amy", True),
         (None, False),
     ]
-    assert [d.frame for d in report.decisions] == [2, 22, 42, 62]  # third agreeing frame of each visit
+    # A stranger is decided at his third agreeing frame. Under the default liveness policy
+    # (deny_attacks) a recognised person is watched for [liveness] observe_s (1 s) from her first
+    # frame, or until her visit ends (5 frames without her): frame 15 either way, paced or not.
+    assert [d.frame for d in report.decisions] == [15, 22, 55, 62]
     assert query(config.paths, "SELECT count(*) FROM face_events") == [(4,)]
 
 

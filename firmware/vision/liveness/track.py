@@ -1,0 +1,203 @@
+"""The liveness accumulator of one visit: samples in, a verdict out.
+
+Each frame of a track becomes a :class:`Sample` (:func:`observe`): the landmarks, or why they
+cannot be used; the eye aspect ratio; the screen cues; the operator model's score. The track
+compares each usable sample with a few earlier ones (about 0.25, 0.5, 1 and 2 s back) for the
+planar-motion test, and reads blinks from the eye aspect ratio. :meth:`LivenessTrack.verdict`
+weighs it all at a moment, over the last ``window_s`` seconds:
+
+1. no usable landmarks: ``not_proven`` (no landmarks, or a face too small for the model);
+2. a screen cue or the operator model in enough frames: ``attack``;
+3. a frame rate under ``min_fps``: ``not_proven`` (motion and blinks are not trusted);
+4. enough out-of-plane motion with the nose following the plane: ``attack``
+   (``planar_motion``), see :class:`~firmware.vision.liveness.verdict.Thresholds`;
+5. the nose leaving the plane as a head's does, or a blink: ``live``;
+6. otherwise ``not_proven``: no head turn or blink yet.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware.domain import Detection
+from firmware.vision.engine import FaceEngine
+from firmware.vision.image import Image
+from firmware.vision.landmarks import FaceMesh
+from firmware.vision.liveness import screen
+from firmware.vision.liveness.blink import blinks
+from firmware.vision.liveness.geometry import Array, eye_aspect_ratio, iod
+from firmware.vision.liveness.motion import compare
+from firmware.vision.liveness.pad_model import PadModel
+from firmware.vision.liveness.verdict import Thresholds, Verdict
+
+REFERENCE_LAGS_S = (0.25, 0.5, 1.0, 2.0)
+MIN_PRESENCE = 0.5
+SCREEN_EVERY_S = 0.1
+MARGIN = 2.0  # standard errors (doubled) a slope must clear its limit by
+
+
+@dataclass
+class Sample:
+    """One frame of a track: time (s), landmarks (None when unusable, with ``problem``)."""
+
+    t: float
+    points: Array | None = None
+    problem: str = ""
+    ear: float = 0.0
+    iod_px: float = 0.0
+    cues: tuple[str, ...] = ()
+    screen: screen.ScreenCues | None = None
+    pad: float | None = None
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (parallax, plane) against references
+    jitter: float | None = None  # plane motion since the previous usable frame: the landmark noise
+
+
+def observe(
+    image: Image,
+    face: Detection,
+    mesh: FaceMesh | None,
+    t: float,
+    limits: Thresholds,
+    pad: float | None = None,
+    screen_cues: bool = True,
+) -> Sample:
+    """The sample of one frame. ``pad`` is the operator model's live score, if any; the screen
+    cues (a few ms) are measured only when ``screen_cues``: every other frame is enough for
+    cues that must hold in half of them."""
+    if mesh is None or mesh.presence < MIN_PRESENCE:
+        return Sample(t, problem="no face landmarks")
+    points = mesh.points.astype(np.float64)
+    size = iod(points)
+    if size < limits.min_iod_px:
+        return Sample(
+            t, problem=f"face too small for the landmark model (eyes {size:.0f} px apart, need {limits.min_iod_px:.0f})"
+        )
+    measured = screen.measure(image, face.box, points) if screen_cues else None
+    fired = measured.fired() if measured is not None else ()
+    return Sample(t, points, ear=eye_aspect_ratio(points), iod_px=size, cues=fired, screen=measured, pad=pad)
+
+
+@dataclass
+class LivenessTrack:
+    """Samples of one visit (the last ``keep_s`` seconds) and the verdict they support."""
+
+    limits: Thresholds = field(default_factory=Thresholds)
+    window_s: float = 5.0
+    samples: deque[Sample] = field(default_factory=deque)
+    started: float | None = None
+
+    def add(self, sample: Sample) -> None:
+        """Add the next frame's sample (times must not go back)."""
+        if self.started is None:
+            self.started = sample.t
+        if sample.points is not None:
+            self._motion(sample)
+        self.samples.append(sample)
+        keep = self.window_s + max(REFERENCE_LAGS_S)
+        while self.samples and self.samples[0].t < sample.t - keep:
+            self.samples.popleft()
+
+    def screen_due(self, t: float) -> bool:
+        """Whether the frame at ``t`` should measure the screen cues (about every other frame
+        at 15 fps: the last measurement is at least 0.1 s old)."""
+        last = next((s.t for s in reversed(self.samples) if s.screen is not None), None)
+        return last is None or t - last >= SCREEN_EVERY_S
+
+    def _motion(self, sample: Sample) -> None:
+        assert sample.points is not None
+        sample.pairs, sample.jitter = [], None  # a sample replayed into another track starts afresh
+        usable = [s for s in self.samples if s.points is not None]
+        if not usable:
+            return
+        previous = usable[-1]
+        assert previous.points is not None
+        sample.jitter = compare(previous.points, sample.points).plane
+        refs: list[Sample] = []
+        for lag in REFERENCE_LAGS_S:
+            older = [s for s in usable if s.t <= sample.t - lag + 1e-6]
+            if older and older[-1] not in refs:
+                refs.append(older[-1])
+        for ref in refs:
+            assert ref.points is not None
+            pair = compare(ref.points, sample.points)
+            sample.pairs.append((pair.parallax, pair.plane))
+
+    def verdict(self, now: float) -> Verdict:
+        """The verdict over the samples of the last ``window_s`` seconds up to ``now``."""
+        limits = self.limits
+        recent = [s for s in self.samples if now - self.window_s <= s.t <= now]
+        usable = [s for s in recent if s.points is not None]
+        cues: dict[str, object] = {"frames": len(recent), "usable": len(usable)}
+        if not usable:
+            problem = recent[-1].problem if recent else "no face landmarks"
+            return Verdict("not_proven", problem, now, cues=cues)
+        fps = (
+            (len(recent) - 1) / (recent[-1].t - recent[0].t) if len(recent) > 1 and recent[-1].t > recent[0].t else 0.0
+        )
+        cues["fps"] = round(fps, 1)
+        measured = [s for s in usable if s.screen is not None]
+        for name in ("screen_bezel", "glare", "moire"):
+            hits = sum(name in s.cues for s in measured)
+            cues[name] = hits
+            if hits >= limits.cue_frames and hits >= limits.cue_fraction * len(measured):
+                return Verdict("attack", name, now, cues=cues)
+        scores = [s.pad for s in usable if s.pad is not None]
+        if scores:
+            cues["pad_model"] = round(float(np.mean(scores)), 3)
+            if len(scores) >= limits.cue_frames and float(np.mean(scores)) < limits.pad_threshold:
+                return Verdict("attack", "pad_model", now, cues=cues)
+        if len(recent) < 3:
+            return Verdict("not_proven", "too few frames yet", now, cues=cues)
+        if fps < limits.min_fps:
+            return Verdict("not_proven", f"frame rate {fps:.1f} fps below {limits.min_fps:g}", now, cues=cues)
+        return self._temporal(usable, now, cues)
+
+    def _temporal(self, usable: list[Sample], now: float, cues: dict[str, object]) -> Verdict:
+        limits = self.limits
+        jitter = [s.jitter for s in usable if s.jitter is not None]
+        floor = max(limits.min_plane_motion, limits.noise_factor * float(np.median(jitter))) if jitter else 1.0
+        informative = [(s.t, p, q) for s in usable for p, q in s.pairs if q >= floor]
+        found = blinks([(s.t, s.ear) for s in usable], limits.blink_ratio, limits.blink_max_s)
+        cues.update(pairs=len(informative), plane_floor=round(floor, 4), blinks=len(found))
+        turns: list[float] = []
+        if len(informative) >= limits.min_pairs:
+            p = np.array([x[1] for x in informative])
+            q = np.array([x[2] for x in informative])
+            # the median ratio, so that a few pairs spoiled by one bad frame cannot carry it; its
+            # spread from the median absolute deviation, doubled because pairs share frames
+            ratios = p / q
+            slope = float(np.median(ratios))
+            spread = 2.0 * 1.4826 * float(np.median(np.abs(ratios - slope))) / float(np.sqrt(len(ratios)))
+            cues.update(slope=round(slope, 3), slope_error=round(spread, 3), parallax=round(float(np.median(p)), 4))
+            if slope + MARGIN * spread <= limits.flat_slope:
+                return Verdict("attack", "planar_motion", now, cues=cues)
+            if slope - MARGIN * spread >= limits.live_slope and float(np.median(p)) >= limits.live_parallax:
+                turns = sorted(
+                    {t for t, pp, qq in informative if pp >= limits.live_slope * qq and pp >= limits.live_parallax}
+                )
+        events = sorted([("turn", t) for t in turns] + [("blink", t) for t in found], key=lambda e: e[1])
+        if events:
+            return Verdict("live", "parallax" if events[0][0] == "turn" else "blink", now, tuple(events), cues)
+        return Verdict("not_proven", "no head turn or blink yet", now, cues=cues)
+
+
+def sample_frame(
+    engine: FaceEngine,
+    image: Image,
+    t: float,
+    limits: Thresholds,
+    pad: PadModel | None = None,
+    screen_cues: bool = True,
+) -> Sample | None:
+    """The sample of the largest face in a frame, as the door takes it; None when no face is
+    found. For recorded sessions and the bench (the door loop samples every tracked face)."""
+    faces = engine.faces(image, embed=False)
+    if not faces:
+        return None
+    face = faces[0]
+    mesh = engine.mesh(image, face)
+    score = pad.score(image, face.detection) if pad is not None else None
+    return observe(image, face.detection, mesh, t, limits, score, screen_cues)

@@ -1,0 +1,60 @@
+"""The liveness verdict of one visit and the thresholds that produce it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+State = Literal["live", "attack", "not_proven"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the cues say about a visit at time ``now`` (seconds, the frames' clock).
+
+    ``cue`` names the deciding cue for ``live`` (``parallax``, ``blink``) and ``attack``
+    (``planar_motion``, ``screen_bezel``, ``glare``, ``moire``, ``pad_model``), and the reason
+    for ``not_proven``. ``events`` are the moments of live evidence, ``(kind, t)`` with kind
+    ``turn`` (parallax) or ``blink``, which a challenge is checked against. ``cues`` holds
+    every measured value, for the records.
+    """
+
+    state: State
+    cue: str
+    now: float
+    events: tuple[tuple[str, float], ...] = ()
+    cues: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, policy: str) -> dict[str, Any]:
+        """The JSON-able form kept with a door decision and sent in its MQTT event."""
+        return {"policy": policy, "verdict": self.state, "cue": self.cue, "cues": self.cues}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cue thresholds; lengths are fractions of the inter-ocular distance (IOD).
+
+    The planar-motion test weighs frame pairs whose out-of-plane motion (``plane``) is at least
+    ``min_plane_motion`` and ``noise_factor`` times the visit's frame-to-frame jitter; with
+    ``min_pairs`` of them, the median ratio of nose parallax to plane motion (the slope) decides,
+    once it clears a limit by twice its spread (from the median absolute deviation, doubled since
+    pairs share frames): a head's nose leaves the face plane by about
+    0.18 x IOD x sin(yaw) (slopes 0.7-1.8 on renders with that depth), a flat picture's
+    landmarks follow the plane up to the landmark model's own bias (slopes 0.3-1.0 on synthetic
+    prints and screens). The limits leave the overlap undecided (``not_proven``), and the planar
+    limit is the stricter one, since deny_attacks refuses on it.
+    """
+
+    live_slope: float = 1.1
+    flat_slope: float = 0.6
+    live_parallax: float = 0.02
+    min_plane_motion: float = 0.01
+    noise_factor: float = 3.0
+    min_pairs: int = 16
+    cue_frames: int = 3
+    cue_fraction: float = 0.5
+    blink_ratio: float = 0.6
+    blink_max_s: float = 0.6
+    min_fps: float = 8.0
+    min_iod_px: float = 36.0
+    pad_threshold: float = 0.5
