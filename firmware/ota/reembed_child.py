@@ -45,6 +45,9 @@ def reembed(config: Config, folder: Path, models: list[str]) -> dict[str, int]:
     from firmware.vision.manifest import load_manifests
 
     manifests = load_manifests(folder)
+    unknown = [m for m in models if m not in manifests]
+    if unknown:
+        raise UpdateError(f"re-embedding: {folder.name} has no model {', '.join(unknown)}")
     embedders = [Embedder.load(manifests[m], config.vision.threads) for m in models]
     landmarks = load_landmarks(folder) if any(e.needs_mesh for e in embedders) else None
     with Store.open(config.paths, config.storage, create=False) as store:
