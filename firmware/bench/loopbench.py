@@ -68,13 +68,14 @@ def run(config: Config, source: str, data_dir: Path, models: tuple[str, ...] | N
         memory.get("VmHWM", 0.0),
         stages,
         memory.get("RssAnon", 0.0),
-        memory.get("RssFile", 0.0),
+        memory.get("RssFile", 0.0) + memory.get("RssShmem", 0.0),
     )
 
 
 def process_memory() -> dict[str, float]:
-    """This process's peak RSS (``VmHWM``) and its resident anonymous and file-backed memory now,
-    MiB, from ``/proc/self/status``; empty where that file does not exist.
+    """This process's peak RSS (``VmHWM``) and its resident anonymous, file-backed and shared
+    (``RssShmem``: files on tmpfs) memory now, MiB, from ``/proc/self/status``; empty where that
+    file does not exist.
 
     ``VmHWM`` rather than ``ru_maxrss``: Linux carries a parent's peak into ``ru_maxrss`` across
     fork and exec. The split matters on a small device: anonymous memory (heap, packed model
@@ -85,5 +86,5 @@ def process_memory() -> dict[str, float]:
         lines = Path("/proc/self/status").read_text().splitlines()
     except OSError:
         return {}
-    keys = ("VmHWM", "RssAnon", "RssFile")
+    keys = ("VmHWM", "RssAnon", "RssFile", "RssShmem")
     return {k: int(v.split()[0]) / 1024 for k, _, v in (line.partition(":") for line in lines) if k in keys}
