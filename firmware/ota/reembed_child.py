@@ -2,10 +2,10 @@
 
 Why a process: re-embedding loads the new release's embedding models (and the face mesh model
 for mesh-aligned ones) while the door keeps running on the old ones. In the door's process that
-put both model sets in one address space: measured 244 MiB peak RSS for SFace alone against
-about 200 for the door itself, above the 200 MiB a 512 MB Pi Zero 2 W can give it. In a child,
-the new models' memory is returned to the system when the child exits (glibc would keep much of
-it in the door's arenas), and the door's own peak is unchanged. The self-test already runs the
+put both model sets in one address space: the door's peak RSS through an install was 244.8 MiB
+for SFace alone (164 before it; README, "Memory"), above the 200 MiB a 512 MB Pi Zero 2 W can
+give it; with the child, 196.4. The new models' memory is returned to the system when the child
+exits (glibc would keep much of it in the door's arenas). The self-test already runs the
 same way (:mod:`firmware.ota.selftest`), so the unit's memory limit already allows for such a
 child.
 
