@@ -18,6 +18,7 @@ lets both processes write), and prints one JSON line.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import subprocess
 import sys
@@ -28,12 +29,14 @@ from firmware.errors import OccurError, UpdateError
 from firmware.store.db import Connection, fetch_all
 from firmware.store.store import Store
 
+log = logging.getLogger(__name__)
 
-def reembed(config: Config, folder: Path, models: list[str]) -> dict[str, int]:
+
+def reembed(config: Config, folder: Path, models: list[str]) -> tuple[dict[str, int], int]:
     """Encodings by ``folder``'s files for every kept chip, beside the running ones.
 
     Returns:
-        Samples embedded per model.
+        Samples embedded per model, and how many samples could not be (no chip, unreadable).
 
     Raises:
         UpdateError: a user who can be recognised now would not be after the switch.
@@ -57,9 +60,7 @@ def reembed(config: Config, folder: Path, models: list[str]) -> dict[str, int]:
                 lost = users_without(conn, e.name, e.manifest.encoding_key)
                 if lost:
                     raise UpdateError(f"{len(lost)} users would have no {e.name} encoding (chips unreadable)")
-    if report.failed:
-        sys.stderr.write(f"ota: {len(report.failed)} samples could not be re-embedded\n")
-    return dict(report.embedded)
+    return dict(report.embedded), len(report.failed)
 
 
 def users_without(conn: Connection, model: str, sha: str) -> list[int]:
@@ -100,6 +101,8 @@ def run_isolated(config: Config, folder: Path, models: list[str], timeout_s: flo
     if done.returncode != 0 or not answer.get("ok"):
         stderr = done.stderr.decode(errors="replace")[-300:]
         raise UpdateError(str(answer.get("error") or f"re-embedding: exit {done.returncode}: {stderr}"))
+    if answer.get("failed"):
+        log.warning("ota: %d samples could not be re-embedded", int(answer["failed"]))
     return {str(k): int(v) for k, v in dict(answer.get("embedded", {})).items()}
 
 
@@ -110,11 +113,11 @@ def main(argv: list[str]) -> int:
         config = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - our own parent's pipe
         if not isinstance(config, Config) or not argv:
             raise UpdateError("re-embedding: no configuration or release folder given")
-        embedded = reembed(config, Path(argv[0]), argv[1:])
+        embedded, failed = reembed(config, Path(argv[0]), argv[1:])
     except (OccurError, ValueError, KeyError, OSError) as err:
         sys.stdout.write(json.dumps({"ok": False, "error": str(err)}) + "\n")
         return 1
-    sys.stdout.write(json.dumps({"ok": True, "embedded": embedded}) + "\n")
+    sys.stdout.write(json.dumps({"ok": True, "embedded": embedded, "failed": failed}) + "\n")
     return 0
 
 
