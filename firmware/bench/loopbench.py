@@ -7,7 +7,6 @@ around the models), plus start-to-first-decision and peak RSS of the process.
 
 from __future__ import annotations
 
-import resource
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +29,8 @@ class LoopBench:
     first_decision_s: float | None
     peak_rss_mib: float
     stages: dict[str, tuple[float, float]]
+    anon_rss_mib: float = 0.0
+    file_rss_mib: float = 0.0
 
     @property
     def fps(self) -> float:
@@ -55,6 +56,7 @@ def run(config: Config, source: str, data_dir: Path, models: tuple[str, ...] | N
     )
     report = service.run(bench, source, gpio="mock", until_end=True)
     stages = {k: (float(np.median(v)), float(np.percentile(v, 95))) for k, v in report.stage_ms.items() if v}
+    memory = process_memory()
     return LoopBench(
         report.frames,
         len(report.decisions),
@@ -63,6 +65,26 @@ def run(config: Config, source: str, data_dir: Path, models: tuple[str, ...] | N
         report.inference_s,
         report.load_s,
         report.first_decision_s,
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        memory.get("VmHWM", 0.0),
         stages,
+        memory.get("RssAnon", 0.0),
+        memory.get("RssFile", 0.0) + memory.get("RssShmem", 0.0),
     )
+
+
+def process_memory() -> dict[str, float]:
+    """This process's peak RSS (``VmHWM``) and its resident anonymous, file-backed and shared
+    (``RssShmem``: files on tmpfs) memory now, MiB, from ``/proc/self/status``; empty where that
+    file does not exist.
+
+    ``VmHWM`` rather than ``ru_maxrss``: Linux carries a parent's peak into ``ru_maxrss`` across
+    fork and exec. The split matters on a small device: anonymous memory (heap, packed model
+    weights) can only be freed by the process, while clean file pages (library code, mapped
+    model files) are dropped by the kernel under pressure and read again when needed.
+    """
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return {}
+    keys = ("VmHWM", "RssAnon", "RssFile", "RssShmem")
+    return {k: int(v.split()[0]) / 1024 for k, _, v in (line.partition(":") for line in lines) if k in keys}

@@ -128,8 +128,9 @@ def bench_loop(ctx: Context, args: argparse.Namespace) -> int:
     first = "-" if result.first_decision_s is None else f"{result.first_decision_s:.2f} s"
     ctx.out(
         f"models loaded in {result.load_s:.2f} s; start to first decision {first}; "
-        f"peak RSS {result.peak_rss_mib:.0f} MiB"
+        f"peak RSS {result.peak_rss_mib:.1f} MiB"
     )
+    ctx.out(f"resident at the end: {result.anon_rss_mib:.1f} MiB anonymous, {result.file_rss_mib:.1f} MiB file-backed")
     return ExitStatus.SUCCESS
 
 

@@ -28,22 +28,22 @@ from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import ModelError, UpdateError
 from firmware.loop import records
-from firmware.ota import bundle, selftest
+from firmware.ota import bundle, reembed_child, selftest
 from firmware.ota.releases import Releases
-from firmware.recognition.reembed import reembed_with
 from firmware.security.audit import secure_log
 from firmware.store import encodings
-from firmware.store.db import Connection, fetch_all
 from firmware.store.store import Store
-from firmware.vision.embed import Embedder
-from firmware.vision.engine import default_models_dir, load_landmarks
+from firmware.vision.engine import default_models_dir
 from firmware.vision.manifest import load_manifests
-from firmware.vision.runtime import release_freed_memory
 
 if TYPE_CHECKING:
     from firmware.ota.tuf_client import Offer, UpdateSource
 
 log = logging.getLogger(__name__)
+
+# The re-embedding child's time limit: a large gallery on a Zero 2 W (2000 samples at about
+# 0.3 s each) stays well inside it; a hung runtime does not hold the install forever.
+REEMBED_TIMEOUT_S = 3600.0
 
 
 def fault_point(step: str) -> None:
@@ -214,7 +214,6 @@ class Installer:
         fault_point("selftest")
         step("reembed", offer.release_id)
         counts = self._reembed(folder, [m for m in info.models if m in self.config.vision.models])
-        release_freed_memory()  # the re-embedding models are gone; the door's RSS must not keep them
         fault_point("reembed")
         step("switch", offer.release_id)
         self.releases.switch(folder, fault_point)
@@ -226,26 +225,16 @@ class Installer:
         return outcome
 
     def _reembed(self, folder: Path, models: list[str]) -> dict[str, int]:
-        """Encodings by the new files for every kept chip, beside the running ones.
+        """Encodings by the new files for every kept chip, beside the running ones, computed in
+        a child process so the new models never share the door's memory
+        (:mod:`firmware.ota.reembed_child`).
 
         Raises:
-            UpdateError: a user who can be recognised now would not be after the switch.
+            UpdateError: a user who can be recognised now would not be after the switch, or the
+                child failed.
         """
         assert self.store is not None
-        manifests = load_manifests(folder)
-        embedders = [Embedder.load(manifests[m], self.config.vision.threads) for m in models]
-        landmarks = load_landmarks(folder) if any(e.needs_mesh for e in embedders) else None
-        report = reembed_with(
-            self.store, embedders, self.config.vision.mirror, keep_other_files=True, landmarks=landmarks
-        )
-        with self.store.reader() as conn:
-            for e in embedders:
-                lost = _users_without(conn, e.name, e.manifest.encoding_key)
-                if lost:
-                    raise UpdateError(f"{len(lost)} users would have no {e.name} encoding (chips unreadable)")
-        if report.failed:
-            log.warning("ota: %d samples could not be re-embedded", len(report.failed))
-        return report.embedded
+        return reembed_child.run_isolated(self.config, folder, models, REEMBED_TIMEOUT_S)
 
     def _prune(self, models: tuple[str, ...]) -> None:
         """Drop encodings and folders of releases that are neither current nor previous."""
@@ -318,13 +307,3 @@ class Installer:
             )
         if self.notify is not None:
             self.notify(self.ha_state())
-
-
-def _users_without(conn: Connection, model: str, sha: str) -> list[int]:
-    rows = fetch_all(
-        conn,
-        "SELECT DISTINCT user_id FROM face_encodings e WHERE model = ? AND NOT EXISTS"
-        " (SELECT 1 FROM face_encodings n WHERE n.user_id = e.user_id AND n.model = ? AND n.model_sha256 = ?)",
-        (model, model, sha),
-    )
-    return [int(r[0]) for r in rows]
