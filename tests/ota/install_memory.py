@@ -10,6 +10,7 @@ until the new release is installed and loaded between frames, and prints this pr
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import threading
 import time
@@ -79,6 +80,8 @@ def main() -> None:
         stop.set()
         runner.join(60)
         site.server.stop()
+        if args.dir is None:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"models {args.models}: door process peak RSS {before:.1f} MiB before the install began,")
     print(f"{hwm_mib():.1f} MiB through the install and the switch (the self-test runs in its own process)")
 

@@ -5,7 +5,6 @@ Home Assistant's ``update`` entity (retained ``ota/state`` on a real mosquitto) 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import replace
@@ -28,7 +27,8 @@ def replay(folder: Path, frames: int) -> Path:
     folder.mkdir()
     amy = sorted((FACES / "amy").glob("*.jpg"))[0]
     for i in range(frames):
-        os.link(amy if i % 60 < 10 else NOFACE, folder / f"{i:05d}.jpg")
+        # symlinks, not hard links: thousands per run would exhaust the shared photo's link count
+        (folder / f"{i:05d}.jpg").symlink_to(amy if i % 60 < 10 else NOFACE)
     return folder
 
 
