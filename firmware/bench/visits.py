@@ -81,7 +81,8 @@ def _enrol_all(config: Config, engine: FaceEngine, people: dict[str, list[str]],
 
 def _replay(folder: Path, engine: FaceEngine, visits: list[tuple[str, str, list[str]]], frames: int, tilt: float,
             pad: float, gap: int, rng: np.random.Generator) -> list[tuple[str, str, int, int]]:  # fmt: skip
-    """Write the visits' frames; returns (kind, name, first frame, last frame) per visit."""
+    """Write the visits' frames; returns (kind, name, first frame, last frame) per visit, the
+    last being the end of the gap after it (the visit's decision may come when its track ends)."""
     folder.mkdir(parents=True, exist_ok=True)
     spans = []
     blank = np.zeros((FRAME, FRAME, 3), np.uint8)
@@ -97,10 +98,10 @@ def _replay(folder: Path, engine: FaceEngine, visits: list[tuple[str, str, list[
             for _ in range(frames):
                 write_private(folder / f"{n:06d}.jpg", encode_jpeg(_placed(image, face.detection.box, angle, rng), 92))
                 n += 1
-        spans.append((kind, name, first, n - 1))
         for _ in range(gap):
             write_private(folder / f"{n:06d}.jpg", encode_jpeg(blank, 92))
             n += 1
+        spans.append((kind, name, first, n - 1))
     return spans
 
 

@@ -104,7 +104,7 @@ def bench_visits(ctx: Context, args: argparse.Namespace) -> int:
         args.pad,
     )  # fmt: skip
     if ctx.json:
-        ctx.emit_json(report)
+        ctx.emit_json({**vars(report), "outcomes": {kind: dict(counts) for kind, counts in report.outcomes.items()}})
         return ExitStatus.SUCCESS
     ctx.out(
         f"{report.visits['enrolled']} visits of enrolled people, {report.visits['stranger']} of strangers, "
