@@ -148,7 +148,7 @@ class MqttBridge:
         return str(self.loop.snapshots.capture(frame, (0, 0, w - 1, h - 1), "manual"))
 
     def _backup(self, _args: dict[str, object]) -> str:
-        from firmware import backup
+        from firmware.backup import archive as backup
 
         files = backup.create(self.store, self.config)
         return "backup written: " + ", ".join(f.name for f in files)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.clock import now_iso
 from firmware.errors import ModelError
 from firmware.ota import bundle
+from firmware.platform.clock import now_iso
 from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder
 from firmware.vision.image import read_image_limited

@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _backup_keygen(out: Path) -> None:
-    from firmware.fileio import write_private
-    from firmware.security.keys import x25519_keypair
+    from firmware.crypto.keys import x25519_keypair
+    from firmware.platform.fileio import write_private
 
     private, public = x25519_keypair()
     write_private(out / "operator.key", (private.hex() + "\n").encode(), exclusive=True)
@@ -67,7 +67,7 @@ def _backup_keygen(out: Path) -> None:
 
 
 def _decrypt_backup(archive: Path, key: Path, out: Path) -> None:
-    from firmware.backup import open_archive
+    from firmware.backup.archive import open_archive
 
     members = open_archive(archive, bytes.fromhex(key.read_text().strip()))
     members = {k: v for k, v in members.items() if not k.startswith("migration/")}  # a device key is never written out
@@ -80,13 +80,13 @@ def _decrypt_backup(archive: Path, key: Path, out: Path) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ota.repo import Repository
+    from occur_ota.repo import Repository
 
     if args.command == "init":
         root = Repository(args.dir).init({"timestamp": args.timestamp_days})
         print(f"repository ready; serve {args.dir / 'repository'}; install {root} on devices as [ota] trusted_root")
     elif args.command == "bundle":
-        from ota import bundler
+        from occur_ota import bundler
 
         photos_dir = args.photos or args.model_dir / "demo"
         photos = sorted(p for p in photos_dir.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
@@ -111,9 +111,9 @@ def _run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status."""
     args = _parser().parse_args(argv)
+    from firmware.crypto.keys import IntegrityError
     from firmware.errors import OccurError
-    from firmware.security.keys import IntegrityError
-    from ota.repo import RepoError
+    from occur_ota.repo import RepoError
 
     try:
         _run(args)

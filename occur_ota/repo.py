@@ -28,8 +28,8 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from firmware.fileio import write_private
 from firmware.ota import bundle
+from firmware.platform.fileio import write_private
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 DEFAULT_DAYS = {"root": 365.0, "targets": 90.0, "snapshot": 90.0, "timestamp": 7.0}

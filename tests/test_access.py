@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from firmware.access import AccessPolicy, Person, parse_schedule
 from firmware.config import DoorConfig
 from firmware.errors import ConfigError
+from firmware.policy.access import AccessPolicy, Person, parse_schedule
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0)
 SUNDAY_9 = datetime(2026, 11, 29, 9, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from firmware.config import Paths
-from firmware.demo_door import STRANGER_YAW_DEG
+from occur_dev.demo.door import STRANGER_YAW_DEG
 from tests.conftest import Cli, query
 
 

@@ -34,7 +34,10 @@ def module_name(path: Path) -> str:
 
 def test_ruff_clean() -> None:
     out = subprocess.run(
-        [str(BIN / "ruff"), "check", "firmware", "models", "ota", "tests"], cwd=REPO, capture_output=True, text=True
+        [str(BIN / "ruff"), "check", "firmware", "occur_dev", "occur_ota", "models", "tests"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -63,14 +66,14 @@ def test_only_the_cli_prints() -> None:
 # One adapter module per vendor SDK; sqlite3 only where the original design is reproduced.
 SDK_OWNERS = {
     "apsw": {"firmware.store.db"},
-    "sqlite3": {"firmware.original_system"},
+    "sqlite3": {"occur_dev.original_system"},
     "ai_edge_litert": {"firmware.vision.runtime"},
     "tflite_runtime": {"firmware.vision.runtime"},
     "cv2": {"firmware.vision.image", "firmware.hw.opencv_camera"},
     "gpiozero": {"firmware.hw.door"},
     "Jetson": {"firmware.hw.jetson_door"},
     "picamera2": {"firmware.hw.picamera2_camera"},
-    "cryptography": {"firmware.security.keys"},
+    "cryptography": {"firmware.crypto.keys"},
     "tornado": {"firmware.web.http"},
 }
 
@@ -84,16 +87,16 @@ def test_vendor_sdks_have_one_adapter() -> None:
 
 
 LAYERS = {
-    "firmware.errors": 0, "firmware.stats": 0, "firmware.fileio": 0, "firmware.clock": 0, "firmware.restart_backoff": 1, "firmware.tomlcheck": 0, "firmware.domain": 0,
-    "firmware.config": 1, "firmware.log": 1, "firmware.sdnotify": 1, "firmware.access": 2,
-    "firmware.liveness_policy": 3, "firmware.padcapture": 5,
+    "firmware.errors": 0, "firmware.padcapture.stats": 0, "firmware.platform.fileio": 0, "firmware.platform.clock": 0, "firmware.platform.restart_backoff": 1, "firmware.config.tomlcheck": 0, "firmware.domain": 0,
+    "firmware.config": 1, "firmware.platform.log": 1, "firmware.sdnotify": 1, "firmware.policy.access": 2,
+    "firmware.policy.liveness": 3, "firmware.padcapture": 5,
     "firmware.store": 2, "firmware.vision": 2,
-    "firmware.compat": 6, "firmware.recognition": 3, "firmware.demo": 3, "firmware.original_system": 3,
-    "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,
-    "firmware.security.keys": 1,
-    "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
-    "firmware.mqtt_bridge": 5, "firmware.retention": 5, "firmware.backup": 4, "firmware.backup_push": 5, "firmware.backup_schedule": 5, "firmware.migration": 5, "firmware.provision": 5, "firmware.doctor": 5, "firmware.platform_packages": 0, "firmware.ota": 5, "firmware.actions": 5, "firmware.web": 6,
-    "firmware.service": 7, "firmware.demo_door": 8, "firmware.demo_update": 8,
+    "firmware.compat": 6, "firmware.recognition": 3, "occur_dev.demo.storage": 3, "occur_dev.original_system": 3,
+    "firmware.hw": 3, "firmware.records.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,
+    "firmware.crypto.keys": 1,
+    "firmware.loop": 4, "occur_dev.demo.vision": 4, "occur_dev.bench": 5,
+    "firmware.mqtt_bridge": 5, "firmware.records.retention": 5, "firmware.backup.archive": 4, "firmware.backup.push": 5, "firmware.backup_schedule": 5, "firmware.backup.migration": 5, "firmware.device.provision": 5, "firmware.device.doctor": 5, "firmware.platform.packages": 0, "firmware.ota": 5, "firmware.actions": 5, "firmware.web": 6,
+    "firmware.service": 7, "occur_dev.demo.door": 8, "occur_dev.demo.update": 8,
     "firmware.cli": 9,
 }  # fmt: skip
 

@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import InvalidInputError
+from firmware.platform.clock import now_iso
 from firmware.recognition.enrol import EnrolReport, enrol
 from firmware.recognition.forget import Receipt
 from firmware.security.audit import audit
@@ -107,7 +107,7 @@ def forget_person(store: Store, config: Config, ref: str | int, actor: str) -> t
     Raises:
         NotFoundError, AmbiguousError: bad reference (nothing erased).
     """
-    from firmware.backup import forget_keys_in_local_copies
+    from firmware.backup.archive import forget_keys_in_local_copies
     from firmware.recognition.forget import forget
 
     receipt = forget(store, config.paths, ref)

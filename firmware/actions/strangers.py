@@ -7,10 +7,10 @@ import json
 import logging
 
 from firmware.actions.people import enrol_person
-from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import NotFoundError
-from firmware.fileio import UnsafePathError, contained
+from firmware.platform.clock import now_iso
+from firmware.platform.fileio import UnsafePathError, contained
 from firmware.recognition.enrol import EnrolReport
 from firmware.security.audit import audit
 from firmware.store.db import Connection, fetch_all

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from firmware.config import Config, Paths
+from firmware.crypto.keys import IntegrityError, Keys, open_with_private_key, seal_to_public_key
 from firmware.errors import InvalidInputError, StoreError
-from firmware.fileio import write_private
-from firmware.security.keys import IntegrityError, Keys, open_with_private_key, seal_to_public_key
+from firmware.platform.fileio import write_private
 from firmware.store.db import fetch_all, online_backup, open_plain
 from firmware.store.store import Store
 
@@ -154,7 +154,7 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
 
 
 def pushed_archives(store: Store) -> set[str]:
-    """Names of the archives the push target has acknowledged (see firmware.backup_push)."""
+    """Names of the archives the push target has acknowledged (see firmware.backup.push)."""
     with store.reader() as conn:
         return {str(r[0]) for r in fetch_all(conn, "SELECT name FROM backup_pushes WHERE status = 'pushed'")}
 

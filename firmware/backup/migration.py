@@ -30,11 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from firmware import backup
+from firmware.backup import archive as backup
 from firmware.config import Config, Paths
+from firmware.crypto.keys import IntegrityError, Keys, seal_to_public_key
 from firmware.errors import InvalidInputError
-from firmware.fileio import write_private
-from firmware.security.keys import IntegrityError, Keys, seal_to_public_key
+from firmware.platform.fileio import write_private
 from firmware.security.rotate import rechain_log, reseal_strangers, rewrap_users
 from firmware.security.securelog import SecureLog
 from firmware.store.db import Connection, online_backup, open_plain

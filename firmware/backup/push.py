@@ -16,10 +16,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from firmware.backup import list_backups, pushed_archives
-from firmware.clock import now_iso
+from firmware.backup.archive import list_backups, pushed_archives
 from firmware.comms.client import read_secret
 from firmware.config import Config
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection
 from firmware.store.store import Store
 

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
     """Create a backup."""
-    from firmware import backup
+    from firmware.backup import archive as backup
     from firmware.security.audit import audit
 
     with ctx.open_store(create=True) as store:
@@ -64,7 +64,7 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
 
 def list_(ctx: Context, args: argparse.Namespace) -> int:
     """List backups."""
-    from firmware import backup
+    from firmware.backup import archive as backup
 
     found = backup.list_backups(ctx.config.paths)
     if ctx.json:
@@ -77,9 +77,9 @@ def list_(ctx: Context, args: argparse.Namespace) -> int:
 def restore(ctx: Context, args: argparse.Namespace) -> int:
     """Restore an archive or a migration export; refuses while the door loop runs, and names
     who would have to enrol again before changing anything."""
-    from firmware import migration
+    from firmware.backup import migration
+    from firmware.crypto.keys import IntegrityError
     from firmware.security.audit import audit
-    from firmware.security.keys import IntegrityError
 
     ctx.refuse_if_running("restoring")
     try:
@@ -119,7 +119,7 @@ def restore(ctx: Context, args: argparse.Namespace) -> int:
 
 def migration_export(ctx: Context, args: argparse.Namespace) -> int:
     """Write the migration export where the operator asks (never into the backups folder)."""
-    from firmware import migration
+    from firmware.backup import migration
     from firmware.security.audit import audit
 
     with ctx.open_store() as store:
@@ -142,7 +142,7 @@ def migration_export(ctx: Context, args: argparse.Namespace) -> int:
 
 def push(ctx: Context, args: argparse.Namespace) -> int:
     """Push; exit 1 when an archive could not be delivered (it is kept and retried next time)."""
-    from firmware import backup_push
+    from firmware.backup import push as backup_push
 
     if not ctx.config.backup.push_url:
         raise InvalidInputError("set [backup] push_url to push backups")

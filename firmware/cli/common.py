@@ -14,9 +14,9 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, TextIO
 
-from firmware.clock import parse_iso, to_iso
 from firmware.config import Config
 from firmware.errors import InvalidInputError, StoreError
+from firmware.platform.clock import parse_iso, to_iso
 from firmware.store.db import DbSettings
 from firmware.store.store import Store, settings_from
 

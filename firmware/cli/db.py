@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag
-from firmware.clock import parse_zone
 from firmware.errors import InvalidInputError
+from firmware.platform.clock import parse_zone
 from firmware.store import inspect
 from firmware.store.db import reading
 

@@ -1,4 +1,4 @@
-"""``occur doctor``: is this door ready (see firmware.doctor)."""
+"""``occur doctor``: is this door ready (see firmware.device.doctor)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def doctor(ctx: Context, args: argparse.Namespace) -> int:
     """Print the checks and whether the door is ready."""
-    from firmware import doctor as checks_module
+    from firmware.device import doctor as checks_module
 
     limits = checks_module.Limits(camera_frames=max(1, args.frames))
     checks = checks_module.run_checks(ctx.config, args.gpio, limits)

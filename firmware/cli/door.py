@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from firmware.cli.common import Context, ExitStatus, actor, add_json_flag, parse_when
-from firmware.clock import now_iso
+from firmware.platform.clock import now_iso
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -224,7 +224,7 @@ def embed(ctx: Context, args: argparse.Namespace) -> int:
     """Write {path: embedding} for each image with a face; list the others on stderr."""
     import numpy as np
 
-    from firmware.recognition.evaluate import EmbeddingCache
+    from occur_dev.evaluate import EmbeddingCache
 
     cache = EmbeddingCache(_engine(ctx, (args.model,), fused=False))
     vectors: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""``occur provision SETTINGS [--root DIR] [--force]``: first boot (see firmware.provision)."""
+"""``occur provision SETTINGS [--root DIR] [--force]``: first boot (see firmware.device.provision)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def provision(ctx: Context, args: argparse.Namespace) -> int:
     """Provision and print the device id."""
-    from firmware import provision as provisioning
+    from firmware.device import provision as provisioning
 
     install_dir = Path(__file__).resolve().parents[2]
     report = provisioning.provision(args.settings, args.root, install_dir, args.force, args.user)

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Print what was removed."""
-    from firmware import retention
+    from firmware.records import retention
     from firmware.security.audit import secure_log
 
     with ctx.open_store() as store:

@@ -74,10 +74,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _wait_after_failures(ctx: Context, stop: threading.Event) -> bool:
-    """The restart back-off (firmware.restart_backoff); True when stopped while waiting."""
+    """The restart back-off (firmware.platform.restart_backoff); True when stopped while waiting."""
     import time
 
-    from firmware import restart_backoff
+    from firmware.platform import restart_backoff
 
     run_dir = ctx.config.paths.root / "run"
     if not ctx.config.paths.root.is_dir():

@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def export(ctx: Context, args: argparse.Namespace) -> int:
     """Decrypt into ``DIR`` keeping the relative layout; exit 1 if a file failed to open."""
-    from firmware.fileio import write_private
+    from firmware.crypto.keys import IntegrityError
+    from firmware.platform.fileio import write_private
     from firmware.security.audit import audit
-    from firmware.security.keys import IntegrityError
 
     paths = ctx.config.paths
     sources = [("snapshot", p) for p in sorted(paths.snapshots.rglob("*.jpg")) if paths.snapshots.is_dir()]

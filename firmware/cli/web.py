@@ -191,7 +191,7 @@ def default_names(device_id: str) -> list[str]:
 
 def cert(ctx: Context, args: argparse.Namespace) -> int:
     """Make the certificate unless one exists; print its SHA-256 fingerprint and SPKI pin."""
-    from firmware.security.keys import certificate_fingerprint, certificate_spki_sha256, make_tls_certificate
+    from firmware.crypto.keys import certificate_fingerprint, certificate_spki_sha256, make_tls_certificate
     from firmware.web.routes import certificate_files
 
     cert_file, key_file = certificate_files(ctx.config)

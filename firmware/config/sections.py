@@ -1,7 +1,7 @@
 """The configuration sections, one frozen dataclass per TOML table.
 
 Each key is declared with :func:`firmware.config.fields.setting`; the validator
-(:mod:`firmware.tomlcheck`) reads the types, defaults and checks from here. A new subsystem adds
+(:mod:`firmware.config.tomlcheck`) reads the types, defaults and checks from here. A new subsystem adds
 its own section module beside this one and one field in :class:`firmware.config.Config`.
 """
 

@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 
 from firmware.errors import OccurError
-from firmware.fileio import write_private
+from firmware.platform.fileio import write_private
 
 NONCE = 12
 

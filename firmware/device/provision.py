@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from firmware import config as config_module
+from firmware.crypto.keys import Keys
 from firmware.errors import ConfigError, InvalidInputError
-from firmware.fileio import write_private
-from firmware.security.keys import Keys
+from firmware.platform.fileio import write_private
 
 SECRET_KEYS = {("mqtt", "password"), ("mqtt", "command_key"), ("backup", "push_auth"), ("web", "admin_password")}
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
@@ -189,8 +189,8 @@ def _web_identity(data_dir: Path, device_id: str, admin: tuple[str, str] | None,
     """Make the console's certificate (unless the operator supplied one) and the first admin;
     returns the certificate's fingerprint ('' when supplied)."""
     from firmware.config import Paths
+    from firmware.crypto.keys import make_tls_certificate
     from firmware.security.accounts import create
-    from firmware.security.keys import make_tls_certificate
     from firmware.store.store import Store
 
     fingerprint = ""

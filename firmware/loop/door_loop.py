@@ -32,8 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from firmware.access import AccessPolicy, Person
-from firmware.clock import unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import OccurError, StorageFullError
@@ -45,8 +43,10 @@ from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
 from firmware.loop.unrecorded import Unrecorded, reserve_bytes
 from firmware.loop.visit import Visit
+from firmware.platform.clock import unix_iso
+from firmware.policy.access import AccessPolicy, Person
 from firmware.recognition.recogniser import Identified, Recogniser
-from firmware.snapshots import SnapshotStore
+from firmware.records.snapshots import SnapshotStore
 from firmware.store import door_records, users
 from firmware.store.store import Store
 from firmware.vision.embed import Vector
@@ -382,8 +382,8 @@ class DoorLoop:
             return Person(user.id, user.role, door_records.user_active(conn, user.id))
 
     def _unknown_snapshot(self, frame: Frame, face: Face) -> str:
-        from firmware.fileio import write_private
-        from firmware.snapshots import face_crop
+        from firmware.platform.fileio import write_private
+        from firmware.records.snapshots import face_crop
         from firmware.vision.image import encode_jpeg
 
         stamp = _utc(frame.captured_at).strftime("%Y%m%d_%H%M%S")

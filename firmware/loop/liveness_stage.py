@@ -19,8 +19,8 @@ from typing import Any
 from firmware.config import Config
 from firmware.errors import ModelError
 from firmware.hw.camera import Frame
-from firmware.liveness_policy import Judgement, LivenessRules, Visit, limits_for
 from firmware.loop.tracker import Track
+from firmware.policy.liveness import Judgement, LivenessRules, Visit, limits_for
 from firmware.recognition.recogniser import Identified
 from firmware.vision.engine import Face, FaceEngine, default_models_dir
 from firmware.vision.image import Image

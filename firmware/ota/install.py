@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import ModelError, UpdateError
 from firmware.loop import records
 from firmware.ota import bundle, selftest
 from firmware.ota.releases import Releases
+from firmware.platform.clock import now_iso
 from firmware.recognition.reembed import reembed_with
 from firmware.security.audit import secure_log
 from firmware.store import encodings

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import InvalidInputError, OccurError
-from firmware.fileio import write_private
 from firmware.hw.camera import Camera, Frame
 from firmware.hw.door import DoorDevice
+from firmware.platform.clock import now_iso
+from firmware.platform.fileio import write_private
 from firmware.security.audit import audit
 from firmware.store.db import fetch_all
 from firmware.store.store import Store

@@ -17,7 +17,7 @@ import json
 import logging
 from pathlib import Path
 
-from firmware.fileio import write_private
+from firmware.platform.fileio import write_private
 
 log = logging.getLogger(__name__)
 FIRST_S = 5.0

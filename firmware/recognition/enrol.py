@@ -20,7 +20,7 @@ import numpy as np
 
 from firmware.config import Paths
 from firmware.errors import ImageError, InvalidInputError, NotFoundError
-from firmware.fileio import write_private
+from firmware.platform.fileio import write_private
 from firmware.recognition.lookalike import screen
 from firmware.store import encodings, users
 from firmware.store.db import Connection

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from firmware.domain import Detection
 from firmware.errors import ImageError
-from firmware.fileio import contained
+from firmware.platform.fileio import contained
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware.clock import unix_iso
 from firmware.config import Config
-from firmware.fileio import UnsafePathError, contained
+from firmware.platform.clock import unix_iso
+from firmware.platform.fileio import UnsafePathError, contained
+from firmware.records.snapshots import SnapshotStore
 from firmware.security.securelog import SecureLog
-from firmware.snapshots import SnapshotStore
 from firmware.store.db import Connection
 from firmware.store.store import Store
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from firmware.config import Paths, SnapshotConfig
 from firmware.errors import InvalidInputError
-from firmware.fileio import write_private
+from firmware.platform.fileio import write_private
 from firmware.store.sealing import Sealer
 from firmware.vision.image import Image, encode_jpeg
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from firmware.clock import now_iso, now_utc, parse_iso, to_iso
 from firmware.errors import InvalidInputError, NotFoundError
+from firmware.platform.clock import now_iso, now_utc, parse_iso, to_iso
 from firmware.security.passwords import burn_equal_time, hash_password, verify_password
 from firmware.store.db import Connection, fetch_all, is_constraint_error
 from firmware.store.store import Store

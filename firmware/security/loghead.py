@@ -23,8 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from firmware.fileio import write_private
-from firmware.security.keys import Keys, mac
+from firmware.crypto.keys import Keys, mac
+from firmware.platform.fileio import write_private
 from firmware.store.db import Connection
 
 HEAD_FILE = "secure_log.head"

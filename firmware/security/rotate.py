@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.config import Paths
-from firmware.fileio import fsync_path, write_private
-from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
+from firmware.crypto.keys import IntegrityError, Keys, mac, seal, unseal
+from firmware.platform.clock import now_iso
+from firmware.platform.fileio import fsync_path, write_private
 from firmware.security.securelog import GENESIS, SecureLog, _header
 from firmware.store.db import Connection
 from firmware.store.sealing import MAGIC, Sealer

@@ -17,10 +17,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.comms.ids import new_id
+from firmware.crypto.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.errors import InvalidInputError
-from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
+from firmware.platform.clock import now_iso
 from firmware.security.loghead import HeadFile, anchor_problems, counter
 from firmware.store import outbox
 from firmware.store.db import Connection

@@ -14,8 +14,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.errors import InvalidInputError, NotFoundError
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection, fetch_all, is_constraint_error
 
 SCOPES = ("read", "unlock", "enrol")

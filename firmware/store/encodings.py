@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.clock import now_iso
 from firmware.errors import InvalidInputError, NotFoundError
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection, fetch_all
 from firmware.store.sealing import Sealer
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.config import Paths
-from firmware.security.keys import KeyFileError, Keys
+from firmware.crypto.keys import KeyFileError, Keys
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection
 
 _SEALED = (

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from firmware.clock import now_iso
-from firmware.security.keys import IntegrityError, Keys, seal, unseal
+from firmware.crypto.keys import IntegrityError, Keys, seal, unseal
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection
 
 Vector = npt.NDArray[np.float32]

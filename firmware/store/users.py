@@ -22,8 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.errors import AmbiguousError, InvalidInputError, NotFoundError
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection, is_constraint_error
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

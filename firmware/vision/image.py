@@ -231,7 +231,7 @@ def decode_image(data: bytes, what: str = "image") -> Image:
 
 
 # Helpers for the liveness cues (firmware.vision.liveness) and the synthetic attack bench
-# (firmware.bench.pad*): OpenCV stays behind this module.
+# (occur_dev.bench.pad*): OpenCV stays behind this module.
 
 Grey = npt.NDArray[np.uint8]
 """An 8-bit single-channel image."""

@@ -46,7 +46,7 @@ def audit_page(page: Page) -> Response:
     """GET /audit: decrypted secure-log entries, newest first; reading them is logged too."""
     from datetime import UTC
 
-    from firmware.clock import parse_iso, to_iso
+    from firmware.platform.clock import parse_iso, to_iso
 
     app = page.app
     user = page.req.arg("user") or None

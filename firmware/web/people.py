@@ -177,7 +177,7 @@ def set_role(page: Page) -> Response:
 
 def set_active(page: Page) -> Response:
     """POST /people/<id>/active."""
-    from firmware.clock import now_iso
+    from firmware.platform.clock import now_iso
     from firmware.store.door_records import set_user_active
 
     user_id, version, active = page.param_int("id"), page.req.arg("version"), page.req.arg("active") == "1"

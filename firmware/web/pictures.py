@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from firmware.crypto.keys import IntegrityError
 from firmware.errors import NotFoundError
-from firmware.security.keys import IntegrityError
 from firmware.store.db import fetch_all
 from firmware.vision.image import encode_jpeg
 from firmware.web.console import HttpError, Page

@@ -1,6 +1,6 @@
 """Calibration statistics from embeddings: per-model means, fused score curves, held-out checks.
 
-Pure numpy on the arrays of :class:`firmware.bench.embedset.EmbeddedSet`; no model or image is
+Pure numpy on the arrays of :class:`occur_dev.bench.embedset.EmbeddedSet`; no model or image is
 touched here, so the procedure is the same whatever the front end does.
 
 - **Per-model calibration**: the mean distance of same-person and of different-person pairs (every
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.bench.embedset import EmbeddedSet
-from firmware.bench.tailfit import Tail, fit_lower_tail
+from occur_dev.bench.embedset import EmbeddedSet
+from occur_dev.bench.tailfit import Tail, fit_lower_tail
 
 Matrix = npt.NDArray[np.float32]
 TAIL_P = 1e-3

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware import original_system
 from firmware.config import Paths
 from firmware.store.store import Store
+from occur_dev import original_system
 
 
 @dataclass(frozen=True)

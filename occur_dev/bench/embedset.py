@@ -1,8 +1,8 @@
 """The embedding front end of calibration: every labelled photo through the product's own engine.
 
 This is the only part of ``occur bench calibrate`` and ``occur bench openset`` that touches
-images and models; the statistics (:mod:`firmware.bench.calstats`, :mod:`firmware.bench.tailfit`,
-:mod:`firmware.bench.openset`) see only the arrays returned here, so a change to detection,
+images and models; the statistics (:mod:`occur_dev.bench.calstats`, :mod:`occur_dev.bench.tailfit`,
+:mod:`occur_dev.bench.openset`) see only the arrays returned here, so a change to detection,
 alignment or the quality gates changes the inputs, never the procedure.
 
 Each photo gives the largest face that passes the configured quality gates (the door never
@@ -28,17 +28,17 @@ import numpy.typing as npt
 
 from firmware.config import VisionConfig
 from firmware.errors import ImageError
-from firmware.recognition.evaluate import labelled_images
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors, load_landmarks
 from firmware.vision.gallery import Fusion
 from firmware.vision.image import read_image_limited
 from firmware.vision.manifest import Calibration, load_manifests
 from firmware.vision.quality import QualityLimits
+from occur_dev.evaluate import labelled_images
 
 log = logging.getLogger(__name__)
 FORMAT = 1
-FRONT_END_SOURCES = ("firmware/vision", "firmware/bench/embedset.py", "firmware/recognition/evaluate.py")
+FRONT_END_SOURCES = ("firmware/vision", "occur_dev/bench/embedset.py", "occur_dev/evaluate.py")
 NOT_FRONT_END = {"farcurve.py", "doorpoint.py", "gallery.py"}  # decision statistics and matching only
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from firmware.config import VisionConfig
 from firmware.errors import ImageError
-from firmware.recognition.evaluate import labelled_images
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import pad_image, read_image_limited, rotate_image
+from occur_dev.evaluate import labelled_images
 
 
 @dataclass

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.clock import now_iso
 from firmware.comms import payloads
 from firmware.comms.client import MqttLink
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
+from firmware.platform.clock import now_iso
 from firmware.store import outbox
 from firmware.store.store import Store
 

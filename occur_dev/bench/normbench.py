@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.bench.calstats import merged_identities
-from firmware.bench.embedset import EmbeddedSet
-from firmware.bench.openset import DoorModels, standardised
+from occur_dev.bench.calstats import merged_identities
+from occur_dev.bench.embedset import EmbeddedSet
+from occur_dev.bench.openset import DoorModels, standardised
 
 Matrix = npt.NDArray[np.float64]
 LEVELS = (0.01, 0.003, 0.001)

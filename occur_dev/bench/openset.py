@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.bench.calstats import distance_matrix, groups, merged_identities
-from firmware.bench.embedset import EmbeddedSet
 from firmware.vision.farcurve import CurveSet
 from firmware.vision.manifest import Calibration
+from occur_dev.bench.calstats import distance_matrix, groups, merged_identities
+from occur_dev.bench.embedset import EmbeddedSet
 
 Matrix = npt.NDArray[np.float32]
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.bench.padscene import REAL_IOD_M, Camera, Head, Pose, plane_homography
 from firmware.vision.image import Image, decode_image, encode_jpeg, gaussian_blur, resize, warp_perspective
 from firmware.vision.liveness.geometry import Array, iod
+from occur_dev.bench.padscene import REAL_IOD_M, Camera, Head, Pose, plane_homography
 
 SPECIES = ("print", "print_still", "screen", "mask", "replay")
 Rng = np.random.Generator

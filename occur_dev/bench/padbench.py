@@ -1,6 +1,6 @@
 """``occur bench pad``: attack presentation classification error rates on synthetic attacks.
 
-Sequences of each species (:mod:`firmware.bench.padattacks`) are made from the dev and
+Sequences of each species (:mod:`occur_dev.bench.padattacks`) are made from the dev and
 calibration photos, run through the door's own detector, landmark model and liveness cues
 frame by frame, and judged under each policy as the door would, the person taken as
 recognised at the third frame (every attack is assumed to match its victim: the worst case
@@ -25,18 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.bench.padattacks import SPECIES, Source, live_render, sequence
-from firmware.bench.padscene import Camera, Head
 from firmware.config.liveness import LivenessConfig
 from firmware.errors import ImageError
-from firmware.liveness_policy import decide_recorded, limits_for
-from firmware.stats import clopper_pearson_upper
+from firmware.padcapture.stats import clopper_pearson_upper
+from firmware.policy.liveness import decide_recorded, limits_for
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import Image, read_image_limited, resize
 from firmware.vision.liveness.geometry import iod
 from firmware.vision.liveness.pad_model import PadModel
 from firmware.vision.liveness.track import Sample, sample_frame
 from firmware.vision.liveness.verdict import Thresholds
+from occur_dev.bench.padattacks import SPECIES, Source, live_render, sequence
+from occur_dev.bench.padscene import Camera, Head
 
 LABEL = "synthetic attacks, not ISO/IEC 30107-3 conformant"
 POLICIES = ("deny_attacks", "deny_attacks_2s", "require_live", "challenge")

@@ -22,13 +22,13 @@ import numpy as np
 from firmware import service
 from firmware.config import Config, LoopConfig
 from firmware.errors import InvalidInputError
-from firmware.fileio import write_private
 from firmware.loop.door_loop import Decision
+from firmware.platform.fileio import write_private
 from firmware.recognition.enrol import enrol
-from firmware.recognition.evaluate import labelled_images
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import Image, encode_jpeg, pad_image, read_image_limited, warp_to_chip
+from occur_dev.evaluate import labelled_images
 
 FRAME = 512
 FACE_PX = 190.0  # face box width in the frame: a person about 1 m from a door camera

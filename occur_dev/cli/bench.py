@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware.cli import bench_comms, bench_decide, bench_frontend, bench_pad, bench_vision
 from firmware.cli.common import Context, ExitStatus, add_json_flag
+from occur_dev.cli import bench_comms, bench_decide, bench_frontend, bench_pad, bench_vision
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def bench_db(ctx: Context, args: argparse.Namespace) -> int:
     """Print events/s for both designs, the ratios, and the peak RSS."""
-    from firmware.bench import dbbench
     from firmware.errors import InvalidInputError
+    from occur_dev.bench import dbbench
 
     try:
         callers = tuple(int(c) for c in str(args.callers).split(","))
@@ -108,7 +108,7 @@ def bench_db(ctx: Context, args: argparse.Namespace) -> int:
 
 def bench_import(ctx: Context, args: argparse.Namespace) -> int:
     """Print the import-time RSS of the firmware's entry modules."""
-    from firmware.bench import importrss
+    from occur_dev.bench import importrss
 
     result = importrss.run()
     if ctx.json:

@@ -26,7 +26,7 @@ def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def bench_commands(ctx: Context, args: argparse.Namespace) -> int:
     """Print the unlock latencies and what the flood cost."""
-    from firmware.bench import commandbench
+    from occur_dev.bench import commandbench
 
     if args.flood < 2:
         raise InvalidInputError("--flood must be at least 2")

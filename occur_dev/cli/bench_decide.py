@@ -56,8 +56,8 @@ def _folders(args: argparse.Namespace) -> tuple[list[Path], Path | None]:
 
 def bench_calibrate(ctx: Context, args: argparse.Namespace) -> int:
     """Run the calibration procedure; print its figures and write the file if asked."""
-    from firmware.bench.calibrate import calibrate
-    from firmware.fileio import write_private
+    from firmware.platform.fileio import write_private
+    from occur_dev.bench.calibrate import calibrate
 
     folders, cache = _folders(args)
     report = calibrate(folders, ctx.config.vision, cache)
@@ -119,11 +119,11 @@ def _threshold(curve: Any, far: float) -> float:
 
 
 def _door_models(ctx: Context) -> list[Any]:
-    from firmware.bench.openset import DoorModels
     from firmware.errors import ModelError
     from firmware.vision.engine import default_models_dir
     from firmware.vision.farcurve import load_door_calibration
     from firmware.vision.manifest import load_manifests
+    from occur_dev.bench.openset import DoorModels
 
     vision = ctx.config.active_vision()
     folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
@@ -141,8 +141,8 @@ def _door_models(ctx: Context) -> list[Any]:
 
 def bench_openset(ctx: Context, args: argparse.Namespace) -> int:
     """Print the open-set table, measured where the set has the people and predicted beyond."""
-    from firmware.bench import openset
-    from firmware.bench.embedset import embed_sets
+    from occur_dev.bench import openset
+    from occur_dev.bench.embedset import embed_sets
 
     if not 0 <= args.strangers < 1 or args.rounds < 1 or args.samples < 1 or any(n < 2 for n in args.enrolled):
         raise InvalidInputError("--strangers must be in [0, 1), --rounds and --samples >= 1, every --enrolled N >= 2")
@@ -199,7 +199,7 @@ def bench_openset(ctx: Context, args: argparse.Namespace) -> int:
         ],
     )
     if norm:
-        from firmware.bench.normbench import LEVELS
+        from occur_dev.bench.normbench import LEVELS
 
         ctx.out(
             f"NORMALISATION at {args.normalisation} enrolled (one photo each), {norm[0].visits} enrolled and "
@@ -213,7 +213,7 @@ def bench_openset(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _normalisation(ctx: Context, data: Any, n: int) -> list[Any]:
-    from firmware.bench.normbench import compare
+    from occur_dev.bench.normbench import compare
 
     door = _door_models(ctx)[-1]
     try:

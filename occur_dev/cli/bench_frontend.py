@@ -48,7 +48,7 @@ def _faces(path: Path) -> Path:
 
 def bench_pairs(ctx: Context, args: argparse.Namespace) -> int:
     """Print the 10-fold accuracy, FRR at FAR 0.1 % and the photos without a face."""
-    from firmware.bench import pairs
+    from occur_dev.bench import pairs
 
     if args.pairs < 10 or not 0 <= args.pad <= 2:
         raise InvalidInputError("--pairs must be at least 10 and --pad within 0..2")
@@ -72,7 +72,7 @@ def bench_pairs(ctx: Context, args: argparse.Namespace) -> int:
 
 def bench_gates(ctx: Context, args: argparse.Namespace) -> int:
     """Print the refusal rate and each reason's count."""
-    from firmware.bench import gates
+    from occur_dev.bench import gates
 
     report = gates.run(_faces(args.faces), ctx.config.vision, args.pad, args.rotate)
     if ctx.json:
@@ -94,7 +94,7 @@ def bench_gates(ctx: Context, args: argparse.Namespace) -> int:
 
 def bench_visits(ctx: Context, args: argparse.Namespace) -> int:
     """Print each visit kind's outcomes and the loop's time per frame."""
-    from firmware.bench import visits
+    from occur_dev.bench import visits
 
     if min(args.enrolled, args.photos, args.frames) < 1 or args.strangers < 0:
         raise InvalidInputError("--enrolled, --photos and --frames must be positive")

@@ -37,10 +37,10 @@ def bench_pad(ctx: Context, args: argparse.Namespace) -> int:
     import sys
     from dataclasses import replace
 
-    from firmware.bench import padattacks, padbench
     from firmware.vision.engine import FaceEngine, default_models_dir
     from firmware.vision.image import read_image
     from firmware.vision.liveness.pad_model import PadModel
+    from occur_dev.bench import padattacks, padbench
 
     folders = args.photos or [_SHARED / "faces", _SHARED / "calibration"]
     missing = [str(f) for f in folders if not f.is_dir()]
@@ -75,7 +75,7 @@ def bench_pad(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _as_json(report: object) -> dict[str, object]:
-    from firmware.bench.padbench import PadBenchReport
+    from occur_dev.bench.padbench import PadBenchReport
 
     assert isinstance(report, PadBenchReport)
     return {
@@ -108,7 +108,7 @@ def _as_json(report: object) -> dict[str, object]:
 def _print(ctx: Context, report: object, asked: int) -> None:
     import numpy as np
 
-    from firmware.bench.padbench import MIN_SEQUENCES, PadBenchReport
+    from occur_dev.bench.padbench import MIN_SEQUENCES, PadBenchReport
 
     assert isinstance(report, PadBenchReport)
     ctx.out(f"{report.label.upper()}")

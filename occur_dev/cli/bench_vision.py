@@ -49,7 +49,7 @@ def _folder(path: Path | None) -> Path:
 
 def bench_vision(ctx: Context, args: argparse.Namespace) -> int:
     """Print per-stage medians and p95s, throughput, load time and peak RSS."""
-    from firmware.bench.visionbench import percentiles, run_vision
+    from occur_dev.bench.visionbench import percentiles, run_vision
 
     if args.threads < 1 or args.limit < 1:
         raise InvalidInputError("--threads and --limit must be positive")
@@ -86,7 +86,7 @@ def bench_vision(ctx: Context, args: argparse.Namespace) -> int:
 
 def bench_match(ctx: Context, args: argparse.Namespace) -> int:
     """Print the 1:N search latency."""
-    from firmware.bench.visionbench import run_match
+    from occur_dev.bench.visionbench import run_match
 
     if not 1 <= args.users <= 1_000_000:
         raise InvalidInputError("--users must be 1..1000000")
@@ -105,7 +105,7 @@ def bench_loop(ctx: Context, args: argparse.Namespace) -> int:
     """Print the loop's figures. Enrols nobody: every face goes the stranger path."""
     import tempfile
 
-    from firmware.bench import loopbench
+    from occur_dev.bench import loopbench
 
     if not str(args.source).startswith("replay:"):
         raise InvalidInputError("--source must be replay:PATH")
@@ -137,7 +137,7 @@ def bench_mqtt(ctx: Context, args: argparse.Namespace) -> int:
     """Print MQTT throughput and latency against the configured broker."""
     import tempfile
 
-    from firmware.bench import mqttbench
+    from occur_dev.bench import mqttbench
 
     if not ctx.config.mqtt.host:
         raise InvalidInputError("bench mqtt needs a broker: set [mqtt] host (and port) in the config")

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def demo(ctx: Context, args: argparse.Namespace) -> int:
     """Run the demo and print what happened; exit 7 if the final checks fail."""
-    from firmware import demo as demo_module
+    from occur_dev.demo import storage as demo_module
 
     if args.into is not None:
         demo_module.check_folder(args.into)
@@ -72,7 +72,7 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _door(ctx: Context, data_dir: Path) -> bool:
-    from firmware import demo_door
+    from occur_dev.demo import door as demo_door
 
     report = demo_door.run(data_dir / "door")
     ctx.out("6. The door loop (occur run's code; no camera: replayed frames; no GPIO: gpiozero MockFactory pins):")
@@ -118,8 +118,8 @@ def _door(ctx: Context, data_dir: Path) -> bool:
 
 
 def _vision(ctx: Context, data_dir: Path, faces: Path) -> bool:
-    from firmware import demo_vision
     from firmware.config import Paths
+    from occur_dev.demo import vision as demo_vision
 
     if not faces.is_dir():
         ctx.out(f"7. Recognition: skipped, no labelled photos at {faces} (pass --faces DIR)")
@@ -153,7 +153,8 @@ def _vision(ctx: Context, data_dir: Path, faces: Path) -> bool:
 
 
 def _update(ctx: Context, data_dir: Path) -> bool:
-    from firmware import demo_door, demo_update
+    from occur_dev.demo import door as demo_door
+    from occur_dev.demo import update as demo_update
 
     report = demo_update.run(data_dir / "update", data_dir / "door", demo_door.PERSON)
     ctx.out("8. A signed model update (occur-ota repository served on loopback; the door demo's data folder):")

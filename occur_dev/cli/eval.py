@@ -52,8 +52,8 @@ def read_pairs(path: Path) -> list[tuple[str, str, int | None]]:
 
 def eval_pairs(ctx: Context, args: argparse.Namespace) -> int:
     """Print each pair's fused distance, per-model distances and decision; with labels, rates."""
-    from firmware.recognition.evaluate import EmbeddingCache, pair_distances, rates, threshold_at_far
     from firmware.vision.engine import FaceEngine
+    from occur_dev.evaluate import EmbeddingCache, pair_distances, rates, threshold_at_far
 
     if not 0 < args.target_far < 1:
         raise InvalidInputError("--target-far must be between 0 and 1")

@@ -20,8 +20,8 @@ import numpy as np
 
 from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig
-from firmware.fileio import write_private
 from firmware.loop.door_loop import Decision
+from firmware.platform.fileio import write_private
 from firmware.recognition.enrol import enrol
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine, default_models_dir

@@ -16,14 +16,14 @@ from datetime import UTC
 from functools import partial
 from pathlib import Path
 
-from firmware import original_system
-from firmware.clock import now_iso
 from firmware.config import Paths
 from firmware.errors import InvalidInputError
+from firmware.platform.clock import now_iso
 from firmware.store import inspect, legacy, users
 from firmware.store.db import Connection
 from firmware.store.events import Event, list_events
 from firmware.store.store import Store
+from occur_dev import original_system
 
 _PEOPLE = (
     ("Ada Lovelace", "ada@example.org", "staff"),

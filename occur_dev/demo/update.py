@@ -1,6 +1,6 @@
 """The demo's model-update part: an operator repository, a signed bundle, and the door's install.
 
-The operator side (``ota/``: init, bundle, add, publish) makes a TUF repository in the scratch
+The operator side (``occur_ota/``: init, bundle, add, publish) makes a TUF repository in the scratch
 folder, served on loopback by Python's HTTP server (a stand-in for the static host or CDN; the
 tests use nginx). The bundle is the float16 SFace published as a new ``sface`` release, so it
 is a different file with the same role. The door demo's data folder installs it with the
@@ -87,8 +87,8 @@ def new_model_dir(folder: Path, version: str) -> Path:
 
 def run(scratch: Path, door_data: Path, person: tuple[str, str]) -> UpdateDemoReport:
     """Publish, install, recognise ``person`` (photo name, user name), refuse, roll back."""
-    from ota import bundler
-    from ota.repo import Repository
+    from occur_ota import bundler
+    from occur_ota.repo import Repository
 
     report = UpdateDemoReport()
     repo = Repository(scratch / "operator")

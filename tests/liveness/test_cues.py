@@ -1,24 +1,24 @@
 """Liveness cues with the real landmark model on real photos and frames made from them:
 flat pictures never pass for a head, still photos are never called attacks, bad input is never
-live. Synthetic frames come from ``firmware.bench.padattacks`` (seeded, so each case is fixed)."""
+live. Synthetic frames come from ``occur_dev.bench.padattacks`` (seeded, so each case is fixed)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from firmware.bench.padattacks import Source, camera_effects, glare, live_render, sequence
-from firmware.bench.padbench import candidate_photos, load_source
-from firmware.bench.padscene import Camera, Pose
 from firmware.config import VisionConfig
 from firmware.config.liveness import LivenessConfig
-from firmware.liveness_policy import limits_for
-from firmware.stats import clopper_pearson_upper
+from firmware.padcapture.stats import clopper_pearson_upper
+from firmware.policy.liveness import limits_for
 from firmware.vision.engine import FaceEngine
 from firmware.vision.image import read_image, resize
 from firmware.vision.liveness import geometry, screen
 from firmware.vision.liveness.track import LivenessTrack, Sample, observe, sample_frame
 from firmware.vision.liveness.verdict import Verdict
+from occur_dev.bench.padattacks import Source, camera_effects, glare, live_render, sequence
+from occur_dev.bench.padbench import candidate_photos, load_source
+from occur_dev.bench.padscene import Camera, Pose
 from tests.conftest import SHARED
 
 FACES = SHARED / "data" / "faces"

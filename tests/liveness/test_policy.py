@@ -10,7 +10,7 @@ import pytest
 from firmware.config import from_mapping
 from firmware.config.liveness import LivenessConfig
 from firmware.errors import ConfigError
-from firmware.liveness_policy import Challenge, LivenessRules, Visit, judge, parse_roles
+from firmware.policy.liveness import Challenge, LivenessRules, Visit, judge, parse_roles
 from firmware.vision.liveness.verdict import Verdict
 from tests.conftest import Cli
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 
 from firmware.config.liveness import LivenessConfig
-from firmware.liveness_policy import decide_recorded, limits_for
+from firmware.policy.liveness import decide_recorded, limits_for
 from firmware.vision.liveness.geometry import LEFT_EYE, RIGHT_EYE
 from firmware.vision.liveness.track import LivenessTrack, Sample
 

@@ -33,7 +33,7 @@ channel = "beta"
 
 
 def operator_root(boot: Path, tmp_path: Path) -> bytes:
-    from ota.repo import Repository
+    from occur_ota.repo import Repository
 
     root_file = Repository(tmp_path / "operator").init()
     (boot / "ota-root.json").write_bytes(root_file.read_bytes())

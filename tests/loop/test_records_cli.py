@@ -15,8 +15,8 @@ import pytest
 
 from firmware import compat, service
 from firmware.config import Config, Paths, SnapshotConfig
-from firmware.security.keys import Keys
-from firmware.snapshots import SnapshotStore
+from firmware.crypto.keys import Keys
+from firmware.records.snapshots import SnapshotStore
 from firmware.store.sealing import Sealer
 from tests.conftest import SHARED, Cli, query
 

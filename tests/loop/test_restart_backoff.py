@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from firmware import restart_backoff as rb
+from firmware.platform import restart_backoff as rb
 from tests.conftest import Cli
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.demo_update import new_model_dir
 from firmware.ota import bundle
 from firmware.vision.engine import default_models_dir
+from occur_dev.demo.update import new_model_dir
 from tests.conftest import SHARED
 from tests.security.nginx import Nginx
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware import doctor
+from firmware.device import doctor
 from firmware.vision.engine import default_models_dir
 from firmware.vision.image import encode_jpeg
 from tests.comms.broker import Broker
@@ -65,7 +65,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from ota.repo import Repository
+    from occur_ota.repo import Repository
 
     folder = tmp_path_factory.mktemp("doctor")
     root_file = Repository(folder / "operator").init()

@@ -130,7 +130,7 @@ def test_an_unknown_service_user_is_refused(cli: Cli, tmp_path: Path) -> None:
 def test_the_report_lists_what_provisioning_wrote_not_the_whole_root(cli: Cli, tmp_path: Path) -> None:
     """On a device the root is '/': walking it reaches /proc (PermissionError on /proc/1/cwd, as
     the arm64 root build showed) and would list every file of the system."""
-    from firmware import provision
+    from firmware.device import provision
     from tests.conftest import REPO
 
     boot, root = boot_partition(tmp_path), tmp_path / "root"

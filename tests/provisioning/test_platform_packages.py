@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware import platform_packages
+from firmware.platform import packages as platform_packages
 
 DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 
@@ -94,7 +94,7 @@ def test_the_finder_is_last_and_only_inside_the_venv() -> None:
     assert done.stdout.strip().endswith("'PlatformFinder']")
     base = Path(sys.base_prefix) / "bin" / "python3"
     plain = subprocess.run(
-        [str(base), "-c", "import firmware.platform_packages as p; print(p.install())"],
+        [str(base), "-c", "import firmware.platform.packages as p; print(p.install())"],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},

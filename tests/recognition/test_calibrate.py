@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware.bench.calibrate import statistics
-from firmware.bench.embedset import EmbeddedSet
 from firmware.vision.engine import default_models_dir
 from firmware.vision.farcurve import parse
 from firmware.vision.manifest import load_manifests
+from occur_dev.bench.calibrate import statistics
+from occur_dev.bench.embedset import EmbeddedSet
 from tests.conftest import SHARED, Cli
 
 FACES = SHARED / "data" / "faces"

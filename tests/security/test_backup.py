@@ -13,9 +13,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from firmware import backup, service
+from firmware import service
+from firmware.backup import archive as backup
 from firmware.config import BackupConfig, Config, Paths
-from firmware.security.keys import x25519_keypair
+from firmware.crypto.keys import x25519_keypair
 from firmware.store.store import Store
 from tests.conftest import REPO, SHARED, Cli, assert_enrolled, query
 

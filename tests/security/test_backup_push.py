@@ -8,9 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from firmware import backup, backup_push
+from firmware.backup import archive as backup
+from firmware.backup import push as backup_push
 from firmware.config import BackupConfig, Config
-from firmware.security.keys import x25519_keypair
+from firmware.crypto.keys import x25519_keypair
 from firmware.store.store import Store
 from tests.conftest import Cli, query
 from tests.security.nginx import Nginx

@@ -8,7 +8,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from firmware import backup, backup_schedule, service
+from firmware import backup_schedule, service
+from firmware.backup import archive as backup
 from firmware.config import Config
 from firmware.store.store import Store
 from firmware.vision.engine import default_models_dir

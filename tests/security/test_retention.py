@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware import retention
-from firmware.clock import to_iso
 from firmware.config import Config
-from firmware.security.keys import Keys
+from firmware.crypto.keys import Keys
+from firmware.platform.clock import to_iso
+from firmware.records import retention
+from firmware.records.snapshots import SnapshotStore
 from firmware.security.securelog import CHECKPOINT_EVERY, SecureLog
-from firmware.snapshots import SnapshotStore
 from firmware.store import door_records, events
 from firmware.store.store import Store
 from tests.conftest import Cli, query

@@ -12,7 +12,7 @@ import numpy as np
 
 from firmware import service
 from firmware.config import Config, Paths
-from firmware.security.keys import Keys
+from firmware.crypto.keys import Keys
 from firmware.store.sealing import Sealer
 from firmware.store.store import Store
 from firmware.vision.image import decode_image
