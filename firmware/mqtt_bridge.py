@@ -21,12 +21,12 @@ from firmware.comms.handler import Action, CommandHandler
 from firmware.comms.intake import CommandIntake
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.hw.door import DoorDevice
 from firmware.loop.door_loop import DoorLoop
 from firmware.loop.unlock import UnlockRefusedError, remote_unlock
 from firmware.security.audit import secure_log
 from firmware.store.store import Store
-from firmware.vision.image import Image
 
 log = logging.getLogger(__name__)
 

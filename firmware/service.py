@@ -25,12 +25,13 @@ from firmware import backup_schedule, sdnotify
 from firmware.comms import payloads
 from firmware.config import Config
 from firmware.crypto.keys import KeyFileError
+from firmware.domain import Decision
 from firmware.errors import DatabaseCorruptError, OccurError
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.loop import records
-from firmware.loop.door_loop import Decision, DoorLoop
+from firmware.loop.door_loop import DoorLoop
 from firmware.loop.upkeep import Upkeep
 from firmware.mqtt_bridge import MqttBridge
 from firmware.platform.clock import now_iso, unix_iso

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.errors import InvalidInputError
 from firmware.platform.clock import now_iso
 from firmware.recognition.enrol import EnrolReport, enrol
@@ -16,7 +17,6 @@ from firmware.store import users
 from firmware.store.door_records import set_user_active
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image
 
 
 def require_consent(config: Config, given_by: str | None) -> str | None:

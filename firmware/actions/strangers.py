@@ -8,6 +8,7 @@ import logging
 
 from firmware.actions.people import enrol_person
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.errors import NotFoundError
 from firmware.platform.clock import now_iso
 from firmware.platform.fileio import UnsafePathError, contained
@@ -18,7 +19,7 @@ from firmware.store.door_records import Unknown, forget_unknown
 from firmware.store.events import insert_system_event
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image, decode_image
+from firmware.vision.image import decode_image
 
 log = logging.getLogger(__name__)
 

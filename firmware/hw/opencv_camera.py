@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from firmware.domain import Frame, Image
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame, checked_frame
-from firmware.vision.image import Image
+from firmware.hw.camera import checked_frame
 
 
 def _capture(source: str) -> Any:

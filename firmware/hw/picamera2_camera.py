@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from firmware.domain import Frame
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame, checked_frame
+from firmware.hw.camera import checked_frame
 
 
 class Picamera2Camera:

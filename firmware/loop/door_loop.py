@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 
 from firmware.comms import payloads
 from firmware.config import Config
+from firmware.domain import Decision, FaceKind, Frame
 from firmware.errors import OccurError, StorageFullError
-from firmware.hw.camera import Frame
 from firmware.hw.door import DoorDevice
 from firmware.loop.liveness_stage import LivenessResult, LivenessStage
 from firmware.loop.records import DecisionRows, write_decision, write_door_decision
@@ -54,24 +54,6 @@ from firmware.vision.engine import Face, FaceEngine
 
 log = logging.getLogger(__name__)
 SHOW_RESULT_S = 2.0
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One decided visit, as acted on."""
-
-    frame: int
-    track: int
-    kind: str  # recognized | unknown
-    user_id: int | None
-    name: str | None
-    granted: bool
-    reason: str
-    score: float | None
-    snapshot: str | None
-    unknown_id: int | None = None
-    recorded: bool = True
-    liveness: str | None = None  # the verdict: live | attack | not_proven (None: not checked)
 
 
 @dataclass
@@ -262,7 +244,7 @@ class DoorLoop:
         granted, reason = self.policy.decide(match.decision, person, local)
         if granted and not live.allowed:
             granted, reason = False, live.reason  # a proven attack, or evidence the policy needs is missing
-        kind = "recognized" if user_id is not None else "unknown"
+        kind: FaceKind = "recognized" if user_id is not None else "unknown"
         last = self._last_decided.get(user_id) if user_id is not None else None
         if user_id is not None:
             self._last_decided[user_id] = frame.captured_at

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from firmware.config import Config
+from firmware.domain import Frame, Image, LivenessVerdict
 from firmware.errors import ModelError
-from firmware.hw.camera import Frame
 from firmware.loop.tracker import Track
 from firmware.policy.liveness import Judgement, LivenessRules, Visit, limits_for
 from firmware.recognition.recogniser import Identified
 from firmware.vision.engine import Face, FaceEngine, default_models_dir
-from firmware.vision.image import Image
 from firmware.vision.liveness.pad_model import PadModel
 from firmware.vision.liveness.track import LivenessTrack, observe
 
@@ -39,7 +38,7 @@ class LivenessResult:
     policy: str
     allowed: bool
     reason: str
-    state: str | None  # None: not checked (policy off)
+    state: LivenessVerdict | None  # None: not checked (policy off)
     record: dict[str, Any]
 
 

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from firmware.domain import Image, Match
 from firmware.recognition.original_templates import OriginalTemplates
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.doorpoint import DoorPoint
 from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
-from firmware.vision.gallery import Gallery, Match
-from firmware.vision.image import Image
+from firmware.vision.gallery import Gallery
 
 log = logging.getLogger(__name__)
 

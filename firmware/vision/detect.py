@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
 from firmware.vision import blazeface, runtime
-from firmware.vision.image import Image, letterbox_tensor
+from firmware.vision.image import letterbox_tensor
 
 VARIANTS = {"short_range": blazeface.SHORT_RANGE, "full_range": blazeface.FULL_RANGE}
 

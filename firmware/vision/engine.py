@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.config import VisionConfig
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
 from firmware.vision.align import ENROL_224, SFACE_112, align, chip_transform
 from firmware.vision.detect import FaceDetector
@@ -21,7 +21,6 @@ from firmware.vision.doorpoint import DoorRule
 from firmware.vision.embed import Embedder, Vector
 from firmware.vision.farcurve import DoorCalibration, load_door_calibration
 from firmware.vision.gallery import Fusion
-from firmware.vision.image import Image
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside

@@ -15,12 +15,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from firmware.domain import Image
 from firmware.errors import ImageError
 from firmware.vision.blazeface import Letterbox
 from firmware.vision.imageheader import MAX_PIXELS, HeaderError, ImageHeader, check_size, read_header
-
-Image = npt.NDArray[np.uint8]
-"""An 8-bit BGR image, ``(height, width, 3)``, as OpenCV and cameras deliver it."""
 
 
 def _cv2() -> Any:

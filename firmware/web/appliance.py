@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.hw.door import DoorDevice
 from firmware.store.store import Store
 from firmware.vision.detect import FaceDetector
 from firmware.vision.engine import Face, FaceEngine, default_models_dir, load_detectors
-from firmware.vision.image import Image
 from firmware.vision.runtime import release_freed_memory
 
 T = TypeVar("T")

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.actions import people as actions
+from firmware.domain import Image
 from firmware.errors import InvalidInputError
 from firmware.recognition.enrol import EnrolReport, NothingEnrolledError
 from firmware.store import users
 from firmware.store.db import Connection, fetch_all
 from firmware.store.door_records import user_active
-from firmware.vision.image import Image
 from firmware.web import uploads
 from firmware.web.console import HttpError, Page
 from firmware.web.http import Response

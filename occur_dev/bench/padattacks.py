@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.vision.image import Image, decode_image, encode_jpeg, gaussian_blur, resize, warp_perspective
+from firmware.domain import Image
+from firmware.vision.image import decode_image, encode_jpeg, gaussian_blur, resize, warp_perspective
 from firmware.vision.liveness.geometry import Array, iod
 from occur_dev.bench.padscene import REAL_IOD_M, Camera, Head, Pose, plane_homography
 

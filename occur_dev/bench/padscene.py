@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.vision.image import Image, darken_line, delaunay, remap, triangle_ids
+from firmware.domain import Image
+from firmware.vision.image import darken_line, delaunay, remap, triangle_ids
 from firmware.vision.liveness.geometry import iod
 
 Array = npt.NDArray[np.float64]

@@ -19,8 +19,9 @@ import pytest
 
 from firmware import sdnotify, service
 from firmware.config import Config, DoorConfig
+from firmware.domain import Frame
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame, make_camera, parse_source
+from firmware.hw.camera import make_camera, parse_source
 from firmware.hw.door import Door, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.vision.image import read_image

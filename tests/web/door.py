@@ -23,7 +23,7 @@ import pytest
 from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig, WebConfig
 from firmware.crypto.keys import certificate_spki_sha256, make_tls_certificate
-from firmware.hw.camera import Frame
+from firmware.domain import Frame
 from firmware.security import accounts
 from firmware.store.store import Store
 from firmware.vision.image import read_image_limited
