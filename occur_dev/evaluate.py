@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from firmware.errors import ImageError
+from firmware.imaging.image import read_image_limited
 from firmware.vision.embed import Vector, distances
 from firmware.vision.engine import FaceEngine
 from firmware.vision.gallery import Fusion
-from firmware.vision.image import read_image_limited
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 

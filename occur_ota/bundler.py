@@ -25,7 +25,7 @@ from firmware.ota import bundle
 from firmware.platform.clock import now_iso
 from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder
-from firmware.vision.image import read_image_limited
+from firmware.imaging.image import read_image_limited
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import LandmarkModel
 from firmware.vision.liveness.pad_model import PadModel, pad_manifests

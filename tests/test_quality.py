@@ -69,7 +69,7 @@ SDK_OWNERS = {
     "sqlite3": {"occur_dev.original_system"},
     "ai_edge_litert": {"firmware.vision.runtime"},
     "tflite_runtime": {"firmware.vision.runtime"},
-    "cv2": {"firmware.vision.image", "firmware.hw.opencv_camera"},
+    "cv2": {"firmware.imaging.image", "firmware.hw.opencv_camera"},
     "gpiozero": {"firmware.hw.door"},
     "Jetson": {"firmware.hw.jetson_door"},
     "picamera2": {"firmware.hw.picamera2_camera"},

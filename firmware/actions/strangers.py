@@ -10,6 +10,7 @@ from firmware.actions.people import enrol_person
 from firmware.config import Config
 from firmware.domain import Image
 from firmware.errors import NotFoundError
+from firmware.imaging.image import decode_image
 from firmware.platform.clock import now_iso
 from firmware.platform.fileio import UnsafePathError, contained
 from firmware.recognition.enrol import EnrolReport
@@ -19,7 +20,6 @@ from firmware.store.door_records import Unknown, forget_unknown
 from firmware.store.events import insert_system_event
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import decode_image
 
 log = logging.getLogger(__name__)
 

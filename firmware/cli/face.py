@@ -110,9 +110,9 @@ def _box(box: tuple[float, ...], factor: float) -> list[int]:
 def identify(ctx: Context, args: argparse.Namespace) -> int:
     """Print every face of every image with its user (or none) and score."""
     from firmware.errors import ImageError
+    from firmware.imaging.image import read_image_limited
     from firmware.recognition.recogniser import Recogniser
     from firmware.security.audit import audit
-    from firmware.vision.image import read_image_limited
 
     engine = _engine(ctx)
     results: list[dict[str, Any]] = []
@@ -180,10 +180,10 @@ def identify(ctx: Context, args: argparse.Namespace) -> int:
 
 def verify(ctx: Context, args: argparse.Namespace) -> int:
     """1:1 check; exit 0 same person, 1 not (including no face)."""
+    from firmware.imaging.image import read_image_limited
     from firmware.recognition.recogniser import Recogniser
     from firmware.security.audit import audit
     from firmware.store import users
-    from firmware.vision.image import read_image_limited
 
     engine = _engine(ctx)
     image, _ = read_image_limited(args.image)

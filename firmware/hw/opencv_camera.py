@@ -1,5 +1,5 @@
 """OpenCV capture: USB/V4L2 cameras by index, RTSP/HTTP URLs, GStreamer pipelines (Jetson CSI),
-and video files for the replay backend. The only module besides ``vision.image`` that imports
+and video files for the replay backend. The only module besides ``imaging.image`` that imports
 OpenCV, and only inside its methods."""
 
 from __future__ import annotations

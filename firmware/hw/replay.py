@@ -13,7 +13,7 @@ from pathlib import Path
 
 from firmware.domain import Frame
 from firmware.errors import CameraError, FrameError, ImageError
-from firmware.vision.image import read_image_limited
+from firmware.imaging.image import read_image_limited
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pam", ".pfm"}
 NOMINAL_FPS = 15.0

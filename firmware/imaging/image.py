@@ -1,7 +1,7 @@
 """Image decoding and the detector's input tensor (OpenCV, imported inside the functions).
 
 Every decode goes through one path: the header is read and checked first (accepted format, at
-most ``MAX_PIXELS`` pixels; see :mod:`firmware.vision.imageheader`), then OpenCV decodes, and
+most ``MAX_PIXELS`` pixels; see :mod:`firmware.imaging.header`), then OpenCV decodes, and
 any OpenCV failure becomes an :class:`ImageError` naming the file. So an image bomb or a broken
 file is one clear error, never a 2.7 GB allocation or an uncaught ``cv2.error``.
 """
@@ -17,8 +17,7 @@ import numpy.typing as npt
 
 from firmware.domain import Image
 from firmware.errors import ImageError
-from firmware.vision.blazeface import Letterbox
-from firmware.vision.imageheader import MAX_PIXELS, HeaderError, ImageHeader, check_size, read_header
+from firmware.imaging.header import MAX_PIXELS, HeaderError, ImageHeader, check_size, read_header
 
 
 def _cv2() -> Any:
@@ -123,20 +122,20 @@ def decode_image_limited(
     return image, header.width / image.shape[1]
 
 
-def letterbox_tensor(image: Image, size: int) -> tuple[npt.NDArray[np.float32], Letterbox]:
-    """Scale ``image`` to fit ``size`` x ``size`` keeping its aspect ratio, pad evenly with
-    black, convert BGR to RGB and to [-1, 1]: BlazeFace's input, with the mapping back."""
+def letterbox_tensor(image: Image, size: int, scale: float, pad: tuple[float, float]) -> npt.NDArray[np.float32]:
+    """Scale ``image`` by ``scale`` into a ``size`` x ``size`` canvas offset by ``pad`` (pixels,
+    left and top), the rest black, converted BGR to RGB and to [-1, 1]: BlazeFace's input tensor
+    (the detector works out ``scale`` and ``pad`` to map its boxes back)."""
     import cv2
 
     height, width = image.shape[:2]
-    box = Letterbox(width, height, size)
-    new_w, new_h = max(1, round(width * box.scale)), max(1, round(height * box.scale))
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
     rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 127.5 - 1.0
     canvas = np.full((size, size, 3), -1.0, dtype=np.float32)
-    left, top = round(box.pad[0]), round(box.pad[1])
+    left, top = round(pad[0]), round(pad[1])
     canvas[top : top + new_h, left : left + new_w] = rgb
-    return canvas[None], box
+    return canvas[None]
 
 
 def warp_to_chip(image: Image, chip_to_image: npt.NDArray[np.float64], size: int) -> Image:

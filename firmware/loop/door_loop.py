@@ -364,9 +364,9 @@ class DoorLoop:
             return Person(user.id, user.role, door_records.user_active(conn, user.id))
 
     def _unknown_snapshot(self, frame: Frame, face: Face) -> str:
+        from firmware.imaging.image import encode_jpeg
         from firmware.platform.fileio import write_private
         from firmware.records.snapshots import face_crop
-        from firmware.vision.image import encode_jpeg
 
         stamp = _utc(frame.captured_at).strftime("%Y%m%d_%H%M%S")
         folder = self.config.paths.unknown_faces

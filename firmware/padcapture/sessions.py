@@ -23,12 +23,12 @@ from firmware.domain import Frame, Image
 from firmware.errors import InvalidInputError, OccurError
 from firmware.hw.camera import Camera
 from firmware.hw.door import DoorDevice
+from firmware.imaging.image import decode_image, encode_jpeg
 from firmware.platform.clock import now_iso
 from firmware.platform.fileio import write_private
 from firmware.security.audit import audit
 from firmware.store.db import fetch_all
 from firmware.store.store import Store
-from firmware.vision.image import decode_image, encode_jpeg
 
 SPECIES = ("bona_fide", "print", "phone", "tablet", "video_replay", "mask", "other")
 KIND = "pad"  # the sealing context of session frames

@@ -21,9 +21,9 @@ from pathlib import Path
 from firmware.config import Paths, SnapshotConfig
 from firmware.domain import Image
 from firmware.errors import InvalidInputError
+from firmware.imaging.image import encode_jpeg
 from firmware.platform.fileio import write_private
 from firmware.store.sealing import Sealer
-from firmware.vision.image import encode_jpeg
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a user id, "unknown" or "manual"

@@ -22,8 +22,8 @@ import numpy.typing as npt
 
 from firmware.domain import Detection, Image
 from firmware.errors import ModelError
+from firmware.imaging.image import warp_to_chip
 from firmware.vision import runtime
-from firmware.vision.image import warp_to_chip
 
 INPUT_SIZE = 192
 POINTS = 468

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from firmware.domain import Detection, Image
-from firmware.vision.image import crop_resized, laplacian_variance
+from firmware.imaging.image import crop_resized, laplacian_variance
 from firmware.vision.pose import Pose
 
 REASONS = {

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from firmware.crypto.keys import IntegrityError
 from firmware.errors import NotFoundError
+from firmware.imaging.image import encode_jpeg
 from firmware.store.db import fetch_all
-from firmware.vision.image import encode_jpeg
 from firmware.web.console import HttpError, Page
 from firmware.web.http import Response
 

@@ -36,9 +36,9 @@ from firmware.comms import commands, payloads
 from firmware.comms.client import MqttLink
 from firmware.config import Config, DoorConfig, LoopConfig, MqttConfig
 from firmware.errors import InvalidInputError, OccurError
+from firmware.imaging.image import encode_jpeg
 from firmware.store.db import reading
 from firmware.store.store import settings_from
-from firmware.vision.image import encode_jpeg
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 

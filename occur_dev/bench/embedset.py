@@ -28,10 +28,10 @@ import numpy.typing as npt
 
 from firmware.config import VisionConfig
 from firmware.errors import ImageError
+from firmware.imaging.image import read_image_limited
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors, load_landmarks
 from firmware.vision.gallery import Fusion
-from firmware.vision.image import read_image_limited
 from firmware.vision.manifest import Calibration, load_manifests
 from firmware.vision.quality import QualityLimits
 from occur_dev.evaluate import labelled_images

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from firmware.config import VisionConfig
 from firmware.errors import ImageError
+from firmware.imaging.image import pad_image, read_image_limited, rotate_image
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import pad_image, read_image_limited, rotate_image
 from occur_dev.evaluate import labelled_images
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.domain import Image
-from firmware.vision.image import decode_image, encode_jpeg, gaussian_blur, resize, warp_perspective
+from firmware.imaging.image import decode_image, encode_jpeg, gaussian_blur, resize, warp_perspective
 from firmware.vision.liveness.geometry import Array, iod
 from occur_dev.bench.padscene import REAL_IOD_M, Camera, Head, Pose, plane_homography
 

@@ -28,10 +28,10 @@ import numpy as np
 from firmware.config.liveness import LivenessConfig
 from firmware.domain import Image
 from firmware.errors import ImageError
+from firmware.imaging.image import read_image_limited, resize
 from firmware.padcapture.stats import clopper_pearson_upper
 from firmware.policy.liveness import decide_recorded, limits_for
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image_limited, resize
 from firmware.vision.liveness.geometry import iod
 from firmware.vision.liveness.pad_model import PadModel
 from firmware.vision.liveness.track import Sample, sample_frame

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.domain import Image
-from firmware.vision.image import darken_line, delaunay, remap, triangle_ids
+from firmware.imaging.image import darken_line, delaunay, remap, triangle_ids
 from firmware.vision.liveness.geometry import iod
 
 Array = npt.NDArray[np.float64]

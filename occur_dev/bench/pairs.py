@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from firmware.config import VisionConfig
 from firmware.errors import ImageError
+from firmware.imaging.image import pad_image, read_image_limited
 from firmware.vision.embed import Vector, distances
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import pad_image, read_image_limited
 from occur_dev.evaluate import labelled_images, threshold_at_far
 
 Pair = tuple[str, str, int, int]  # photo a, photo b, 1 = same person, fold

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from firmware.config import VisionConfig
+from firmware.imaging.image import read_image_limited
 from firmware.vision.engine import FaceEngine
 from firmware.vision.gallery import Fusion, Gallery
-from firmware.vision.image import read_image_limited
 from occur_dev.evaluate import IMAGE_SUFFIXES
 
 

@@ -23,11 +23,11 @@ from firmware import service
 from firmware.config import Config, LoopConfig
 from firmware.domain import Decision, Image
 from firmware.errors import InvalidInputError
+from firmware.imaging.image import encode_jpeg, pad_image, read_image_limited, warp_to_chip
 from firmware.platform.fileio import write_private
 from firmware.recognition.enrol import enrol
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import encode_jpeg, pad_image, read_image_limited, warp_to_chip
 from occur_dev.evaluate import labelled_images
 
 FRAME = 512

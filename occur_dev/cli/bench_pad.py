@@ -37,8 +37,8 @@ def bench_pad(ctx: Context, args: argparse.Namespace) -> int:
     import sys
     from dataclasses import replace
 
+    from firmware.imaging.image import read_image
     from firmware.vision.engine import FaceEngine, default_models_dir
-    from firmware.vision.image import read_image
     from firmware.vision.liveness.pad_model import PadModel
     from occur_dev.bench import padattacks, padbench
 

@@ -21,11 +21,11 @@ import numpy as np
 from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig
 from firmware.domain import Decision, Image
+from firmware.imaging.image import encode_jpeg, read_image
 from firmware.platform.fileio import write_private
 from firmware.recognition.enrol import enrol
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine, default_models_dir
-from firmware.vision.image import encode_jpeg, read_image
 
 PERSON = ("astronaut.png", "Eileen Collins")
 STRANGER = "camera.png"

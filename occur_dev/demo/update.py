@@ -22,11 +22,11 @@ from pathlib import Path
 
 from firmware.config import Config, OtaConfig
 from firmware.errors import UpdateError
+from firmware.imaging.image import read_image_limited
 from firmware.ota.install import Installer, Outcome
 from firmware.recognition.recogniser import Recogniser
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine, default_models_dir
-from firmware.vision.image import read_image_limited
 
 VERSION = "demo-2"
 

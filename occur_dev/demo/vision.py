@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.config import Paths, VisionConfig
+from firmware.imaging.image import read_image_limited
 from firmware.recognition.enrol import enrol
 from firmware.recognition.recogniser import Recogniser
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image_limited
 from occur_dev.evaluate import labelled_images
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from firmware.config import VisionConfig
 from firmware.config.liveness import LivenessConfig
+from firmware.imaging.image import read_image, resize
 from firmware.padcapture.stats import clopper_pearson_upper
 from firmware.policy.liveness import limits_for
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image, resize
 from firmware.vision.liveness import geometry, screen
 from firmware.vision.liveness.track import LivenessTrack, Sample, observe, sample_frame
 from firmware.vision.liveness.verdict import Verdict

@@ -24,7 +24,7 @@ from firmware.errors import CameraError
 from firmware.hw.camera import make_camera, parse_source
 from firmware.hw.door import Door, mock_factory
 from firmware.hw.resilient import ResilientCamera
-from firmware.vision.image import read_image
+from firmware.imaging.image import read_image
 from tests.conftest import REPO, SHARED, query
 
 FACES = SHARED / "data" / "faces"

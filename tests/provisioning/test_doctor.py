@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from firmware.device import doctor
+from firmware.imaging.image import encode_jpeg
 from firmware.vision.engine import default_models_dir
-from firmware.vision.image import encode_jpeg
 from tests.comms.broker import Broker
 from tests.conftest import Cli
 from tests.security.nginx import Nginx

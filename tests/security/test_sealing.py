@@ -13,9 +13,9 @@ import numpy as np
 from firmware import service
 from firmware.config import Config, Paths
 from firmware.crypto.keys import Keys
+from firmware.imaging.image import decode_image
 from firmware.store.sealing import Sealer
 from firmware.store.store import Store
-from firmware.vision.image import decode_image
 from tests.conftest import SHARED, Cli, assert_enrolled
 
 FACES = SHARED / "data" / "faces"

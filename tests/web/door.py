@@ -24,9 +24,9 @@ from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig, WebConfig
 from firmware.crypto.keys import certificate_spki_sha256, make_tls_certificate
 from firmware.domain import Frame
+from firmware.imaging.image import read_image_limited
 from firmware.security import accounts
 from firmware.store.store import Store
-from firmware.vision.image import read_image_limited
 from tests.conftest import SHARED
 
 FACES = SHARED / "data" / "faces"
