@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from firmware.errors import ModelError
+from firmware.imaging.image import read_image_limited
 from firmware.ota import bundle
 from firmware.platform.clock import now_iso
 from firmware.vision.detect import FaceDetector
 from firmware.vision.embed import Embedder
-from firmware.imaging.image import read_image_limited
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import LandmarkModel
 from firmware.vision.liveness.pad_model import PadModel, pad_manifests

@@ -59,11 +59,11 @@ _ERROR_STATUS: tuple[tuple[type[BaseException], ExitStatus], ...] = (
 
 
 # Every command the door ships, in ``occur --help`` order; the one place commands are registered.
-# ``demo``, ``bench`` and ``eval-pairs`` live in the development package (occur_dev) and are added only
+# ``demo``, ``bench``, ``eval-pairs`` and ``embed`` live in the development package (occur_dev) and are added only
 # when the command line names one of them or asks for help, so ``occur run`` never imports it.
 COMMANDS = (run, web, doctor, door, audit, provision, keys, backup, ota, retention, snapshots, check_config, db,
             events, users, face, pad)  # fmt: skip
-DEV_COMMANDS = ("demo", "bench", "eval-pairs")
+DEV_COMMANDS = ("demo", "bench", "eval-pairs", "embed")
 
 
 def _names_a_dev_command(argv: Sequence[str]) -> bool:

@@ -1,4 +1,4 @@
-"""``occur enroll|identify|verify|embed``: faces against the enrolled users."""
+"""``occur enroll|identify|verify|reembed``: faces against the enrolled users."""
 
 from __future__ import annotations
 
@@ -51,12 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_json_flag(r)
     r.set_defaults(handler=reembed)
-
-    m = sub.add_parser("embed", help="save the main face's embedding of each photo to an .npz file")
-    m.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    m.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
-    m.add_argument("--model", default="dlib", help="embedding model (default dlib)")
-    m.set_defaults(handler=embed)
 
 
 def _engine(ctx: Context, models: tuple[str, ...] | None = None, fused: bool = True) -> Any:
@@ -218,27 +212,6 @@ def verify(ctx: Context, args: argparse.Namespace) -> int:
         verdict = "same person" if same else "different person"
         ctx.out(f"{verdict}: {user.name}, score {score:.4f} (threshold {engine.fusion.threshold:.4f})")
     return ExitStatus.SUCCESS if same else ExitStatus.ERROR
-
-
-def embed(ctx: Context, args: argparse.Namespace) -> int:
-    """Write {path: embedding} for each image with a face; list the others on stderr."""
-    import numpy as np
-
-    from occur_dev.evaluate import EmbeddingCache
-
-    cache = EmbeddingCache(_engine(ctx, (args.model,), fused=False))
-    vectors: dict[str, Any] = {}
-    for path in args.images:
-        found = cache.get(str(path))
-        if found is not None:
-            vectors[str(path)] = found[args.model]
-    for path, reason in cache.errors.items():
-        print(f"left out {path}: {reason}", file=ctx.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("wb") as handle:
-        np.savez(handle, **vectors)
-    ctx.out(f"wrote {len(vectors)} embedding(s) ({args.model}) to {args.out}")
-    return ExitStatus.SUCCESS if vectors else ExitStatus.ERROR
 
 
 def reembed(ctx: Context, args: argparse.Namespace) -> int:

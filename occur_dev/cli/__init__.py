@@ -9,6 +9,6 @@ from occur_dev.cli import eval as eval_cmd
 
 
 def register_dev_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``demo``, ``eval-pairs`` and ``bench`` to ``occur``'s subcommands."""
+    """Add ``demo``, ``eval-pairs``, ``embed`` and ``bench`` to ``occur``'s subcommands."""
     for module in (demo, eval_cmd, bench):
         module.register(sub)

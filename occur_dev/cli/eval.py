@@ -1,4 +1,4 @@
-"""``occur eval-pairs``: check the door threshold on pairs of photos."""
+"""``occur eval-pairs`` and ``occur embed``: evaluation tools for the door threshold."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from firmware.errors import InvalidInputError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``eval-pairs``."""
+    """Add ``eval-pairs`` and ``embed``."""
     p = sub.add_parser(
         "eval-pairs",
         help="distance and decision for pairs of photos",
@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--target-far", type=float, default=0.001, help="false-accept rate to find a threshold for")
     add_json_flag(p)
     p.set_defaults(handler=eval_pairs)
+
+    m = sub.add_parser("embed", help="save the main face's embedding of each photo to an .npz file")
+    m.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    m.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
+    m.add_argument("--model", default="dlib", help="embedding model (default dlib)")
+    m.set_defaults(handler=embed)
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, int | None]]:
@@ -123,3 +129,26 @@ def _summary(results: list[dict[str, Any]], threshold: float, target: float, rat
         "impostor": int((labels == 0).sum()),
         "threshold_at_target_far": at_far(scores[labels == 0], target),
     }
+
+
+def embed(ctx: Context, args: argparse.Namespace) -> int:
+    """Write {path: embedding} for each image with a face; list the others on stderr."""
+    from dataclasses import replace
+
+    from firmware.vision.engine import FaceEngine
+    from occur_dev.evaluate import EmbeddingCache
+
+    vision = replace(ctx.config.active_vision().for_photos(), models=(args.model,))
+    cache = EmbeddingCache(FaceEngine.load(vision, False))
+    vectors: dict[str, Any] = {}
+    for path in args.images:
+        found = cache.get(str(path))
+        if found is not None:
+            vectors[str(path)] = found[args.model]
+    for path, reason in cache.errors.items():
+        print(f"left out {path}: {reason}", file=ctx.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("wb") as handle:
+        np.savez(handle, **vectors)
+    ctx.out(f"wrote {len(vectors)} embedding(s) ({args.model}) to {args.out}")
+    return ExitStatus.SUCCESS if vectors else ExitStatus.ERROR
