@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag
@@ -94,14 +93,14 @@ def pad_list(ctx: Context, args: argparse.Namespace) -> int:
 def pad_report(ctx: Context, args: argparse.Namespace) -> int:
     """Evaluate every session under each policy."""
     from firmware.padcapture.report import evaluate
-    from firmware.vision.engine import FaceEngine, default_models_dir
+    from firmware.vision.engine import FaceEngine
     from firmware.vision.liveness.pad_model import PadModel
 
     vision = ctx.config.active_vision()
     engine = FaceEngine.load(replace(vision, models=vision.models[:1]), fused=False)
     pad = None
     if ctx.config.liveness.pad_model:
-        folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+        folder = vision.models_folder()
         pad = PadModel.load(folder, ctx.config.liveness.pad_model)
 
     def progress(text: str) -> None:

@@ -25,9 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def provision(ctx: Context, args: argparse.Namespace) -> int:
     """Provision and print the device id."""
     from firmware.device import provision as provisioning
+    from firmware.platform.install import install_dir
 
-    install_dir = Path(__file__).resolve().parents[2]
-    report = provisioning.provision(args.settings, args.root, install_dir, args.force, args.user)
+    report = provisioning.provision(args.settings, args.root, install_dir(), args.force, args.user)
     ctx.out(f"provisioned device {report.device_id}: {len(report.files)} files written under {args.root}")
     if report.web_fingerprint:
         ctx.out(f"web console certificate SHA-256: {report.web_fingerprint}")

@@ -36,7 +36,7 @@ from firmware.store import encodings
 from firmware.store.db import Connection, fetch_all
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import default_models_dir, load_landmarks
+from firmware.vision.engine import load_landmarks
 from firmware.vision.manifest import load_manifests
 from firmware.vision.runtime import release_freed_memory
 
@@ -101,7 +101,7 @@ class Installer:
         self.config = config
         self.store = store
         self.notify = notify
-        base = Path(config.vision.models_dir) if config.vision.models_dir else default_models_dir()
+        base = config.vision.models_folder()
         self.releases = Releases(config.paths.models, base)
 
     def release_id(self, folder: Path | None = None) -> str:

@@ -7,7 +7,6 @@ loads no model, so it is cheap enough for a configuration check or a web page.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from firmware.config import Config
@@ -15,7 +14,6 @@ from firmware.errors import ModelError, OccurError
 from firmware.store.db import reading
 from firmware.store.store import settings_from
 from firmware.vision.doorpoint import DoorPoint, DoorRule
-from firmware.vision.engine import default_models_dir
 from firmware.vision.farcurve import DoorCalibration, load_door_calibration
 from firmware.vision.manifest import load_manifests
 
@@ -46,7 +44,7 @@ def gallery_samples(config: Config, models: dict[str, str]) -> list[int]:
 def offline_point(config: Config) -> DoorPoint:
     """The operating point the door would use now with this config and data folder."""
     vision = config.active_vision()
-    folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+    folder = vision.models_folder()
     try:
         manifests = load_manifests(folder) if folder.is_dir() else {}
     except ModelError as err:

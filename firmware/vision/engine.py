@@ -47,11 +47,6 @@ class Face:
         return self.detection.width * self.detection.height
 
 
-def default_models_dir() -> Path:
-    """``models/build`` of the checkout this firmware runs from (where ``./setup.sh`` builds)."""
-    return Path(__file__).resolve().parents[2] / "models" / "build"
-
-
 def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float = 0.0, margin: float = 0.05) -> Fusion:
     """The fusion rule for ``embedders`` alone, for callers outside the door's decision: the
     calibrations of ``fusion.json`` and its one-to-one threshold (one comparison at the default
@@ -156,7 +151,7 @@ class FaceEngine:
                 error here: the door rule carries it and names nobody).
         """
         started = time.perf_counter()
-        folder = Path(config.models_dir) if config.models_dir else default_models_dir()
+        folder = config.models_folder()
         manifests = load_manifests(folder) if folder.is_dir() else {}
         unknown = [m for m in config.models if m not in manifests]
         if unknown or not config.models:

@@ -30,7 +30,7 @@ from firmware.config import VisionConfig
 from firmware.errors import ImageError
 from firmware.imaging.image import read_image_limited
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import FaceEngine, default_models_dir, load_detectors, load_landmarks
+from firmware.vision.engine import FaceEngine, load_detectors, load_landmarks
 from firmware.vision.gallery import Fusion
 from firmware.vision.manifest import Calibration, load_manifests
 from firmware.vision.quality import QualityLimits
@@ -197,7 +197,7 @@ def embed_set(root: Path, config: VisionConfig, cache: Path | None = None) -> Em
     Raises:
         ModelError: a model or detector is missing or altered.
     """
-    folder = Path(config.models_dir) if config.models_dir else default_models_dir()
+    folder = config.models_folder()
     photos = _photos([root])
     target = cache / f"embeddings-{_fingerprint(folder, config, photos)[:32]}.npz" if cache is not None else None
     if target is not None and target.is_file():

@@ -120,13 +120,12 @@ def _threshold(curve: Any, far: float) -> float:
 
 def _door_models(ctx: Context) -> list[Any]:
     from firmware.errors import ModelError
-    from firmware.vision.engine import default_models_dir
     from firmware.vision.farcurve import load_door_calibration
     from firmware.vision.manifest import load_manifests
     from occur_dev.bench.openset import DoorModels
 
     vision = ctx.config.active_vision()
-    folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+    folder = vision.models_folder()
     manifests = load_manifests(folder)
     combos = [(m,) for m in vision.models] + ([tuple(vision.models)] if len(vision.models) > 1 else [])
     out = []

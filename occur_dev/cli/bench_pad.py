@@ -38,7 +38,7 @@ def bench_pad(ctx: Context, args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from firmware.imaging.image import read_image
-    from firmware.vision.engine import FaceEngine, default_models_dir
+    from firmware.vision.engine import FaceEngine
     from firmware.vision.liveness.pad_model import PadModel
     from occur_dev.bench import padattacks, padbench
 
@@ -57,7 +57,7 @@ def bench_pad(ctx: Context, args: argparse.Namespace) -> int:
         raise InvalidInputError("the face landmark model is not installed (run ./setup.sh)")
     pad = None
     if args.pad_model:
-        pad = PadModel.load(Path(vision.models_dir) if vision.models_dir else default_models_dir(), args.pad_model)
+        pad = PadModel.load(vision.models_folder(), args.pad_model)
     scenes = [read_image(p) for p in sorted((_SHARED / "faces" / "noface").glob("*.jpg"))]
 
     def progress(text: str) -> None:

@@ -23,9 +23,10 @@ from firmware.config import Config, DoorConfig, LoopConfig
 from firmware.domain import Decision, Image
 from firmware.imaging.image import encode_jpeg, read_image
 from firmware.platform.fileio import write_private
+from firmware.platform.install import built_models_dir
 from firmware.recognition.enrol import enrol
 from firmware.store.store import Store
-from firmware.vision.engine import FaceEngine, default_models_dir
+from firmware.vision.engine import FaceEngine
 
 PERSON = ("astronaut.png", "Eileen Collins")
 STRANGER = "camera.png"
@@ -79,7 +80,7 @@ def build_replay(folder: Path, images: Path, visits: list[str], rng: np.random.G
 
 def run(data_dir: Path, images: Path | None = None) -> DoorDemoReport:
     """Enrol, replay, and report. ``data_dir`` must be the demo's scratch data folder."""
-    images = images or default_models_dir() / "demo"
+    images = images or built_models_dir() / "demo"
     base = Config(data_dir=data_dir)
     config = replace(
         base,

@@ -24,9 +24,10 @@ from firmware.config import Config, OtaConfig
 from firmware.errors import UpdateError
 from firmware.imaging.image import read_image_limited
 from firmware.ota.install import Installer, Outcome
+from firmware.platform.install import built_models_dir
 from firmware.recognition.recogniser import Recogniser
 from firmware.store.store import Store
-from firmware.vision.engine import FaceEngine, default_models_dir
+from firmware.vision.engine import FaceEngine
 
 VERSION = "demo-2"
 
@@ -68,7 +69,7 @@ def new_model_dir(folder: Path, version: str) -> Path:
     """A "new" SFace release to publish: the float16 file under the name the door runs
     (``sface``), with the full-range detector ``occur-ota bundle`` uses for its vectors and the
     landmark model its mesh-aligned chips need."""
-    build = default_models_dir()
+    build = built_models_dir()
     folder.mkdir(parents=True)
     manifest = json.loads((build / "sface_f16.tflite.manifest.json").read_text())
     manifest.update(name="sface", version=version)
@@ -93,7 +94,7 @@ def run(scratch: Path, door_data: Path, person: tuple[str, str]) -> UpdateDemoRe
     report = UpdateDemoReport()
     repo = Repository(scratch / "operator")
     root = repo.init()
-    photos = default_models_dir() / "demo"
+    photos = built_models_dir() / "demo"
     bundle_file = scratch / f"models-{VERSION}.bundle"
     bundler.make(
         new_model_dir(scratch / "new-model", VERSION), ["sface"], "models", VERSION, bundle_file, [photos / person[0]]

@@ -14,7 +14,8 @@ import pytest
 from firmware import service
 from firmware.config import Config, LivenessConfig, VisionConfig
 from firmware.hw import door as door_module
-from firmware.vision.engine import FaceEngine, default_models_dir
+from firmware.platform.install import built_models_dir
+from firmware.vision.engine import FaceEngine
 from tests.conftest import query
 from tests.liveness.pad_models import always
 from tests.loop.test_run_e2e import build_replay, enrol_people, make_config, photo, relay_rises
@@ -73,7 +74,7 @@ def test_an_attack_cue_never_opens_the_door(tmp_path: Path, engine: FaceEngine) 
     """The operator's model (here one that always says attack) is fused with the cues."""
     models = tmp_path / "models"
     models.mkdir()
-    for path in default_models_dir().iterdir():
+    for path in built_models_dir().iterdir():
         if path.is_file():
             (models / path.name).symlink_to(path)
     always(models, "alwaysattack", live=False)

@@ -19,7 +19,7 @@ import pytest
 
 from firmware.device import doctor
 from firmware.imaging.image import encode_jpeg
-from firmware.vision.engine import default_models_dir
+from firmware.platform.install import built_models_dir
 from tests.comms.broker import Broker
 from tests.conftest import Cli
 from tests.security.nginx import Nginx
@@ -50,7 +50,7 @@ class Site:
 
     def toml(self, *, password: str = "right", repo: str = "repo", source: str = "", extra: str = "") -> Path:
         (self.folder / "mqtt.password").write_text(password + "\n")
-        frames = source or f"replay:{default_models_dir() / 'demo'}"
+        frames = source or f"replay:{built_models_dir() / 'demo'}"
         path = self.folder / "occur.toml"
         path.write_text(
             f'data_dir = "{self.folder / "data"}"\n'
@@ -115,7 +115,7 @@ def test_each_broken_part_fails_its_row_and_the_door_is_not_ready(site: Site, cl
     for i in range(3):
         (black / f"{i}.jpg").write_bytes(encode_jpeg(np.zeros((48, 64, 3), np.uint8), 90))
     models = tmp_path / "models"
-    shutil.copytree(default_models_dir(), models)
+    shutil.copytree(built_models_dir(), models)
     data = bytearray((models / "sface_f32.tflite").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (models / "sface_f32.tflite").write_bytes(bytes(data))

@@ -11,8 +11,8 @@ from pathlib import Path
 from firmware import backup_schedule, service
 from firmware.backup import archive as backup
 from firmware.config import Config
+from firmware.platform.install import built_models_dir
 from firmware.store.store import Store
-from firmware.vision.engine import default_models_dir
 from tests.conftest import query
 from tests.security.nginx import Nginx
 from tests.security.test_backup_push import configured
@@ -103,7 +103,7 @@ def test_interval_zero_means_on_demand_only(tmp_path: Path) -> None:
 
 def test_the_running_door_reports_its_backup_schedule(tmp_path: Path) -> None:
     config = configured(tmp_path, "http://127.0.0.1:9/backups")
-    frames = default_models_dir() / "demo"
+    frames = built_models_dir() / "demo"
     report = service.run(config, f"replay:{frames}", gpio="mock", until_end=True, stop=threading.Event())
     assert report.frames > 0
     status = json.loads((config.paths.root / "run" / "status.json").read_text())
