@@ -36,6 +36,17 @@ class IntegrityError(OccurError):
     """Sealed data failed authentication: altered, truncated, or moved to another record."""
 
 
+PENDING_DATA_KEY = "data.key.next"
+"""A key rotation's incoming data key: while it exists the rotation is unfinished."""
+ROTATION_INTERRUPTED = "a key rotation was interrupted: run 'occur keys rotate --resume'"
+
+
+def rotation_interrupted(folder: Path) -> bool:
+    """Whether a key rotation in the keys ``folder`` was started and not finished or undone: the
+    one check every entry point (``occur`` commands, the door, the store's key check) makes."""
+    return (folder / PENDING_DATA_KEY).exists()
+
+
 def _read_private(path: Path) -> bytes:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -57,10 +68,8 @@ class Keys:
         self.folder = folder
         data = folder / "data.key"
         signing = folder / "device_ed25519.key"
-        if data_key is None and (folder / "data.key.next").exists():
-            raise KeyFileError(
-                f"a key rotation was interrupted ({folder / 'data.key.next'} exists): run 'occur keys rotate --resume'"
-            )
+        if data_key is None and rotation_interrupted(folder):
+            raise KeyFileError(f"{ROTATION_INTERRUPTED} ({folder / PENDING_DATA_KEY} exists)")
         for path in (data, signing):
             if not create and not path.exists() and (path is signing or data_key is None):
                 raise KeyFileError(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.config import Paths
-from firmware.crypto.keys import IntegrityError, Keys, mac, seal, unseal
+from firmware.crypto.keys import PENDING_DATA_KEY, IntegrityError, Keys, mac, seal, unseal
 from firmware.platform.clock import now_iso
 from firmware.platform.fileio import fsync_path, write_private
 from firmware.security.securelog import GENESIS, SecureLog, _header
@@ -137,7 +137,7 @@ def _reseal_pictures(paths: Paths, old: Sealer, new: Sealer) -> int:
 
 def _finish(paths: Paths, old: Sealer, new: Sealer) -> int:
     pictures = _reseal_pictures(paths, old, new)
-    os.replace(paths.keys / "data.key.next", paths.keys / "data.key")
+    os.replace(paths.keys / PENDING_DATA_KEY, paths.keys / "data.key")
     fsync_path(paths.keys)
     return pictures
 
@@ -146,7 +146,7 @@ def rotate(store: Store, paths: Paths, device_id: str = "") -> RotationReport:
     """Rotate the data key (see the module doc for the order)."""
     old_keys = Keys(paths.keys)
     new_key = os.urandom(32)
-    write_private(paths.keys / "data.key.next", new_key, exclusive=True)
+    write_private(paths.keys / PENDING_DATA_KEY, new_key, exclusive=True)
     new_keys = Keys(paths.keys, new_key)
     old, new = Sealer(old_keys), Sealer(new_keys)
     old_log, new_log = SecureLog(old_keys, device_id), SecureLog(new_keys, device_id)
@@ -164,7 +164,7 @@ def rotate(store: Store, paths: Paths, device_id: str = "") -> RotationReport:
     try:
         users, strangers, entries, head = store.write(job)
     except BaseException:
-        (paths.keys / "data.key.next").unlink(missing_ok=True)
+        (paths.keys / PENDING_DATA_KEY).unlink(missing_ok=True)
         raise
     pictures = _finish(paths, old, new)
     store.write(
@@ -176,7 +176,7 @@ def rotate(store: Store, paths: Paths, device_id: str = "") -> RotationReport:
 
 def resume(store: Store, paths: Paths) -> str:
     """Finish or undo an interrupted rotation; returns what was done."""
-    pending = paths.keys / "data.key.next"
+    pending = paths.keys / PENDING_DATA_KEY
     if not pending.exists():
         return "no rotation was interrupted"
     new_keys = Keys(paths.keys, pending.read_bytes())
