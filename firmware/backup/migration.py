@@ -35,7 +35,6 @@ from firmware.config import Config, Paths
 from firmware.crypto.keys import IntegrityError, Keys, seal_to_public_key
 from firmware.errors import InvalidInputError
 from firmware.platform.fileio import write_private
-from firmware.security.rotate import rechain_log, reseal_strangers, rewrap_users
 from firmware.security.securelog import SecureLog
 from firmware.store.db import Connection, online_backup, open_plain
 from firmware.store.keycheck import record_fingerprint
@@ -162,9 +161,8 @@ def _reseal(staged: Path, old: Keys, new: Keys) -> None:
     try:
 
         def job(c: Connection) -> None:
-            rewrap_users(c, Sealer(old), Sealer(new))
-            reseal_strangers(c, Sealer(old), Sealer(new))
-            rechain_log(c, SecureLog(old), SecureLog(new))
+            Sealer(old).reseal_into(c, Sealer(new))
+            SecureLog(old).rechain_into(c, SecureLog(new))
             record_fingerprint(c, new.fingerprint())
 
         writer.call(job)
