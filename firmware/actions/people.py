@@ -39,12 +39,7 @@ def record_consent(store: Store, config: Config, user_id: int | None, given_by: 
         return
     version = config.privacy.consent_text_version
     who = given_by or "collected elsewhere"
-    store.write(
-        lambda c: c.execute(
-            "INSERT INTO consents (user_id, given_by, text_version, recorded_at) VALUES (?, ?, ?, ?)",
-            (user_id, who, version, now_iso()),
-        )
-    )
+    store.write(lambda c: users.record_consent(c, user_id, who, version))
     audit(store, config.paths, "consent", {"given_by": who, "text_version": version}, user_id, config.device.id)
 
 

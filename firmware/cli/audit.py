@@ -8,6 +8,7 @@ from pathlib import Path
 
 from firmware.cli.common import Context, ExitStatus, add_json_flag, parse_when
 from firmware.errors import InvalidInputError
+from firmware.store import secure_log as secure_log_rows
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,7 +83,7 @@ def audit_verify(ctx: Context, args: argparse.Namespace) -> int:
         problems = log.verify(conn)
         if held is not None:
             problems += log.verify_held(conn, held)
-        count = int(conn.execute("SELECT count(*) FROM secure_log").fetchone()[0])  # type: ignore[index]
+        count = secure_log_rows.count(conn)
     if ctx.json:
         ctx.emit_json({"entries": count, "intact": not problems, "problems": problems, "cannot_prove": CANNOT_PROVE})
     elif problems:

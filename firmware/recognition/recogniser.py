@@ -14,7 +14,6 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +22,7 @@ from firmware.domain import Image, Match
 from firmware.recognition.original_templates import OriginalTemplates
 from firmware.store import encodings
 from firmware.store.store import Store
+from firmware.store.users import user_names
 from firmware.vision.doorpoint import DoorPoint
 from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
@@ -71,8 +71,7 @@ class Recogniser:
                         log.warning(
                             "gallery: %d samples have no encoding by this %s file; run occur reembed", missing, e.name
                         )
-                names: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
-                self._names = {int(i): str(n) for i, n in names}
+                self._names = user_names(conn)
                 self._original.load(conn, sealer, rows)
                 self._samples = samples_per_user(rows)
                 self._gallery = Gallery(rows, version)

@@ -13,22 +13,22 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from firmware.config import Config
 from firmware.platform.clock import unix_iso
 from firmware.platform.fileio import UnsafePathError, contained
 from firmware.records.snapshots import SnapshotStore
 from firmware.security.securelog import SecureLog
+from firmware.store import expiry, secure_log
 from firmware.store.db import Connection
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)
 TABLES = (
-    ("face_events", "timestamp", "face_events_days"),
-    ("door_events", "timestamp", "door_events_days"),
-    ("system_events", "timestamp", "system_events_days"),
-    ("attendance_logs", "timestamp", "attendance_days"),
+    ("face_events", "face_events_days"),
+    ("door_events", "door_events_days"),
+    ("system_events", "system_events_days"),
+    ("attendance_logs", "attendance_days"),
 )
 
 
@@ -50,35 +50,20 @@ def _cutoff(days: float, now: float) -> str | None:
 
 def _rows(conn: Connection, config: Config, now: float) -> tuple[dict[str, int], list[str]]:
     removed: dict[str, int] = {}
-    for table, column, key in TABLES:
+    for table, key in TABLES:
         cutoff = _cutoff(getattr(config.retention, key), now)
         if cutoff is not None:
-            conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))  # noqa: S608 - fixed names
-            removed[table] = int(conn.changes())
+            removed[table] = expiry.delete_records_before(conn, table, cutoff)
     pictures: list[str] = []
     cutoff = _cutoff(config.retention.unknown_faces_days, now)
     if cutoff is not None:
-        rows: list[Any] = conn.execute(
-            "SELECT id, snapshot_path FROM unknown_faces WHERE coalesce(last_seen, first_seen) < ?", (cutoff,)
-        ).fetchall()
-        conn.executemany("DELETE FROM unknown_faces WHERE id = ?", [(int(r[0]),) for r in rows])
-        removed["unknown_faces"] = len(rows)
-        pictures = [str(r[1]) for r in rows if r[1]]
+        removed["unknown_faces"], pictures = expiry.delete_strangers_unseen_since(conn, cutoff)
     return removed, pictures
 
 
 def _secure_log(conn: Connection, days: float, now: float) -> int:
     cutoff = _cutoff(days, now)
-    if cutoff is None:
-        return 0
-    row: Any = conn.execute(
-        "SELECT max(c.seq) FROM secure_log_checkpoints c JOIN secure_log l ON l.seq = c.seq WHERE l.timestamp < ?",
-        (cutoff,),
-    ).fetchone()
-    if row is None or row[0] is None:
-        return 0
-    conn.execute("DELETE FROM secure_log WHERE seq <= ?", (int(row[0]),))
-    return int(conn.changes())
+    return 0 if cutoff is None else secure_log.cut_before(conn, cutoff)
 
 
 def _delete_pictures(config: Config, pictures: list[str]) -> int:

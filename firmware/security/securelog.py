@@ -21,7 +21,7 @@ from firmware.comms.ids import new_id
 from firmware.crypto.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.errors import InvalidInputError
 from firmware.platform.clock import now_iso
-from firmware.security.loghead import HeadFile, anchor_problems, counter
+from firmware.security.loghead import HeadFile, anchor_problems
 from firmware.store import outbox
 from firmware.store import secure_log as log_rows
 from firmware.store.db import Connection
@@ -122,7 +122,7 @@ class SecureLog:
         previous, expected = GENESIS, None
         chains: dict[int, bytes] = {}
         first = log_rows.first_seq(conn)
-        start = first if first is not None else (counter(conn) or 0) + 1
+        start = first if first is not None else (log_rows.counter(conn) or 0) + 1
         if start != 1:
             anchor = log_rows.checkpoint_chain(conn, start - 1)
             if anchor is None:

@@ -224,3 +224,18 @@ def prune_files(conn: Connection, model: str, keep: set[str]) -> int:
         (model, *kept),
     )
     return int(conn.changes())
+
+
+def encoded_users(conn: Connection, model: str, model_sha256: str) -> dict[int, int]:
+    """How many encodings each user has from this exact model file."""
+    rows = fetch_all(
+        conn,
+        "SELECT user_id, count(*) FROM face_encodings WHERE model = ? AND model_sha256 = ? GROUP BY user_id",
+        (model, model_sha256),
+    )
+    return {int(user): int(n) for user, n in rows}
+
+
+def sample_ids(conn: Connection, user_id: int) -> list[int]:
+    """The ids of a user's enrolment samples, oldest first."""
+    return [int(r[0]) for r in fetch_all(conn, "SELECT id FROM face_samples WHERE user_id = ? ORDER BY id", (user_id,))]

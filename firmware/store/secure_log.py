@@ -112,3 +112,31 @@ def rewrite(conn: Connection, entries: dict[int, tuple[bytes, bytes]]) -> None:
     for seq, (sealed, chain) in entries.items():
         conn.execute("UPDATE secure_log SET sealed = ?, chain = ? WHERE seq = ?", (sealed, chain, seq))
     conn.execute(_APPEND_ONLY)
+
+
+def cut_before(conn: Connection, cutoff: str) -> int:
+    """Delete the entries up to the newest checkpoint whose entry is older than ``cutoff`` (ISO
+    timestamp), so what remains is still anchored by a signed head; returns how many."""
+    row: Any = conn.execute(
+        "SELECT max(c.seq) FROM secure_log_checkpoints c JOIN secure_log l ON l.seq = c.seq WHERE l.timestamp < ?",
+        (cutoff,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return 0
+    conn.execute("DELETE FROM secure_log WHERE seq <= ?", (int(row[0]),))
+    return int(conn.changes())
+
+
+def count(conn: Connection) -> int:
+    """Entries kept."""
+    row: Any = conn.execute("SELECT count(*) FROM secure_log").fetchone()
+    return int(row[0])
+
+
+def counter(conn: Connection) -> int | None:
+    """The highest sequence number ever written (``secure_log_head``; None before migration 12)."""
+    try:
+        row: Any = conn.execute("SELECT seq FROM secure_log_head WHERE id = 1").fetchone()
+    except Exception:  # noqa: BLE001 - a database from before the counter existed
+        return None
+    return None if row is None else int(row[0])
