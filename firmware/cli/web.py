@@ -107,10 +107,10 @@ def passwd(ctx: Context, args: argparse.Namespace) -> int:
 
 def list_accounts(ctx: Context, args: argparse.Namespace) -> int:
     """Print accounts."""
-    from firmware.security import accounts
+    from firmware.store import web_accounts
 
     with ctx.open_store() as store, store.reader() as conn:
-        rows = accounts.list_accounts(conn)
+        rows = web_accounts.list_accounts(conn)
     if ctx.json:
         ctx.emit_json(rows)
     else:
@@ -123,10 +123,10 @@ def list_accounts(ctx: Context, args: argparse.Namespace) -> int:
 
 def unlock_account(ctx: Context, args: argparse.Namespace) -> int:
     """Clear a lock-out."""
-    from firmware.security import accounts
+    from firmware.store import web_accounts
 
     with ctx.open_store() as store:
-        store.write(lambda c: accounts.unlock(c, args.name))
+        store.write(lambda c: web_accounts.unlock(c, args.name))
         _audit(ctx, store, "web_account_unlock", {"name": args.name})
     ctx.out(f"account {args.name} unlocked")
     return ExitStatus.SUCCESS
@@ -157,10 +157,10 @@ def add_token(ctx: Context, args: argparse.Namespace) -> int:
 
 def list_tokens(ctx: Context, args: argparse.Namespace) -> int:
     """Print tokens (never their values)."""
-    from firmware.security import tokens
+    from firmware.store import api_tokens
 
     with ctx.open_store() as store, store.reader() as conn:
-        rows = tokens.list_tokens(conn)
+        rows = api_tokens.list_tokens(conn)
     if ctx.json:
         ctx.emit_json(rows)
     else:
@@ -173,10 +173,10 @@ def list_tokens(ctx: Context, args: argparse.Namespace) -> int:
 
 def revoke_token(ctx: Context, args: argparse.Namespace) -> int:
     """Revoke a token."""
-    from firmware.security import tokens
+    from firmware.store import api_tokens
 
     with ctx.open_store() as store:
-        store.write(lambda c: tokens.revoke(c, args.name))
+        store.write(lambda c: api_tokens.revoke(c, args.name))
         _audit(ctx, store, "api_token_revoked", {"name": args.name})
     ctx.out(f"token {args.name} revoked")
     return ExitStatus.SUCCESS
