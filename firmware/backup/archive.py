@@ -35,7 +35,8 @@ from firmware.config import Config, Paths
 from firmware.crypto.keys import IntegrityError, Keys, open_with_private_key, seal_to_public_key
 from firmware.errors import InvalidInputError, StoreError
 from firmware.platform.fileio import write_private
-from firmware.store.db import fetch_all, online_backup, open_plain
+from firmware.store import backup_pushes
+from firmware.store.db import online_backup, open_plain
 from firmware.store.store import Store
 
 MAGIC = b"OCCUR-BACKUP-1\n"
@@ -156,7 +157,7 @@ def create(store: Store, config: Config, now: datetime | None = None) -> list[Pa
 def pushed_archives(store: Store) -> set[str]:
     """Names of the archives the push target has acknowledged (see firmware.backup.push)."""
     with store.reader() as conn:
-        return {str(r[0]) for r in fetch_all(conn, "SELECT name FROM backup_pushes WHERE status = 'pushed'")}
+        return backup_pushes.pushed(conn)
 
 
 def rotate(paths: Paths, keep_daily: int, keep_weekly: int, protected: set[str] | None = None) -> list[Path]:

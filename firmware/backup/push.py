@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from firmware.backup.archive import list_backups, pushed_archives
 from firmware.comms.client import read_secret
 from firmware.config import Config
-from firmware.platform.clock import now_iso
-from firmware.store.db import Connection
+from firmware.store import backup_pushes
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -85,12 +84,4 @@ def push(store: Store, config: Config, stop: threading.Event | None = None) -> P
 
 
 def _record(store: Store, name: str, status: str, attempts: int, error: str) -> None:
-    def job(conn: Connection) -> None:
-        conn.execute(
-            "INSERT INTO backup_pushes (name, status, attempts, last_error, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET status = excluded.status, attempts = backup_pushes.attempts +"
-            " excluded.attempts, last_error = excluded.last_error, updated_at = excluded.updated_at",
-            (name, status, attempts, error or None, now_iso()),
-        )
-
-    store.write(job)
+    store.write(lambda conn: backup_pushes.record_push(conn, name, status, attempts, error))

@@ -33,7 +33,7 @@ from firmware.platform.clock import now_iso
 from firmware.recognition.reembed import reembed_with
 from firmware.security.audit import secure_log
 from firmware.store import encodings
-from firmware.store.db import Connection, fetch_all
+from firmware.store.encodings import users_missing_model
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import load_landmarks
@@ -240,7 +240,7 @@ class Installer:
         )
         with self.store.reader() as conn:
             for e in embedders:
-                lost = _users_without(conn, e.name, e.manifest.encoding_key)
+                lost = users_missing_model(conn, e.name, e.manifest.encoding_key)
                 if lost:
                     raise UpdateError(f"{len(lost)} users would have no {e.name} encoding (chips unreadable)")
         if report.failed:
@@ -318,13 +318,3 @@ class Installer:
             )
         if self.notify is not None:
             self.notify(self.ha_state())
-
-
-def _users_without(conn: Connection, model: str, sha: str) -> list[int]:
-    rows = fetch_all(
-        conn,
-        "SELECT DISTINCT user_id FROM face_encodings e WHERE model = ? AND NOT EXISTS"
-        " (SELECT 1 FROM face_encodings n WHERE n.user_id = e.user_id AND n.model = ? AND n.model_sha256 = ?)",
-        (model, model, sha),
-    )
-    return [int(r[0]) for r in rows]

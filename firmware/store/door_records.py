@@ -132,6 +132,22 @@ def list_unknown(conn: Connection, limit: int = 100) -> list[Unknown]:
     return [Unknown(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
 
+def find_unknown(conn: Connection, unknown_id: int) -> Unknown | None:
+    """One stranger, None when there is none (promoted, dismissed or expired)."""
+    rows = fetch_all(
+        conn,
+        "SELECT id, snapshot_path, first_seen, last_seen, coalesce(seen_count, 1) FROM unknown_faces WHERE id = ?",
+        (unknown_id,),
+    )
+    return None if not rows else Unknown(int(rows[0][0]), rows[0][1], rows[0][2], rows[0][3], int(rows[0][4]))
+
+
+def delete_unknown(conn: Connection, unknown_id: int) -> bool:
+    """Delete a stranger (templates by cascade); False when there was none."""
+    conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
+    return bool(conn.changes())
+
+
 def user_active(conn: Connection, user_id: int) -> bool:
     """False only when the user was disabled."""
     row = conn.execute("SELECT active FROM user_access WHERE user_id = ?", (user_id,)).fetchone()

@@ -239,3 +239,15 @@ def encoded_users(conn: Connection, model: str, model_sha256: str) -> dict[int, 
 def sample_ids(conn: Connection, user_id: int) -> list[int]:
     """The ids of a user's enrolment samples, oldest first."""
     return [int(r[0]) for r in fetch_all(conn, "SELECT id FROM face_samples WHERE user_id = ? ORDER BY id", (user_id,))]
+
+
+def users_missing_model(conn: Connection, model: str, model_sha256: str) -> list[int]:
+    """Users with ``model`` encodings but none from this exact model file (an update's re-embed
+    has not reached them yet)."""
+    rows = fetch_all(
+        conn,
+        "SELECT DISTINCT user_id FROM face_encodings e WHERE model = ? AND NOT EXISTS"
+        " (SELECT 1 FROM face_encodings n WHERE n.user_id = e.user_id AND n.model = ? AND n.model_sha256 = ?)",
+        (model, model, model_sha256),
+    )
+    return [int(r[0]) for r in rows]
