@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -50,3 +52,42 @@ def test_the_door_importing_the_development_package_breaks_the_contract(tmp_path
     out = lint_imports(copy)
     assert out.returncode == 1
     assert "firmware is not allowed to import occur_dev" in out.stdout
+
+
+SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|VACUUM|ATTACH|DETACH|WITH)\s")
+
+
+def leading_text(node: ast.AST) -> str | None:
+    """A string literal's text, or an f-string's text before its first placeholder."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return leading_text(node.values[0])
+    return None
+
+
+def sql_statements(path: Path) -> list[int]:
+    """Line numbers of string literals (f-strings too) in ``path`` that are SQL statements."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        text = leading_text(node)
+        if text is not None and SQL.match(text):
+            found.add(node.lineno)
+    return sorted(found)
+
+
+def test_all_sql_is_in_the_store() -> None:
+    store = REPO / "firmware" / "store"
+    outside = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in sorted((REPO / "firmware").rglob("*.py"))
+        if not path.is_relative_to(store)
+        for line in sql_statements(path)
+    ]
+    assert outside == []
+
+
+def test_the_sql_check_finds_a_statement(tmp_path: Path) -> None:
+    module = tmp_path / "leak.py"
+    module.write_text('ROWS = "SELECT id FROM users"\nDROP = f"DELETE FROM {table}"\nNOTE = "Select a user"\n')
+    assert sql_statements(module) == [1, 2]

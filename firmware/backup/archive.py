@@ -33,10 +33,10 @@ from typing import Any
 
 from firmware.config import Config, Paths
 from firmware.crypto.keys import IntegrityError, Keys, open_with_private_key, seal_to_public_key
-from firmware.errors import InvalidInputError, StoreError
+from firmware.errors import InvalidInputError
 from firmware.platform.fileio import write_private
-from firmware.store import backup_pushes
-from firmware.store.db import online_backup, open_plain
+from firmware.store import backup_pushes, copies
+from firmware.store.db import online_backup
 from firmware.store.store import Store
 
 MAGIC = b"OCCUR-BACKUP-1\n"
@@ -76,19 +76,6 @@ def list_backups(paths: Paths) -> list[Backup]:
     return sorted(found, key=lambda b: (b.stamp, b.kind), reverse=True)
 
 
-def _integrity_ok(path: Path) -> bool:
-    try:
-        conn = open_plain(path)
-    except StoreError:
-        return False
-    try:
-        return [r[0] for r in conn.execute("PRAGMA integrity_check")] == ["ok"]
-    except Exception:  # noqa: BLE001 - any failure means "not a good copy"
-        return False
-    finally:
-        conn.close()
-
-
 def pack(members: dict[str, bytes], manifest: dict[str, Any]) -> bytes:
     """A gzip'd tar of ``members`` plus ``manifest.json`` (with every member's sha256)."""
     members = dict(members)
@@ -116,13 +103,7 @@ def _archive(paths: Paths, db_copy: Path, stamp: str, device: str, fingerprint: 
     stripped = db_copy.with_name(db_copy.name + ".nokeys")
     shutil.copyfile(db_copy, stripped)
     try:
-        conn = open_plain(stripped, readonly=False)
-        try:
-            conn.execute("PRAGMA secure_delete=ON")
-            conn.execute("DELETE FROM user_keys")
-            conn.execute("VACUUM")
-        finally:
-            conn.close()
+        copies.drop_user_keys(stripped)
         members: dict[str, bytes] = {"occur.db": stripped.read_bytes()}
     finally:
         stripped.unlink(missing_ok=True)
@@ -182,15 +163,7 @@ def forget_keys_in_local_copies(paths: Paths, user_id: int) -> int:
     for backup in list_backups(paths):
         if backup.kind != "db":
             continue
-        conn = open_plain(backup.path, readonly=False)
-        try:
-            conn.execute("PRAGMA secure_delete=ON")
-            conn.execute("DELETE FROM user_keys WHERE user_id = ?", (user_id,))
-            if conn.changes():
-                changed += 1
-                conn.execute("VACUUM")
-        finally:
-            conn.close()
+        changed += copies.drop_user_keys(backup.path, user_id)
     return changed
 
 
@@ -255,11 +228,11 @@ def restore(
             if name not in secrets:
                 write_private(staging / name, data)
         new_db = staging / "occur.db"
-        if not _integrity_ok(new_db):
+        if not copies.integrity_ok(new_db):
             raise IntegrityError("the database in the backup fails its integrity check")
         if prepare is not None:
             prepare(new_db, manifest, secrets)
-        carried = carry_keys(paths.database, new_db) if carry else 0
+        carried = copies.carry_keys(paths.database, new_db) if carry else 0
         for suffix in ("-wal", "-shm"):
             Path(str(paths.database) + suffix).unlink(missing_ok=True)
         os.replace(new_db, paths.database)
@@ -274,48 +247,17 @@ def restore(
     return {"files": len(members), "keys_carried_over": carried}
 
 
-def sealed_with(database: Path) -> str | None:
-    """The data key fingerprint a database copy records (``key_epoch``), if any."""
-    try:
-        conn = open_plain(database)
-    except StoreError:
-        return None
-    try:
-        row = conn.execute("SELECT fingerprint FROM key_epoch WHERE id = 1").fetchone()
-        return None if row is None else str(row[0])
-    except Exception:  # noqa: BLE001 - a copy from before key_epoch existed
-        return None
-    finally:
-        conn.close()
-
-
-def carry_keys(current: Path, restored: Path) -> int:
-    """Copy this device's per-user keys from the ``current`` database into a ``restored`` copy
-    made on this device, for the users it holds; returns how many."""
-    if not current.exists():
-        return 0
-    conn = open_plain(restored, readonly=False)
-    try:
-        conn.execute("ATTACH DATABASE ? AS cur", (str(current),))
-        conn.execute(
-            "INSERT OR IGNORE INTO main.user_keys SELECT k.* FROM cur.user_keys k JOIN main.users u ON u.id = k.user_id"
-        )
-        count = int(conn.changes())
-        conn.execute("DETACH DATABASE cur")
-        return count
-    except Exception:  # noqa: BLE001 - a damaged current database has no keys to give
-        return 0
-    finally:
-        conn.close()
-
-
 def repair_from_local(paths: Paths) -> Path | None:
     """After a corruption report at start: put the damaged file aside and restore the newest
     local copy that passes its integrity check and was sealed with this device's data key (a
     copy from before a key rotation opens nothing); returns it (None when there is none)."""
     current = Keys(paths.keys).fingerprint() if (paths.keys / "data.key").exists() else None
     for backup in list_backups(paths):
-        if backup.kind == "db" and _integrity_ok(backup.path) and sealed_with(backup.path) in (None, current):
+        if (
+            backup.kind == "db"
+            and copies.integrity_ok(backup.path)
+            and copies.sealed_with(backup.path) in (None, current)
+        ):
             stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
             for suffix in ("", "-wal", "-shm"):
                 source = Path(str(paths.database) + suffix)

@@ -36,10 +36,12 @@ from firmware.crypto.keys import IntegrityError, Keys, seal_to_public_key
 from firmware.errors import InvalidInputError
 from firmware.platform.fileio import write_private
 from firmware.security.securelog import SecureLog
+from firmware.store import copies
 from firmware.store.db import Connection, online_backup, open_plain
 from firmware.store.keycheck import record_fingerprint
 from firmware.store.sealing import Sealer
 from firmware.store.store import Store
+from firmware.store.users import list_users
 from firmware.store.writer import GroupCommitWriter
 
 KEY_MEMBER = "migration/data.key"
@@ -84,7 +86,7 @@ def export(store: Store, config: Config, out: Path) -> dict[str, object]:
     try:
         with store.reader() as conn:
             online_backup(conn, copy)
-            users = int(conn.execute("SELECT count(*) FROM users").fetchone()[0])  # type: ignore[index]
+            users = len(list_users(conn))
         members = {"occur.db": copy.read_bytes(), **backup.face_files(config.paths)}
     finally:
         copy.unlink(missing_ok=True)
@@ -107,47 +109,20 @@ def _this_device(paths: Paths) -> Keys:
     return Keys(paths.keys, create=True)
 
 
-def _users_with_keys(database: Path) -> set[int]:
-    if not database.exists():
-        return set()
-    try:
-        conn = open_plain(database)
-    except Exception:  # noqa: BLE001 - a damaged current database has no keys to give
-        return set()
-    try:
-        return {int(r[0]) for r in conn.execute("SELECT user_id FROM user_keys")}
-    except Exception:  # noqa: BLE001
-        return set()
-    finally:
-        conn.close()
-
-
 def _plan(paths: Paths, staged: Path, manifest: dict[str, Any], current: str) -> RestorePlan:
     plan = RestorePlan(kind=str(manifest.get("kind", "backup")), source_device=str(manifest.get("device", "")))
-    source = manifest.get("key_fingerprint") or backup.sealed_with(staged)
+    source = manifest.get("key_fingerprint") or copies.sealed_with(staged)
     plan.same_device = source in (None, current)
-    conn = open_plain(staged)
-    try:
-        users = [(int(r[0]), str(r[1])) for r in conn.execute("SELECT id, name FROM users ORDER BY id")]
-        templated = {
-            int(r[0])
-            for r in conn.execute(
-                "SELECT user_id FROM face_encodings UNION SELECT id FROM users WHERE face_encoding IS NOT NULL"
-            )
-        }
-        archived = {int(r[0]) for r in conn.execute("SELECT user_id FROM user_keys")}
-        entries: Any = conn.execute("SELECT count(*), max(seq) FROM secure_log").fetchone()
-        head: Any = conn.execute("SELECT seq, chain FROM secure_log ORDER BY seq DESC LIMIT 1").fetchone()
-    finally:
-        conn.close()
+    held = copies.summary(staged)
+    users, templated = held.users, held.templated
     if plan.kind == "migration":
-        keyed = archived
+        keyed = held.keyed
     elif plan.same_device:
-        keyed = _users_with_keys(paths.database)
+        keyed = copies.users_with_keys(paths.database)
     else:
         keyed = set()
-        plan.log_left_behind = int(entries[0])
-        plan.old_head = {} if head is None else {"seq": int(head[0]), "chain": bytes(head[1]).hex()}
+        plan.log_left_behind = held.log_entries
+        plan.old_head = {} if held.log_head is None else {"seq": held.log_head[0], "chain": held.log_head[1].hex()}
     plan.users = len(users)
     plan.reenrol = [(uid, name) for uid, name in users if uid in templated and uid not in keyed]
     return plan
@@ -168,26 +143,6 @@ def _reseal(staged: Path, old: Keys, new: Keys) -> None:
         writer.call(job)
     finally:
         writer.close()
-
-
-def _leave_behind(staged: Path, new: Keys) -> None:
-    """A backup of another device: drop what cannot open here and start this device's log."""
-    conn = open_plain(staged, readonly=False)
-    try:
-        conn.execute("PRAGMA secure_delete=ON")
-        with conn:
-            conn.execute("DELETE FROM unknown_encodings")
-            conn.execute("DELETE FROM secure_log")
-            conn.execute("DELETE FROM secure_log_checkpoints")
-            conn.execute("DROP TRIGGER IF EXISTS secure_log_head_only_grows")
-            conn.execute("UPDATE secure_log_head SET seq = 0")
-            conn.execute(
-                "CREATE TRIGGER secure_log_head_only_grows BEFORE UPDATE ON secure_log_head WHEN NEW.seq < OLD.seq "
-                "BEGIN SELECT RAISE(ABORT, 'the secure log head only grows'); END"
-            )
-            record_fingerprint(conn, new.fingerprint())
-    finally:
-        conn.close()
 
 
 def restore(paths: Paths, archive: Path, private_key: bytes, allow_reenrolment: bool = False) -> RestorePlan:
@@ -220,9 +175,9 @@ def restore(paths: Paths, archive: Path, private_key: bytes, allow_reenrolment: 
                 raise IntegrityError("the migration export carries no data key")
             _reseal(staged, Keys(paths.keys, secrets[KEY_MEMBER]), keys)
         elif plan.same_device:
-            plan.keys_carried = backup.carry_keys(paths.database, staged)
+            plan.keys_carried = copies.carry_keys(paths.database, staged)
         else:
-            _leave_behind(staged, keys)
+            copies.leave_behind(staged, keys.fingerprint())
 
     result = backup.restore(paths, archive, private_key, prepare, carry=False)
     plan.files = result["files"]
