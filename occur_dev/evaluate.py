@@ -8,7 +8,6 @@ landmark model confirms; see :meth:`FaceEngine.main_face`).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,12 +91,6 @@ def labelled_images(root: Path, skip: Iterable[str] = ("group", "noface")) -> di
         if files:
             out[folder.name] = files
     return out
-
-
-def all_pairs(people: dict[str, list[str]]) -> list[tuple[str, str, int]]:
-    """Every unordered pair of images, labelled 1 (same identity) or 0."""
-    flat = [(p, who) for who, files in people.items() for p in files]
-    return [(a, b, int(wa == wb)) for (a, wa), (b, wb) in itertools.combinations(flat, 2)]
 
 
 def leave_one_out(cache: EmbeddingCache, fusion: Fusion, people: dict[str, list[str]]) -> dict[str, tuple[int, int]]:

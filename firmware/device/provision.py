@@ -316,9 +316,3 @@ def provision(
     written += [p for p in (data_dir / "keys").iterdir() if p.is_file()]
     report.files = sorted(str(p.relative_to(root)) for p in written)  # never a walk of '/' (it reaches /proc)
     return report
-
-
-def redact_check(path: Path) -> bool:
-    """True when ``path`` holds none of the secret keys (a test helper for the boot partition)."""
-    text = path.read_text() if path.exists() else ""
-    return all(f"{key} =" not in text for _, key in SECRET_KEYS)

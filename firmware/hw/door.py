@@ -138,11 +138,6 @@ class Door:
         """True while the relay holds the door unlocked."""
         return bool(self.relay.value)
 
-    @property
-    def door_open(self) -> bool | None:
-        """The door contact: True open, False shut, None when no contact is fitted."""
-        return None if self.contact is None else not self.contact.is_pressed
-
     def grant(self, seconds: float | None = None) -> None:
         """Unlock for ``seconds`` (default and cap: ``pulse_s``), then lock again by itself."""
         duration = min(seconds or self.config.pulse_s, self.config.pulse_s)

@@ -59,11 +59,6 @@ def to_blob(vector: npt.ArrayLike) -> tuple[int, bytes]:
     return int(array.size), array.tobytes()
 
 
-def from_blob(blob: bytes, dim: int) -> Vector:
-    """The float32 vector stored in ``blob``."""
-    return np.frombuffer(blob, dtype="<f4", count=dim).astype(np.float32)
-
-
 def _require_user(conn: Connection, user_id: int) -> None:
     if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
         raise NotFoundError(f"no user with id {user_id}")
@@ -156,17 +151,6 @@ def gallery_version(conn: Connection) -> int:
     """A number that changes whenever encodings are added or removed or a user is renamed."""
     row = conn.execute("SELECT version FROM gallery_state WHERE id = 1").fetchone()
     return int(row[0]) if row else 0
-
-
-def samples_of(conn: Connection, user_id: int) -> list[Sample]:
-    """A user's enrolment samples, oldest first."""
-    rows = fetch_all(
-        conn,
-        "SELECT id, user_id, chip_path, keypoints, source, detection_score, sharpness, created_at"
-        " FROM face_samples WHERE user_id = ? ORDER BY id",
-        (user_id,),
-    )
-    return [Sample(int(r[0]), int(r[1]), r[2], json.loads(r[3]), r[4], r[5], r[6], str(r[7])) for r in rows]
 
 
 def encoding_counts(conn: Connection) -> dict[int, dict[str, int]]:
