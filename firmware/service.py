@@ -369,7 +369,7 @@ def _event(store: Store, door: DoorDevice, kind: str, details: str, config: Conf
 def _door(config: Config, factory: Any, inputs: Callable[[str], None]) -> DoorDevice:
     """The configured GPIO backend (mock pins always use gpiozero's MockFactory)."""
     if config.door.gpio == "jetson" and factory is None:
-        from firmware.hw.jetson_door import JetsonDoor
+        from firmware.hw.door import Door as JetsonDoor  # the Jetson is a pin factory under the one Door
 
         return JetsonDoor(config.door, on_input=inputs)
     return Door(config.door, factory, on_input=inputs)

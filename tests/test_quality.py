@@ -75,8 +75,9 @@ SDK_OWNERS = {
     "ai_edge_litert": {"firmware.vision.runtime"},
     "tflite_runtime": {"firmware.vision.runtime"},
     "cv2": {"firmware.imaging.image", "firmware.hw.opencv_camera"},
-    "gpiozero": {"firmware.hw.door"},
-    "Jetson": {"firmware.hw.jetson_door"},
+    # A board is a gpiozero pin factory: the factories subclass gpiozero's Factory and Pin.
+    "gpiozero": {"firmware.hw.door", "firmware.hw.jetson_pins"},
+    "Jetson": {"firmware.hw.jetson_pins"},
     "picamera2": {"firmware.hw.picamera2_camera"},
     "cryptography": {"firmware.crypto.keys"},
     "tornado": {"firmware.web.http"},

@@ -153,14 +153,9 @@ def pins(config: Config, gpio: str, status: dict[str, Any] | None) -> list[Check
         relay = "unlocked" if status.get("door_unlocked") else "locked"
         detail = f"in use by occur run: door {status.get('door')}, relay {relay}"
         return [Check("pins", "ok", detail)]
-    if door_cfg.gpio == "jetson" and gpio != "mock":
-        from firmware.hw.jetson_door import JetsonDoor
-
-        JetsonDoor(door_cfg).close()
-        return [Check("pin factory", "ok", "Jetson.GPIO (BOARD numbering)")]
     from firmware.hw.door import Door, make_pin_factory, mock_factory
 
-    factory = mock_factory() if gpio == "mock" else make_pin_factory(door_cfg.pin_factory)
+    factory = mock_factory() if gpio == "mock" else make_pin_factory(door_cfg)
     rows = [Check("pin factory", "ok", f"gpiozero {type(factory).__name__}")]
     door = Door(door_cfg, factory)
     try:
@@ -177,6 +172,7 @@ def pins(config: Config, gpio: str, status: dict[str, Any] | None) -> list[Check
                 rows.append(Check(f"pin {pin}", "ok", f"{label} in, {'closed' if device.is_pressed else 'open'}"))
     finally:
         door.close()
+        factory.close()
     return rows
 
 

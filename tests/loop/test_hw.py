@@ -222,11 +222,3 @@ def test_threads_are_not_left_behind(tmp_path: Path) -> None:
     (replay / "a.jpg").write_bytes((sorted((FACES / "noface").glob("*.jpg"))[0]).read_bytes())
     service.run(config, f"replay:{replay}", gpio="mock", until_end=True)
     assert wait_for(lambda: threading.active_count() <= before, 5)
-
-
-def test_jetson_backend_without_its_library_is_a_clear_error() -> None:
-    from firmware.errors import HardwareError
-    from firmware.hw.jetson_door import JetsonDoor
-
-    with pytest.raises(HardwareError, match=r"Jetson\.GPIO is not installed"):
-        JetsonDoor(DoorConfig(gpio="jetson"))
