@@ -13,9 +13,9 @@ from firmware.backup import archive as backup
 from firmware.config import Config
 from firmware.platform.install import built_models_dir
 from firmware.store.store import Store
+from tests.backup.test_push import configured
 from tests.conftest import query
 from tests.security.nginx import Nginx
-from tests.security.test_backup_push import configured
 
 DAY = 86400.0
 START = 1_790_000_000.0  # 2026-09-21

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from firmware.config import Paths
 from firmware.store.store import Store
+from tests.backup.test_archive import FACES, identify, setup
 from tests.conftest import Cli, query
-from tests.security.test_backup import FACES, identify, setup
 
 
 def enrol(cli: Cli, toml: str, data: Path, who: str) -> None:

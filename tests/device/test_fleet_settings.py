@@ -14,7 +14,7 @@ import pytest
 
 from firmware.comms.commands import sign, verify
 from tests.conftest import Cli
-from tests.loop.test_provision import operator_root
+from tests.device.test_provision import operator_root
 
 SITE_KEY = "ab12" * 16
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWNsaWVudC1rZXk=\n-----END PRIVATE KEY-----\n"

@@ -17,8 +17,8 @@ from firmware.hw import door as door_module
 from firmware.platform.install import built_models_dir
 from firmware.vision.engine import FaceEngine
 from tests.conftest import query
-from tests.liveness.pad_models import always
 from tests.loop.test_run_e2e import build_replay, enrol_people, make_config, photo, relay_rises
+from tests.vision.liveness.pad_models import always
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from firmware.ota import bundle
 from firmware.platform.install import built_models_dir
 from firmware.vision.liveness.pad_model import PadModel
 from tests.conftest import query
-from tests.liveness.pad_models import always
 from tests.loop.test_run_e2e import build_replay, photo
 from tests.ota.repo_fixture import Site, ota, repack
+from tests.vision.liveness.pad_models import always
 
 pytest.importorskip("tflite")
 

@@ -53,7 +53,7 @@ def write_pad_model(
         "activation": "softmax",
         "threshold": threshold,
         "licence": "test fixture",
-        "source": "tests/liveness/pad_models.py",
+        "source": "tests/vision/liveness/pad_models.py",
     }
     (folder / f"{name}.tflite.manifest.json").write_text(json.dumps(manifest))
     return model

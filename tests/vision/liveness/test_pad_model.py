@@ -12,7 +12,7 @@ import pytest
 from firmware.domain import Detection
 from firmware.errors import ModelError
 from firmware.vision.liveness.pad_model import PadModel, pad_manifests
-from tests.liveness.pad_models import SIZE, always, redness
+from tests.vision.liveness.pad_models import SIZE, always, redness
 
 pytest.importorskip("tflite")
 
