@@ -18,12 +18,12 @@ from pathlib import Path
 
 from firmware import __version__
 from firmware.cli import (
+    attendance,
     audit,
     backup,
     check_config,
     db,
     doctor,
-    door,
     events,
     face,
     keys,
@@ -33,6 +33,7 @@ from firmware.cli import (
     retention,
     run,
     snapshots,
+    unknown,
     users,
     web,
 )
@@ -61,8 +62,8 @@ _ERROR_STATUS: tuple[tuple[type[BaseException], ExitStatus], ...] = (
 # Every command the door ships, in ``occur --help`` order; the one place commands are registered.
 # ``demo``, ``bench``, ``eval-pairs`` and ``embed`` live in the development package (occur_dev) and are added only
 # when the command line names one of them or asks for help, so ``occur run`` never imports it.
-COMMANDS = (run, web, doctor, door, audit, provision, keys, backup, ota, retention, snapshots, check_config, db,
-            events, users, face, pad)  # fmt: skip
+COMMANDS = (run, web, doctor, attendance, unknown, audit, provision, keys, backup, ota, retention, snapshots,
+            check_config, db, events, users, face, pad)  # fmt: skip
 DEV_COMMANDS = ("demo", "bench", "eval-pairs", "embed")
 
 
