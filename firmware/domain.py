@@ -26,6 +26,9 @@ FaceKind = Literal["recognized", "unknown"]
 LivenessVerdict = Literal["live", "attack", "not_proven"]
 """A visit's liveness verdict (:mod:`firmware.vision.liveness`)."""
 
+DoorInput = Literal["door_opened", "door_closed", "exit_request", "tamper"]
+"""What the door's inputs report (contact, exit button, tamper switch)."""
+
 
 @dataclass(frozen=True)
 class Frame:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from firmware.config import DoorConfig
+from firmware.domain import DoorInput
 from firmware.errors import HardwareError
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class Door:
     (default: :func:`make_pin_factory` for the configured board, closed with the door)."""
 
     def __init__(self, config: DoorConfig, pin_factory: Any = None,
-                 on_input: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 on_input: Callable[[DoorInput], None] | None = None) -> None:  # fmt: skip
         from gpiozero import LED, Button, DigitalOutputDevice
 
         self.config = config

@@ -119,7 +119,8 @@ def test_an_active_low_relay_starts_high(config: DoorConfig) -> None:
 
 
 def test_inputs_become_door_events(config: DoorConfig) -> None:
-    gpio, events = SimulatedJetsonGPIO(), []
+    gpio = SimulatedJetsonGPIO()
+    events: list[str] = []
     door = Door(config, JetsonFactory(gpio), on_input=events.append)
     try:
         gpio.drive(CONTACT, gpio.LOW)  # contact closes: the door is shut
