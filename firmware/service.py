@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from firmware import backup_schedule, sdnotify
-from firmware.clock import now_iso, unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
+from firmware.crypto.keys import KeyFileError
+from firmware.domain import Decision
 from firmware.errors import DatabaseCorruptError, OccurError
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.loop import records
-from firmware.loop.door_loop import Decision, DoorLoop
+from firmware.loop.door_loop import DoorLoop
 from firmware.loop.upkeep import Upkeep
 from firmware.mqtt_bridge import MqttBridge
-from firmware.security.keys import KeyFileError
+from firmware.platform.clock import now_iso, unix_iso
 from firmware.store import outbox
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
@@ -295,7 +296,7 @@ def _announce_point(loop: DoorLoop, store: Store, door: DoorDevice, config: Conf
 def _open_store(config: Config) -> tuple[Store, Path | None]:
     """Open the store; a damaged database is put aside and repaired from the newest good local
     backup (the door must not stay down for want of a database)."""
-    from firmware import backup
+    from firmware.backup import archive as backup
 
     try:
         return Store.open(config.paths, config.storage), None
@@ -324,7 +325,7 @@ def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | 
 
 def _retention(store: Store, config: Config) -> None:
     """Apply retention; a failure is logged, never stops the door."""
-    from firmware import retention
+    from firmware.records import retention
     from firmware.security.audit import secure_log
 
     try:
@@ -368,7 +369,7 @@ def _event(store: Store, door: DoorDevice, kind: str, details: str, config: Conf
 def _door(config: Config, factory: Any, inputs: Callable[[str], None]) -> DoorDevice:
     """The configured GPIO backend (mock pins always use gpiozero's MockFactory)."""
     if config.door.gpio == "jetson" and factory is None:
-        from firmware.hw.jetson_door import JetsonDoor
+        from firmware.hw.door import Door as JetsonDoor  # the Jetson is a pin factory under the one Door
 
         return JetsonDoor(config.door, on_input=inputs)
     return Door(config.door, factory, on_input=inputs)

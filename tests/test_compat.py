@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from firmware import compat
-from firmware.clock import parse_iso
 from firmware.config import Paths
+from firmware.platform.clock import parse_iso
 from tests.conftest import query
 
 

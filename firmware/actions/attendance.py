@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Sequence
 
-from firmware.clock import now_iso
 from firmware.config import Config
+from firmware.platform.clock import now_iso
 from firmware.security.audit import audit
 from firmware.store.attendance import Attendance, correct, mark
 from firmware.store.store import Store

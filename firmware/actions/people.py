@@ -6,9 +6,10 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from firmware.clock import now_iso
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.errors import InvalidInputError
+from firmware.platform.clock import now_iso
 from firmware.recognition.enrol import EnrolReport, enrol
 from firmware.recognition.forget import Receipt
 from firmware.security.audit import audit
@@ -16,7 +17,6 @@ from firmware.store import users
 from firmware.store.door_records import set_user_active
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image
 
 
 def require_consent(config: Config, given_by: str | None) -> str | None:
@@ -39,12 +39,7 @@ def record_consent(store: Store, config: Config, user_id: int | None, given_by: 
         return
     version = config.privacy.consent_text_version
     who = given_by or "collected elsewhere"
-    store.write(
-        lambda c: c.execute(
-            "INSERT INTO consents (user_id, given_by, text_version, recorded_at) VALUES (?, ?, ?, ?)",
-            (user_id, who, version, now_iso()),
-        )
-    )
+    store.write(lambda c: users.record_consent(c, user_id, who, version))
     audit(store, config.paths, "consent", {"given_by": who, "text_version": version}, user_id, config.device.id)
 
 
@@ -107,7 +102,7 @@ def forget_person(store: Store, config: Config, ref: str | int, actor: str) -> t
     Raises:
         NotFoundError, AmbiguousError: bad reference (nothing erased).
     """
-    from firmware.backup import forget_keys_in_local_copies
+    from firmware.backup.archive import forget_keys_in_local_copies
     from firmware.recognition.forget import forget
 
     receipt = forget(store, config.paths, ref)

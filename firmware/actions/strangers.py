@@ -7,18 +7,19 @@ import json
 import logging
 
 from firmware.actions.people import enrol_person
-from firmware.clock import now_iso
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.errors import NotFoundError
-from firmware.fileio import UnsafePathError, contained
+from firmware.imaging.image import decode_image
+from firmware.platform.clock import now_iso
+from firmware.platform.fileio import UnsafePathError, contained
 from firmware.recognition.enrol import EnrolReport
 from firmware.security.audit import audit
-from firmware.store.db import Connection, fetch_all
-from firmware.store.door_records import Unknown, forget_unknown
+from firmware.store.db import Connection
+from firmware.store.door_records import Unknown, delete_unknown, find_unknown, forget_unknown
 from firmware.store.events import insert_system_event
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image, decode_image
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +31,10 @@ def find_stranger(store: Store, unknown_id: int) -> Unknown:
         NotFoundError: no such stranger (promoted, dismissed or expired meanwhile).
     """
     with store.reader() as conn:
-        rows = fetch_all(
-            conn,
-            "SELECT id, snapshot_path, first_seen, last_seen, coalesce(seen_count, 1) FROM unknown_faces WHERE id = ?",
-            (unknown_id,),
-        )
-    if not rows:
+        found = find_unknown(conn, unknown_id)
+    if found is None:
         raise NotFoundError(f"no stranger {unknown_id}")
-    r = rows[0]
-    return Unknown(int(r[0]), r[1], r[2], r[3], int(r[4]))
+    return found
 
 
 def kept_picture(store: Store, config: Config, stranger: Unknown) -> bytes:
@@ -95,8 +91,7 @@ def dismiss(store: Store, config: Config, unknown_id: int, actor: str) -> None:
     stranger = find_stranger(store, unknown_id)
 
     def job(conn: Connection) -> None:
-        conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
-        if not conn.changes():
+        if not delete_unknown(conn, unknown_id):
             raise NotFoundError(f"no stranger {unknown_id}")
         insert_system_event(conn, now_iso(), "unknown_dismissed", json.dumps({"unknown_id": unknown_id, "by": actor}))
 

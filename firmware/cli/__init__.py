@@ -18,26 +18,24 @@ from pathlib import Path
 
 from firmware import __version__
 from firmware.cli import (
-    audit_cmds,
-    backup_cmds,
-    bench_cmds,
-    config_cmds,
-    db_cmds,
-    demo_cmd,
-    doctor_cmds,
-    door_cmds,
-    eval_cmds,
-    events_cmds,
-    face_cmds,
-    keys_cmds,
-    ota_cmds,
-    pad_cmds,
-    provision_cmds,
-    retention_cmds,
-    run_cmds,
-    snapshot_cmds,
-    users_cmds,
-    web_cmds,
+    attendance,
+    audit,
+    backup,
+    check_config,
+    db,
+    doctor,
+    events,
+    face,
+    keys,
+    ota,
+    pad,
+    provision,
+    retention,
+    run,
+    snapshots,
+    unknown,
+    users,
+    web,
 )
 from firmware.cli.common import Context, ExitStatus
 from firmware.errors import (
@@ -61,8 +59,22 @@ _ERROR_STATUS: tuple[tuple[type[BaseException], ExitStatus], ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used by the test that every command has help)."""
+# Every command the door ships, in ``occur --help`` order; the one place commands are registered.
+# ``demo``, ``bench``, ``eval-pairs`` and ``embed`` live in the development package (occur_dev) and are added only
+# when the command line names one of them or asks for help, so ``occur run`` never imports it.
+COMMANDS = (run, web, doctor, attendance, unknown, audit, provision, keys, backup, ota, retention, snapshots,
+            check_config, db, events, users, face, pad)  # fmt: skip
+DEV_COMMANDS = ("demo", "bench", "eval-pairs", "embed")
+
+
+def _names_a_dev_command(argv: Sequence[str]) -> bool:
+    """True when ``argv`` may need the development commands: one is named, or help is asked for."""
+    return not argv or any(arg in DEV_COMMANDS or arg in ("-h", "--help") for arg in argv)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser for ``argv``; every command, dev ones included, when ``argv`` is None
+    (the test that every command has help uses that)."""
     parser = argparse.ArgumentParser(
         prog="occur",
         description="OCCUR-CALL face-recognition door appliance.",
@@ -75,40 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log progress (-v: info, -vv: debug); default warnings only"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (
-        demo_cmd,
-        run_cmds,
-        web_cmds,
-        doctor_cmds,
-        door_cmds,
-        audit_cmds,
-        provision_cmds,
-        keys_cmds,
-        backup_cmds,
-        ota_cmds,
-        retention_cmds,
-        snapshot_cmds,
-        config_cmds,
-        db_cmds,
-        events_cmds,
-        users_cmds,
-        face_cmds,
-        eval_cmds,
-        bench_cmds,
-        pad_cmds,
-    ):
+    for module in COMMANDS:
         module.register(sub)
+    if argv is None or _names_a_dev_command(argv):
+        from occur_dev.cli import register_dev_commands
+
+        register_dev_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``occur`` command; returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     debug = bool(args.traceback or os.environ.get("OCCUR_DEBUG"))
     try:
         from firmware import config as config_module
-        from firmware import log
+        from firmware.platform import log
 
         config = config_module.load(args.config, args.data_dir)
         log.configure("debug" if debug or args.verbose > 1 else "info" if args.verbose else "warning")

@@ -14,9 +14,10 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, TextIO
 
-from firmware.clock import parse_iso, to_iso
 from firmware.config import Config
+from firmware.crypto.keys import ROTATION_INTERRUPTED, rotation_interrupted
 from firmware.errors import InvalidInputError, StoreError
+from firmware.platform.clock import parse_iso, to_iso
 from firmware.store.db import DbSettings
 from firmware.store.store import Store, settings_from
 
@@ -60,8 +61,8 @@ class Context:
             raise StoreError(
                 f"{root} belongs to user id {root.stat().st_uid}: run occur as that user (the service user) or as root"
             )
-        if not during_rotation and (self.config.paths.keys / "data.key.next").exists():
-            raise StoreError("a key rotation was interrupted: run 'occur keys rotate --resume' first")
+        if not during_rotation and rotation_interrupted(self.config.paths.keys):
+            raise StoreError(f"{ROTATION_INTERRUPTED} first")
         return Store.open(self.config.paths, self.config.storage, create=create)
 
     def refuse_if_running(self, what: str) -> None:

@@ -55,7 +55,7 @@ class LinkState:
 
     def as_status(self) -> dict[str, object]:
         """The ``mqtt_*`` keys of the status document."""
-        from firmware.clock import unix_iso
+        from firmware.platform.clock import unix_iso
 
         return {"mqtt_broker": self.broker, "mqtt_state": self.state, "mqtt_since": unix_iso(self.since),
                 "mqtt_last_error": self.last_error}  # fmt: skip

@@ -24,10 +24,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from firmware.clock import now_iso, unix_iso
 from firmware.comms.commands import COMMANDS, Command, CommandRejectedError, verify
 from firmware.comms.refusals import RefusalTally, TokenBucket
 from firmware.errors import OccurError
+from firmware.platform.clock import now_iso, unix_iso
 from firmware.store import outbox
 from firmware.store.events import insert_system_event
 from firmware.store.store import Store

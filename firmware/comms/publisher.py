@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.comms import payloads
 from firmware.comms.client import MqttLink
 from firmware.config import Config
 from firmware.errors import OccurError
+from firmware.platform.clock import now_iso
 from firmware.store import outbox
 from firmware.store.store import Store
 

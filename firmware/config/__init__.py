@@ -34,9 +34,9 @@ from firmware.config.sections import (
     StorageConfig,
     VisionConfig,
 )
+from firmware.config.tomlcheck import Problems, build
 from firmware.config.web import WebConfig
 from firmware.errors import ConfigError
-from firmware.tomlcheck import Problems, build
 
 DATA_DIR_ENV = "OCCUR_DATA_DIR"
 CONFIG_ENV = "OCCUR_CONFIG"
@@ -139,7 +139,7 @@ class Paths:
 
     @property
     def keys(self) -> Path:
-        """Device keys (0700): the data key and the signing key (see firmware.security.keys)."""
+        """Device keys (0700): the data key and the signing key (see firmware.crypto.keys)."""
         return self.root / "keys"
 
     @property

@@ -8,5 +8,5 @@ from typing import Any
 
 def setting(default: Any, help: str, **checks: object) -> Any:
     """A config key: its default, the help text shown in errors and the checks
-    (``min``, ``max``, ``pattern``) that :mod:`firmware.tomlcheck` applies."""
+    (``min``, ``max``, ``pattern``) that :mod:`firmware.config.tomlcheck` applies."""
     return field(default=default, metadata={"help": help, **checks})

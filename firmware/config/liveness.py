@@ -1,7 +1,7 @@
 """``[liveness]``: is a live face at the door, and what the door does when it cannot tell.
 
 The verdict comes from :mod:`firmware.vision.liveness`; what a verdict allows is the policy
-(``firmware.liveness_policy``), per role. See the README's security section for what each policy
+(``firmware.policy.liveness``), per role. See the README's security section for what each policy
 stops and what it does not.
 """
 

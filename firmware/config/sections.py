@@ -1,16 +1,18 @@
 """The configuration sections, one frozen dataclass per TOML table.
 
 Each key is declared with :func:`firmware.config.fields.setting`; the validator
-(:mod:`firmware.tomlcheck`) reads the types, defaults and checks from here. A new subsystem adds
+(:mod:`firmware.config.tomlcheck`) reads the types, defaults and checks from here. A new subsystem adds
 its own section module beside this one and one field in :class:`firmware.config.Config`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from firmware.config.fields import setting as _f
+from firmware.platform.install import built_models_dir
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class VisionConfig:
     def for_photos(self) -> VisionConfig:
         """The same settings with the photo detector: enrolment photos, identify, eval-pairs."""
         return replace(self, detector=self.photo_detector)
+
+    def models_folder(self) -> Path:
+        """The folder the models load from: ``models_dir``, or the set-up build when empty."""
+        return Path(self.models_dir) if self.models_dir else built_models_dir()
 
 
 @dataclass(frozen=True)

@@ -7,24 +7,14 @@ opened, so the package imports where libcamera or a display stack is absent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from firmware.config import CameraConfig
+from firmware.domain import Frame, Image
 from firmware.errors import CameraError, FrameError, InvalidInputError
-from firmware.vision.image import Image
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One captured picture: BGR pixels, capture time (Unix seconds) and sequence number."""
-
-    image: Image
-    captured_at: float
-    index: int
 
 
 def checked_frame(image: object, source: str) -> Image:

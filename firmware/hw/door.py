@@ -1,8 +1,9 @@
 """The door's GPIO devices through gpiozero: relay, two status LEDs, optional inputs.
 
-gpiozero's device / pin-factory split keeps this one code path for a Raspberry Pi (lgpio or
-RPi.GPIO factories), and for tests and the demo (``MockFactory``, whose pins record their
-history). The relay is driven locked when the object is built, before anything else, and again
+gpiozero's device / pin-factory split keeps this one door for every board: a Raspberry Pi (lgpio
+or RPi.GPIO factories), a Jetson (:mod:`firmware.hw.jetson_pins`), and tests and the demo
+(``MockFactory``, whose pins record their history). A new board is a new pin factory, not a new
+door. The relay is driven locked when the object is built, before anything else, and again
 on :meth:`close`; every grant is a pulse that ends by itself even if the process hangs after
 starting it (gpiozero's background blink thread), and it is capped by ``[door] pulse_s``.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from firmware.config import DoorConfig
+from firmware.domain import DoorInput
 from firmware.errors import HardwareError
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ PATTERNS: dict[str, Pattern] = {
 
 
 class DoorDevice(Protocol):
-    """What the loop needs from a door backend (gpiozero :class:`Door`, or ``JetsonDoor``)."""
+    """What the loop needs from the door (:class:`Door`; tests may stand in for it)."""
 
     @property
     def unlocked(self) -> bool:
@@ -66,15 +68,22 @@ FACTORIES = {
 }
 
 
-def make_pin_factory(name: str) -> Any:
-    """The named gpiozero pin factory, never a silent fallback to another (gpiozero's default
-    would drop to its native driver, which cannot drive a Raspberry Pi 5).
+def make_pin_factory(config: DoorConfig) -> Any:
+    """The configured board's pin factory: ``[door] gpio = "jetson"`` gives Jetson.GPIO's,
+    otherwise the gpiozero factory ``[door] pin_factory`` names, never a silent fallback to
+    another (gpiozero's default would drop to its native driver, which cannot drive a Pi 5).
 
     Raises:
-        HardwareError: the library is missing or this is not a Raspberry Pi it knows.
+        HardwareError: the library is missing or this is not a board it knows.
     """
     import importlib
 
+    if config.gpio == "jetson":
+        from firmware.hw.jetson_pins import JetsonFactory
+
+        log.info("door GPIO through Jetson.GPIO (BOARD pin numbers)")
+        return JetsonFactory()
+    name = config.pin_factory
     module_name, class_name, hint = FACTORIES[name]
     try:
         factory = getattr(importlib.import_module(module_name), class_name)()
@@ -92,10 +101,11 @@ def mock_factory() -> Any:
 
 
 class Door:
-    """Relay + LEDs + optional door contact, exit button and tamper inputs."""
+    """Relay + LEDs + optional door contact, exit button and tamper inputs, on ``pin_factory``
+    (default: :func:`make_pin_factory` for the configured board, closed with the door)."""
 
     def __init__(self, config: DoorConfig, pin_factory: Any = None,
-                 on_input: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 on_input: Callable[[DoorInput], None] | None = None) -> None:  # fmt: skip
         from gpiozero import LED, Button, DigitalOutputDevice
 
         self.config = config
@@ -103,7 +113,8 @@ class Door:
         self._devices: list[Any] = []
         self._state = ""
         on_input = on_input or (lambda _: None)
-        self.factory = pin_factory if pin_factory is not None else make_pin_factory(config.pin_factory)
+        self._own_factory = pin_factory is None
+        self.factory = pin_factory if pin_factory is not None else make_pin_factory(config)
         try:
             self.relay = DigitalOutputDevice(config.relay_pin, active_high=config.relay_active_high,
                                              initial_value=False, pin_factory=self.factory)  # fmt: skip
@@ -137,11 +148,6 @@ class Door:
     def unlocked(self) -> bool:
         """True while the relay holds the door unlocked."""
         return bool(self.relay.value)
-
-    @property
-    def door_open(self) -> bool | None:
-        """The door contact: True open, False shut, None when no contact is fitted."""
-        return None if self.contact is None else not self.contact.is_pressed
 
     def grant(self, seconds: float | None = None) -> None:
         """Unlock for ``seconds`` (default and cap: ``pulse_s``), then lock again by itself."""
@@ -187,3 +193,9 @@ class Door:
             except Exception as err:  # noqa: BLE001 - closing must go on for the other pins
                 log.error("door GPIO: closing %s failed: %s", device, err)
         self._devices.clear()
+        if self._own_factory:
+            self._own_factory = False
+            try:
+                self.factory.close()
+            except Exception as err:  # noqa: BLE001 - the pins are already released
+                log.error("door GPIO: closing the pin factory failed: %s", err)

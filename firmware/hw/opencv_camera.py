@@ -1,5 +1,5 @@
 """OpenCV capture: USB/V4L2 cameras by index, RTSP/HTTP URLs, GStreamer pipelines (Jetson CSI),
-and video files for the replay backend. The only module besides ``vision.image`` that imports
+and video files for the replay backend. The only module besides ``imaging.image`` that imports
 OpenCV, and only inside its methods."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from firmware.domain import Frame, Image
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame, checked_frame
-from firmware.vision.image import Image
+from firmware.hw.camera import checked_frame
 
 
 def _capture(source: str) -> Any:

@@ -1,5 +1,5 @@
 """Raspberry Pi camera through picamera2 (libcamera). picamera2 ships with Raspberry Pi OS
-(``python3-picamera2``, an apt package the venv sees through :mod:`firmware.platform_packages`);
+(``python3-picamera2``, an apt package the venv sees through :mod:`firmware.platform.packages`);
 it is imported only in :meth:`open`, so everything else works where it is absent. Tested with a
 stand-in system package: no machine here has the camera."""
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from firmware.domain import Frame
 from firmware.errors import CameraError
-from firmware.hw.camera import Frame, checked_frame
+from firmware.hw.camera import checked_frame
 
 
 class Picamera2Camera:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from firmware.domain import Frame
 from firmware.errors import CameraError, FrameError, ImageError
-from firmware.hw.camera import Frame
-from firmware.vision.image import read_image_limited
+from firmware.imaging.image import read_image_limited
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pam", ".pfm"}
 NOMINAL_FPS = 15.0

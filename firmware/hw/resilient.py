@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from firmware.domain import Frame
 from firmware.errors import CameraError, FrameError
-from firmware.hw.camera import Camera, Frame
+from firmware.hw.camera import Camera
 
 log = logging.getLogger(__name__)
 REMEMBERED_REASONS = 1000  # distinct skip reasons reported individually; beyond that only counted

@@ -32,12 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from firmware.access import AccessPolicy, Person
-from firmware.clock import unix_iso
 from firmware.comms import payloads
 from firmware.config import Config
+from firmware.domain import Decision, FaceKind, Frame
 from firmware.errors import OccurError, StorageFullError
-from firmware.hw.camera import Frame
 from firmware.hw.door import DoorDevice
 from firmware.loop.liveness_stage import LivenessResult, LivenessStage
 from firmware.loop.records import DecisionRows, write_decision, write_door_decision
@@ -45,8 +43,10 @@ from firmware.loop.strangers import StrangerMemory
 from firmware.loop.tracker import Track, Tracker
 from firmware.loop.unrecorded import Unrecorded, reserve_bytes
 from firmware.loop.visit import Visit
+from firmware.platform.clock import unix_iso
+from firmware.policy.access import AccessPolicy, Person
 from firmware.recognition.recogniser import Identified, Recogniser
-from firmware.snapshots import SnapshotStore
+from firmware.records.snapshots import SnapshotStore
 from firmware.store import door_records, users
 from firmware.store.store import Store
 from firmware.vision.embed import Vector
@@ -54,24 +54,6 @@ from firmware.vision.engine import Face, FaceEngine
 
 log = logging.getLogger(__name__)
 SHOW_RESULT_S = 2.0
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One decided visit, as acted on."""
-
-    frame: int
-    track: int
-    kind: str  # recognized | unknown
-    user_id: int | None
-    name: str | None
-    granted: bool
-    reason: str
-    score: float | None
-    snapshot: str | None
-    unknown_id: int | None = None
-    recorded: bool = True
-    liveness: str | None = None  # the verdict: live | attack | not_proven (None: not checked)
 
 
 @dataclass
@@ -262,7 +244,7 @@ class DoorLoop:
         granted, reason = self.policy.decide(match.decision, person, local)
         if granted and not live.allowed:
             granted, reason = False, live.reason  # a proven attack, or evidence the policy needs is missing
-        kind = "recognized" if user_id is not None else "unknown"
+        kind: FaceKind = "recognized" if user_id is not None else "unknown"
         last = self._last_decided.get(user_id) if user_id is not None else None
         if user_id is not None:
             self._last_decided[user_id] = frame.captured_at
@@ -382,9 +364,9 @@ class DoorLoop:
             return Person(user.id, user.role, door_records.user_active(conn, user.id))
 
     def _unknown_snapshot(self, frame: Frame, face: Face) -> str:
-        from firmware.fileio import write_private
-        from firmware.snapshots import face_crop
-        from firmware.vision.image import encode_jpeg
+        from firmware.imaging.image import encode_jpeg
+        from firmware.platform.fileio import write_private
+        from firmware.records.snapshots import face_crop
 
         stamp = _utc(frame.captured_at).strftime("%Y%m%d_%H%M%S")
         folder = self.config.paths.unknown_faces

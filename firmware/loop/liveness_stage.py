@@ -13,17 +13,15 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from firmware.config import Config
+from firmware.domain import Frame, Image, LivenessVerdict
 from firmware.errors import ModelError
-from firmware.hw.camera import Frame
-from firmware.liveness_policy import Judgement, LivenessRules, Visit, limits_for
 from firmware.loop.tracker import Track
+from firmware.policy.liveness import Judgement, LivenessRules, Visit, limits_for
 from firmware.recognition.recogniser import Identified
-from firmware.vision.engine import Face, FaceEngine, default_models_dir
-from firmware.vision.image import Image
+from firmware.vision.engine import Face, FaceEngine
 from firmware.vision.liveness.pad_model import PadModel
 from firmware.vision.liveness.track import LivenessTrack, observe
 
@@ -39,7 +37,7 @@ class LivenessResult:
     policy: str
     allowed: bool
     reason: str
-    state: str | None  # None: not checked (policy off)
+    state: LivenessVerdict | None  # None: not checked (policy off)
     record: dict[str, Any]
 
 
@@ -66,7 +64,7 @@ class LivenessStage:
         if not config.liveness.pad_model:
             return None
         vision = config.active_vision()
-        folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+        folder = vision.models_folder()
         return PadModel.load(folder, config.liveness.pad_model)
 
     def use_engine(self, config: Config, engine: FaceEngine) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from firmware.clock import now_iso
 from firmware.comms import payloads
+from firmware.platform.clock import now_iso
 from firmware.store import door_records, events, outbox
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer

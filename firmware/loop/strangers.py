@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from firmware.clock import unix_iso
+from firmware.platform.clock import unix_iso
 from firmware.store import door_records
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine

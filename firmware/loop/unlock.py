@@ -4,12 +4,12 @@ the same fail-closed rule as the loop: refused while the door shows a fault."""
 
 from __future__ import annotations
 
-from firmware.clock import now_iso
 from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.door import DoorDevice
 from firmware.loop import records
+from firmware.platform.clock import now_iso
 from firmware.store.store import Store
 
 

@@ -17,10 +17,10 @@ import shutil
 
 from firmware.config import Config
 from firmware.errors import OccurError, StoreError
-from firmware.fileio import write_private
 from firmware.hw.door import DoorDevice
 from firmware.loop import records
 from firmware.loop.unrecorded import Unrecorded
+from firmware.platform.fileio import write_private
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firmware.clock import now_iso
 from firmware.config import Config
 from firmware.errors import ModelError, UpdateError
 from firmware.loop import records
 from firmware.ota import bundle, reembed_child, selftest
 from firmware.ota.releases import Releases
+from firmware.platform.clock import now_iso
 from firmware.security.audit import secure_log
 from firmware.store import encodings
 from firmware.store.store import Store
-from firmware.vision.engine import default_models_dir
 from firmware.vision.manifest import load_manifests
 
 if TYPE_CHECKING:
@@ -101,7 +100,7 @@ class Installer:
         self.config = config
         self.store = store
         self.notify = notify
-        base = Path(config.vision.models_dir) if config.vision.models_dir else default_models_dir()
+        base = config.vision.models_folder()
         self.releases = Releases(config.paths.models, base)
 
     def release_id(self, folder: Path | None = None) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from firmware.config import Config
 from firmware.errors import OccurError, UpdateError
-from firmware.store.db import Connection, fetch_all
+from firmware.store.encodings import users_missing_model
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,21 +57,10 @@ def reembed(config: Config, folder: Path, models: list[str]) -> tuple[dict[str, 
         report = reembed_with(store, embedders, config.vision.mirror, keep_other_files=True, landmarks=landmarks)
         with store.reader() as conn:
             for e in embedders:
-                lost = users_without(conn, e.name, e.manifest.encoding_key)
+                lost = users_missing_model(conn, e.name, e.manifest.encoding_key)
                 if lost:
                     raise UpdateError(f"{len(lost)} users would have no {e.name} encoding (chips unreadable)")
     return dict(report.embedded), len(report.failed)
-
-
-def users_without(conn: Connection, model: str, sha: str) -> list[int]:
-    """Users with an encoding by ``model`` but none by its file ``sha``."""
-    rows = fetch_all(
-        conn,
-        "SELECT DISTINCT user_id FROM face_encodings e WHERE model = ? AND NOT EXISTS"
-        " (SELECT 1 FROM face_encodings n WHERE n.user_id = e.user_id AND n.model = ? AND n.model_sha256 = ?)",
-        (model, model, sha),
-    )
-    return [int(r[0]) for r in rows]
 
 
 def run_isolated(config: Config, folder: Path, models: list[str], timeout_s: float) -> dict[str, int]:

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import UpdateError
-from firmware.fileio import fsync_path, write_private
 from firmware.ota import bundle
+from firmware.platform.fileio import fsync_path, write_private
 from firmware.vision.liveness.pad_model import pad_manifests
 from firmware.vision.manifest import load_manifests
 

@@ -13,12 +13,11 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from firmware.config import Config
 from firmware.errors import ModelError, OccurError
 from firmware.loop import records
-from firmware.loop.door_loop import DoorLoop
 from firmware.ota.install import Installer
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
@@ -28,11 +27,24 @@ log = logging.getLogger(__name__)
 FIRST_CHECK_S = 60.0
 
 
+class EngineUser(Protocol):
+    """What the follower needs of the door loop: its engine, and a way to hand it another."""
+
+    @property
+    def engine(self) -> FaceEngine:
+        """The models the loop runs now."""
+        ...
+
+    def use_engine(self, engine: FaceEngine) -> None:
+        """Run ``engine`` from the next frame on (tracks restart)."""
+        ...
+
+
 class ModelFollower:
     """Keeps the loop on the release ``<data_dir>/models/current`` names."""
 
     def __init__(
-        self, config: Config, store: Store, loop: DoorLoop, notify: Callable[[dict[str, Any]], None] | None = None
+        self, config: Config, store: Store, loop: EngineUser, notify: Callable[[dict[str, Any]], None] | None = None
     ) -> None:
         self.config = config
         self.store = store

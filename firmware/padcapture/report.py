@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from firmware.config import Config
-from firmware.liveness_policy import POLICIES, Challenge, decide_recorded, limits_for
-from firmware.padcapture.sessions import Session, frames, sessions
-from firmware.stats import clopper_pearson_upper
+from firmware.padcapture.sessions import frames, sessions
+from firmware.padcapture.stats import clopper_pearson_upper
+from firmware.policy.liveness import POLICIES, Challenge, decide_recorded, limits_for
+from firmware.store.pad_sessions import Session
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from firmware.vision.liveness.pad_model import PadModel

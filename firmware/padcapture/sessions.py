@@ -14,44 +14,25 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.config import Config
+from firmware.domain import Frame, Image
 from firmware.errors import InvalidInputError, OccurError
-from firmware.fileio import write_private
-from firmware.hw.camera import Camera, Frame
+from firmware.hw.camera import Camera
 from firmware.hw.door import DoorDevice
+from firmware.imaging.image import decode_image, encode_jpeg
+from firmware.platform.clock import now_iso
+from firmware.platform.fileio import write_private
 from firmware.security.audit import audit
-from firmware.store.db import fetch_all
+from firmware.store.pad_sessions import Session, delete_session, insert_session, list_sessions
 from firmware.store.store import Store
-from firmware.vision.image import Image, decode_image, encode_jpeg
 
 SPECIES = ("bona_fide", "print", "phone", "tablet", "video_replay", "mask", "other")
 KIND = "pad"  # the sealing context of session frames
 FOLDER = "pad"
-
-
-@dataclass(frozen=True)
-class Session:
-    """One recorded session (a ``pad_sessions`` row)."""
-
-    id: int
-    created_at: str
-    species: str
-    subject: str
-    instrument: str
-    frames: int
-    fps: float
-    challenge: dict[str, Any] | None
-    folder: str
-
-    @property
-    def attack(self) -> bool:
-        """True for an attack presentation."""
-        return self.species != "bona_fide"
 
 
 def record(
@@ -119,21 +100,12 @@ def record(
     write_private(folder / "times.json", store.sealer.seal_picture(KIND, json.dumps(offsets).encode()))
     fps = (len(times) - 1) / offsets[-1] if len(times) > 1 and offsets[-1] > 0 else config.camera.fps or 15.0
     relative = str(folder.relative_to(config.paths.root))
-    row = (now_iso(), species, subject, instrument, consent_by, config.privacy.consent_text_version, len(times), fps,
-           None if challenge is None else json.dumps(challenge), relative, notes)  # fmt: skip
-
-    def insert(conn: Any) -> int:
-        conn.execute(
-            "INSERT INTO pad_sessions (created_at, species, subject, instrument, consent_by, consent_text_version,"
-            " frames, fps, challenge, folder, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
-        return int(conn.last_insert_rowid())
-
-    session_id = store.write(insert)
+    made = Session(0, now_iso(), species, subject, instrument, len(times), fps, challenge, relative)
+    version = config.privacy.consent_text_version
+    session_id = store.write(lambda conn: insert_session(conn, made, consent_by, version, notes))
     audit(store, config.paths, "pad_record", {"session": session_id, "species": species, "subject": subject,
           "consent_by": consent_by, "frames": len(times)}, device_id=config.device.id)  # fmt: skip
-    return Session(session_id, row[0], species, subject, instrument, len(times), fps, challenge, relative)
+    return replace(made, id=session_id)
 
 
 def _keep(store: Store, folder: Path, index: int, frame: Frame) -> None:
@@ -143,16 +115,7 @@ def _keep(store: Store, folder: Path, index: int, frame: Frame) -> None:
 def sessions(store: Store) -> list[Session]:
     """Every recorded session, oldest first."""
     with store.reader() as conn:
-        rows = fetch_all(
-            conn,
-            "SELECT id, created_at, species, subject, instrument, frames, fps, challenge, folder FROM pad_sessions"
-            " ORDER BY id",
-        )
-    return [
-        Session(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), float(r[6]),
-                json.loads(str(r[7])) if r[7] else None, str(r[8]))
-        for r in rows
-    ]  # fmt: skip
+        return list_sessions(conn)
 
 
 def frames(config: Config, store: Store, session: Session) -> list[tuple[float, Image]]:
@@ -181,5 +144,5 @@ def delete(config: Config, store: Store, session_id: int) -> None:
     if not found:
         raise NotFoundError(f"no capture session {session_id}")
     shutil.rmtree(config.paths.root / found[0].folder, ignore_errors=True)
-    store.write(lambda conn: conn.execute("DELETE FROM pad_sessions WHERE id = ?", (session_id,)))
+    store.write(lambda conn: delete_session(conn, session_id))
     audit(store, config.paths, "pad_delete", {"session": session_id}, device_id=config.device.id)

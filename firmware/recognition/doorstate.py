@@ -7,15 +7,12 @@ loads no model, so it is cheap enough for a configuration check or a web page.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from firmware.config import Config
 from firmware.errors import ModelError, OccurError
 from firmware.store.db import reading
+from firmware.store.encodings import encoded_users
 from firmware.store.store import settings_from
 from firmware.vision.doorpoint import DoorPoint, DoorRule
-from firmware.vision.engine import default_models_dir
 from firmware.vision.farcurve import DoorCalibration, load_door_calibration
 from firmware.vision.manifest import load_manifests
 
@@ -34,19 +31,15 @@ def gallery_samples(config: Config, models: dict[str, str]) -> list[int]:
     counts: dict[int, int] = {}
     with reading(path, settings_from(config.storage)) as conn:
         for model, sha in models.items():
-            rows: list[Any] = conn.execute(
-                "SELECT user_id, count(*) FROM face_encodings WHERE model = ? AND model_sha256 = ? GROUP BY user_id",
-                (model, sha),
-            ).fetchall()
-            for user, n in rows:
-                counts[int(user)] = max(counts.get(int(user), 0), int(n))
+            for user, n in encoded_users(conn, model, sha).items():
+                counts[user] = max(counts.get(user, 0), n)
     return list(counts.values())
 
 
 def offline_point(config: Config) -> DoorPoint:
     """The operating point the door would use now with this config and data folder."""
     vision = config.active_vision()
-    folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+    folder = vision.models_folder()
     try:
         manifests = load_manifests(folder) if folder.is_dir() else {}
     except ModelError as err:

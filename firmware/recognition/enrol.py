@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from firmware.config import Paths
+from firmware.domain import Image
 from firmware.errors import ImageError, InvalidInputError, NotFoundError
-from firmware.fileio import write_private
+from firmware.imaging.image import encode_jpeg, read_image_limited
+from firmware.platform.fileio import write_private
 from firmware.recognition.lookalike import screen
 from firmware.store import encodings, users
 from firmware.store.db import Connection
@@ -28,7 +30,6 @@ from firmware.store.sealing import Sealer
 from firmware.store.store import Store
 from firmware.vision.align import ENROL_224, chip_transform
 from firmware.vision.engine import Face, FaceEngine
-from firmware.vision.image import Image, encode_jpeg, read_image_limited
 
 
 @dataclass

@@ -17,15 +17,14 @@ from the WAL. Returns a receipt (counts, no biometric data) that the caller logs
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Any
 
 from firmware.config import Paths
 from firmware.store import users
 from firmware.store.db import Connection
+from firmware.store.erasure import erase_user
 from firmware.store.store import Store
 
 
@@ -42,30 +41,14 @@ class Receipt:
     files_deleted: int
 
 
-def _count(conn: Connection, sql: str, args: tuple[object, ...]) -> int:
-    row: Any = conn.execute(sql, args).fetchone()
-    return int(row[0])
-
-
 def _erase_rows(conn: Connection, ref: str | int, salt: bytes) -> tuple[Receipt, str]:
     user = users.find_user(conn, ref)
     pseudonym = "forgotten:" + hashlib.sha256(salt + str(user.id).encode()).hexdigest()[:8]
-    uid = (user.id,)
-    encodings = _count(conn, "SELECT count(*) FROM face_encodings WHERE user_id = ?", uid)
-    samples = _count(conn, "SELECT count(*) FROM face_samples WHERE user_id = ?", uid)
-    attendance = _count(conn, "SELECT count(*) FROM attendance_logs WHERE user_id = ?", uid)
-    tombstone = json.dumps({"forgotten": pseudonym})
-    conn.execute(
-        "UPDATE legacy_imports SET source_row = ? WHERE (target_table = 'users' AND target_id = ?)"
-        " OR (target_table = 'attendance_logs' AND target_id IN (SELECT id FROM attendance_logs WHERE user_id = ?))",
-        (tombstone, user.id, user.id),
+    erased = erase_user(conn, user.id, pseudonym)
+    receipt = Receipt(
+        user.id, pseudonym, erased.encodings, erased.samples, erased.attendance_detached, erased.events_pseudonymised, 0
     )
-    conn.execute("UPDATE attendance_logs SET user_id = NULL, snapshot_path = NULL WHERE user_id = ?", uid)
-    conn.execute("UPDATE face_events SET user_id = ?, image_path = NULL WHERE user_id = ?", (pseudonym, str(user.id)))
-    events = int(conn.changes())
-    conn.execute("UPDATE door_events SET user_id = NULL WHERE user_id = ?", uid)
-    conn.execute("DELETE FROM users WHERE id = ?", uid)  # cascades: samples, encodings, access
-    return Receipt(user.id, pseudonym, encodings, samples, attendance, events, 0), user.name
+    return receipt, user.name
 
 
 def forget(store: Store, paths: Paths, ref: str | int) -> Receipt:

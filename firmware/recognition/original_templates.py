@@ -26,13 +26,14 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from firmware.domain import Match
 from firmware.store import encodings
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer
 from firmware.vision.embed import Embedder, Vector
 from firmware.vision.engine import FaceEngine
 from firmware.vision.farcurve import load_door_calibration
-from firmware.vision.gallery import Fusion, Gallery, Match
+from firmware.vision.gallery import Fusion, Gallery
 from firmware.vision.manifest import Calibration
 
 log = logging.getLogger(__name__)

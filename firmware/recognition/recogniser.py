@@ -14,19 +14,19 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from firmware.domain import Image, Match
 from firmware.recognition.original_templates import OriginalTemplates
 from firmware.store import encodings
 from firmware.store.store import Store
+from firmware.store.users import user_names
 from firmware.vision.doorpoint import DoorPoint
 from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
-from firmware.vision.gallery import Gallery, Match
-from firmware.vision.image import Image
+from firmware.vision.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ class Recogniser:
                         log.warning(
                             "gallery: %d samples have no encoding by this %s file; run occur reembed", missing, e.name
                         )
-                names: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
-                self._names = {int(i): str(n) for i, n in names}
+                self._names = user_names(conn)
                 self._original.load(conn, sealer, rows)
                 self._samples = samples_per_user(rows)
                 self._gallery = Gallery(rows, version)

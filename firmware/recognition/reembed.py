@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from firmware.domain import Detection
 from firmware.errors import ImageError
-from firmware.fileio import contained
+from firmware.imaging.image import decode_image
+from firmware.platform.fileio import contained
 from firmware.store import encodings
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import decode_image
 from firmware.vision.landmarks import LandmarkModel
 
 log = logging.getLogger(__name__)

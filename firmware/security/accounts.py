@@ -15,42 +15,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from firmware.clock import now_iso, now_utc, parse_iso, to_iso
-from firmware.errors import InvalidInputError, NotFoundError
+from firmware.errors import InvalidInputError
+from firmware.platform.clock import now_utc, parse_iso, to_iso
 from firmware.security.passwords import burn_equal_time, hash_password, verify_password
-from firmware.store.db import Connection, fetch_all, is_constraint_error
+from firmware.store import web_accounts as rows
+from firmware.store.db import Connection
 from firmware.store.store import Store
+from firmware.store.web_accounts import Account
 
 ROLES = ("admin", "viewer")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
-_COLUMNS = "id, name, role, failed_logins, locked_until, created_at, created_by, last_login_at"
-
-
-@dataclass(frozen=True)
-class Account:
-    """A console account (never its password hash)."""
-
-    id: int
-    name: str
-    role: str
-    failed_logins: int
-    locked_until: str | None
-    created_at: str
-    created_by: str
-    last_login_at: str | None
-
-    @property
-    def is_admin(self) -> bool:
-        """Admins act; viewers only look."""
-        return self.role == "admin"
-
-
-def _account(row: Any) -> Account:
-    return Account(int(row[0]), str(row[1]), str(row[2]), int(row[3]), row[4], str(row[5]), str(row[6]), row[7])
 
 
 def validate(name: str, role: str, password: str) -> None:
@@ -80,26 +57,6 @@ def check_password(name: str, password: str) -> None:
         raise InvalidInputError("password must not be the account name")
 
 
-def insert_account(conn: Connection, name: str, role: str, password_hash: str, by: str) -> int:
-    """Add an account row (a writer job); returns its id.
-
-    Raises:
-        InvalidInputError: the name is taken.
-    """
-    stamp = now_iso()
-    try:
-        conn.execute(
-            "INSERT INTO web_accounts (name, role, password_hash, created_at, created_by, password_changed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, role, password_hash, stamp, by, stamp),
-        )
-    except Exception as err:
-        if is_constraint_error(err):
-            raise InvalidInputError(f"an account named {name!r} already exists") from err
-        raise
-    return int(conn.last_insert_rowid())
-
-
 def create(store: Store, name: str, role: str, password: str, by: str) -> Account:
     """Validate, hash (outside the writer) and store a new account.
 
@@ -108,27 +65,9 @@ def create(store: Store, name: str, role: str, password: str, by: str) -> Accoun
     """
     validate(name, role, password)
     hashed = hash_password(password)
-    account_id = store.write(lambda c: insert_account(c, name, role, hashed, by))
+    account_id = store.write(lambda c: rows.insert_account(c, name, role, hashed, by))
     with store.reader() as conn:
-        return find(conn, str(account_id))
-
-
-def list_accounts(conn: Connection) -> list[Account]:
-    """All accounts by name."""
-    return [_account(r) for r in fetch_all(conn, f"SELECT {_COLUMNS} FROM web_accounts ORDER BY name")]  # noqa: S608
-
-
-def find(conn: Connection, ref: str) -> Account:
-    """An account by name (or numeric id).
-
-    Raises:
-        NotFoundError: no such account.
-    """
-    column = "id" if ref.isdigit() else "name"
-    rows = fetch_all(conn, f"SELECT {_COLUMNS} FROM web_accounts WHERE {column} = ?", (ref,))  # noqa: S608
-    if not rows:
-        raise NotFoundError(f"no console account {ref!r}")
-    return _account(rows[0])
+        return rows.find(conn, str(account_id))
 
 
 def set_password(store: Store, name: str, password: str) -> None:
@@ -140,23 +79,7 @@ def set_password(store: Store, name: str, password: str) -> None:
     check_password(name, password)
     hashed = hash_password(password)
 
-    def job(conn: Connection) -> None:
-        conn.execute(
-            "UPDATE web_accounts SET password_hash = ?, password_changed_at = ?, failed_logins = 0,"
-            " locked_until = NULL WHERE name = ?",
-            (hashed, now_iso(), name),
-        )
-        if not conn.changes():
-            raise NotFoundError(f"no console account {name!r}")
-
-    store.write(job)
-
-
-def unlock(conn: Connection, name: str) -> None:
-    """Clear a lock-out (a writer job). Raises NotFoundError."""
-    conn.execute("UPDATE web_accounts SET failed_logins = 0, locked_until = NULL WHERE name = ?", (name,))
-    if not conn.changes():
-        raise NotFoundError(f"no console account {name!r}")
+    store.write(lambda c: rows.set_password_hash(c, name, hashed))
 
 
 def remove(conn: Connection, name: str) -> Account:
@@ -165,11 +88,10 @@ def remove(conn: Connection, name: str) -> Account:
     Raises:
         NotFoundError, InvalidInputError.
     """
-    account = find(conn, name)
-    admins = fetch_all(conn, "SELECT count(*) FROM web_accounts WHERE role = 'admin'")[0][0]
-    if account.is_admin and int(admins) <= 1:
+    account = rows.find(conn, name)
+    if account.is_admin and rows.admin_count(conn) <= 1:
         raise InvalidInputError("the last admin account cannot be removed")
-    conn.execute("DELETE FROM web_accounts WHERE id = ?", (account.id,))
+    rows.delete_account(conn, account.id)
     return account
 
 
@@ -186,30 +108,23 @@ def login(store: Store, name: str, password: str, failures: int, lockout_s: floa
     """Check a name and password, counting failures and locking the account after ``failures``
     in a row. A name that is no account costs the same time and says ``bad``."""
     with store.reader() as conn:
-        rows = fetch_all(conn, f"SELECT {_COLUMNS}, password_hash FROM web_accounts WHERE name = ?", (name,))  # noqa: S608
-    if not rows or len(password) > MAX_PASSWORD:
+        found = rows.with_hash(conn, name)
+    if found is None or len(password) > MAX_PASSWORD:
         burn_equal_time(password[:MAX_PASSWORD])
         return LoginResult(None, "bad")
-    account, stored = _account(rows[0]), str(rows[0][8])
+    account, stored = found
     now = now_utc()
     if account.locked_until and parse_iso(account.locked_until) > now:
         return LoginResult(None, "locked", account.locked_until)
     if verify_password(password, stored):
-        store.write(
-            lambda c: c.execute(
-                "UPDATE web_accounts SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
-                (to_iso(now), account.id),
-            )
-        )
+        store.write(lambda c: rows.logged_in(c, account.id, to_iso(now)))
         return LoginResult(account, "ok")
     until = to_iso(now + timedelta(seconds=lockout_s))
 
     def fail(conn: Connection) -> str | None:
-        conn.execute("UPDATE web_accounts SET failed_logins = failed_logins + 1 WHERE id = ?", (account.id,))
-        count = int(fetch_all(conn, "SELECT failed_logins FROM web_accounts WHERE id = ?", (account.id,))[0][0])
-        if count < failures:
+        if rows.count_failure(conn, account.id) < failures:
             return None
-        conn.execute("UPDATE web_accounts SET failed_logins = 0, locked_until = ? WHERE id = ?", (until, account.id))
+        rows.lock(conn, account.id, until)
         return until
 
     locked = store.write(fail)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from firmware.config import Paths
-from firmware.security.keys import Keys
+from firmware.crypto.keys import Keys
 from firmware.security.securelog import SecureLog
 from firmware.store.store import Store
 

@@ -23,9 +23,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from firmware.fileio import write_private
-from firmware.security.keys import Keys, mac
+from firmware.crypto.keys import Keys, mac
+from firmware.platform.fileio import write_private
 from firmware.store.db import Connection
+from firmware.store.secure_log import counter
 
 HEAD_FILE = "secure_log.head"
 
@@ -65,15 +66,6 @@ class HeadFile:
         if not ok:
             raise ValueError(f"the head file beside the keys ({self.path}) was altered or forged")
         return seq, chain
-
-
-def counter(conn: Connection) -> int | None:
-    """The highest sequence number ever written (None before migration 12)."""
-    try:
-        row: Any = conn.execute("SELECT seq FROM secure_log_head WHERE id = 1").fetchone()
-    except Exception:  # noqa: BLE001 - a database from before the counter existed
-        return None
-    return None if row is None else int(row[0])
 
 
 def _counter_problems(end: int | None, written: int, signed: dict[int, bytes]) -> list[str]:

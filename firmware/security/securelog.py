@@ -17,12 +17,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.comms.ids import new_id
+from firmware.crypto.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.errors import InvalidInputError
-from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
-from firmware.security.loghead import HeadFile, anchor_problems, counter
+from firmware.platform.clock import now_iso
+from firmware.security.loghead import HeadFile, anchor_problems
 from firmware.store import outbox
+from firmware.store import secure_log as log_rows
 from firmware.store.db import Connection
 from firmware.store.writer import after_commit
 
@@ -67,17 +68,14 @@ class SecureLog:
             body = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
         except (TypeError, ValueError) as err:
             raise InvalidInputError(f"secure log data must be JSON-serialisable: {err}") from err
-        row: Any = conn.execute("SELECT seq, chain FROM secure_log ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, previous = (int(row[0]) + 1, bytes(row[1])) if row else (1, GENESIS)
+        head = log_rows.last(conn)
+        seq, previous = (head[0] + 1, head[1]) if head else (1, GENESIS)
         ts = now_iso()
         user = None if user_id is None else str(user_id)
         header = _header(seq, ts, event_type, user)
         sealed = seal(self._seal_key, body, header)
         chain = mac(self._chain_key, previous + header + sealed)
-        conn.execute(
-            "INSERT INTO secure_log (seq, timestamp, event_type, user_id, sealed, chain) VALUES (?, ?, ?, ?, ?, ?)",
-            (seq, ts, event_type, user, sealed, chain),
-        )
+        log_rows.insert(conn, log_rows.LogRow(seq, ts, event_type, user, sealed, chain))
         after_commit(conn, lambda: self.head.write(seq, chain))
         if seq % CHECKPOINT_EVERY == 0:
             self.checkpoint(conn)
@@ -85,15 +83,12 @@ class SecureLog:
 
     def checkpoint(self, conn: Connection) -> int | None:
         """Sign the chain head and queue it for MQTT; returns its seq (None for an empty log)."""
-        row: Any = conn.execute("SELECT seq, chain FROM secure_log ORDER BY seq DESC LIMIT 1").fetchone()
-        if row is None:
+        head = log_rows.last(conn)
+        if head is None:
             return None
-        seq, chain, ts = int(row[0]), bytes(row[1]), now_iso()
+        (seq, chain), ts = head, now_iso()
         signature = self.keys.sign(_checkpoint_message(seq, chain, ts))
-        conn.execute(
-            "INSERT OR REPLACE INTO secure_log_checkpoints (seq, timestamp, chain, signature) VALUES (?, ?, ?, ?)",
-            (seq, ts, chain, signature),
-        )
+        log_rows.put_checkpoint(conn, log_rows.CheckpointRow(seq, ts, chain, signature))
         payload = {
             "id": new_id(),
             "ts": ts,
@@ -115,15 +110,10 @@ class SecureLog:
         Raises:
             IntegrityError: an entry in the range does not open (altered or moved).
         """
-        rows: list[Any] = conn.execute(
-            "SELECT seq, timestamp, event_type, user_id, sealed FROM secure_log WHERE (? IS NULL OR user_id = ?)"
-            " AND (? IS NULL OR timestamp >= ?) AND (? IS NULL OR timestamp < ?) ORDER BY seq",
-            (user_id, user_id, since, since, until, until),
-        ).fetchall()
         out = []
-        for seq, ts, kind, user, sealed in rows:
-            body = unseal(self._seal_key, bytes(sealed), _header(int(seq), str(ts), str(kind), user))
-            out.append(Entry(int(seq), str(ts), str(kind), user, json.loads(body)))
+        for r in log_rows.rows(conn, user_id, since, until):
+            body = unseal(self._seal_key, r.sealed, _header(r.seq, r.timestamp, r.event_type, r.user_id))
+            out.append(Entry(r.seq, r.timestamp, r.event_type, r.user_id, json.loads(body)))
         return out
 
     def verify(self, conn: Connection) -> list[str]:
@@ -131,46 +121,68 @@ class SecureLog:
         problems: list[str] = []
         previous, expected = GENESIS, None
         chains: dict[int, bytes] = {}
-        first: Any = conn.execute("SELECT min(seq) FROM secure_log").fetchone()
-        written = counter(conn) or 0
-        start = int(first[0]) if first and first[0] is not None else written + 1
+        first = log_rows.first_seq(conn)
+        start = first if first is not None else (log_rows.counter(conn) or 0) + 1
         if start != 1:
-            anchor: Any = conn.execute(
-                "SELECT chain FROM secure_log_checkpoints WHERE seq = ?", (start - 1,)
-            ).fetchone()
+            anchor = log_rows.checkpoint_chain(conn, start - 1)
             if anchor is None:
                 problems.append(f"entries before {start} are missing and no checkpoint anchors the rest")
             else:
-                previous = bytes(anchor[0])
+                previous = anchor
         expected = start
-        log_rows: list[Any] = conn.execute(
-            "SELECT seq, timestamp, event_type, user_id, sealed, chain FROM secure_log ORDER BY seq"
-        ).fetchall()
-        for seq, ts, kind, user, sealed, chain in log_rows:
-            seq = int(seq)
-            if seq != expected:
-                problems.append(f"entry {expected} is missing (next is {seq})")
-            header = _header(seq, str(ts), str(kind), user)
-            if mac(self._chain_key, previous + header + bytes(sealed)) != bytes(chain):
-                problems.append(f"entry {seq} does not chain to the one before it (altered, reordered or forged)")
+        for r in log_rows.rows(conn):
+            if r.seq != expected:
+                problems.append(f"entry {expected} is missing (next is {r.seq})")
+            header = _header(r.seq, r.timestamp, r.event_type, r.user_id)
+            if mac(self._chain_key, previous + header + r.sealed) != r.chain:
+                problems.append(f"entry {r.seq} does not chain to the one before it (altered, reordered or forged)")
             try:
-                unseal(self._seal_key, bytes(sealed), header)
+                unseal(self._seal_key, r.sealed, header)
             except IntegrityError:
-                problems.append(f"entry {seq}: its sealed data fails authentication")
-            previous, expected = bytes(chain), seq + 1
-            chains[seq] = bytes(chain)
-        checkpoints: list[Any] = conn.execute(
-            "SELECT seq, timestamp, chain, signature FROM secure_log_checkpoints ORDER BY seq"
-        ).fetchall()
-        for seq, ts, chain, signature in checkpoints:
-            if not self.keys.verify(bytes(signature), _checkpoint_message(int(seq), bytes(chain), str(ts))):
-                problems.append(f"checkpoint at {seq}: bad signature")
-            elif int(seq) in chains and chains[int(seq)] != bytes(chain):
-                problems.append(f"checkpoint at {seq}: the log no longer matches the signed head")
-            elif int(seq) >= expected:
-                problems.append(f"checkpoint at {seq}: entries up to {seq} were signed but are gone (truncated)")
-        signed = {int(c[0]): bytes(c[2]) for c in checkpoints}
+                problems.append(f"entry {r.seq}: its sealed data fails authentication")
+            previous, expected = r.chain, r.seq + 1
+            chains[r.seq] = r.chain
+        checkpoints = log_rows.checkpoints(conn)
+        for c in checkpoints:
+            if not self.keys.verify(c.signature, _checkpoint_message(c.seq, c.chain, c.timestamp)):
+                problems.append(f"checkpoint at {c.seq}: bad signature")
+            elif c.seq in chains and chains[c.seq] != c.chain:
+                problems.append(f"checkpoint at {c.seq}: the log no longer matches the signed head")
+            elif c.seq >= expected:
+                problems.append(f"checkpoint at {c.seq}: entries up to {c.seq} were signed but are gone (truncated)")
+        signed = {c.seq: c.chain for c in checkpoints}
         return problems + anchor_problems(conn, self.head, chains, signed)
+
+    def rechain_into(self, conn: Connection, new: SecureLog) -> tuple[int, dict[str, object]]:
+        """Re-seal and re-chain every entry under ``new``'s keys and re-sign the checkpoints that
+        sign kept entries (a key rotation, inside its transaction); returns the entries done and
+        the old head. ``new``'s head file follows once the transaction commits.
+
+        Raises:
+            IntegrityError: an entry does not open under this log's key (nothing is changed).
+        """
+        entries = log_rows.rows(conn)
+        if not entries:
+            return 0, {}
+        first = entries[0].seq
+        anchor = log_rows.checkpoint_chain(conn, first - 1)
+        previous = GENESIS if first == 1 or anchor is None else anchor
+        old_head: dict[str, object] = {"seq": entries[-1].seq, "chain": entries[-1].chain.hex()}
+        rewritten: dict[int, tuple[bytes, bytes]] = {}
+        for r in entries:
+            header = _header(r.seq, r.timestamp, r.event_type, r.user_id)
+            resealed = seal(new._seal_key, unseal(self._seal_key, r.sealed, header), header)
+            previous = mac(new._chain_key, previous + header + resealed)
+            rewritten[r.seq] = (resealed, previous)
+        log_rows.rewrite(conn, rewritten)
+        last_seq = entries[-1].seq
+        after_commit(conn, lambda: new.head.write(last_seq, rewritten[last_seq][1]))
+        for c in log_rows.checkpoints(conn):
+            if c.seq in rewritten:
+                chain = rewritten[c.seq][1]
+                signature = new.keys.sign(_checkpoint_message(c.seq, chain, c.timestamp))
+                log_rows.put_checkpoint(conn, log_rows.CheckpointRow(c.seq, c.timestamp, chain, signature))
+        return len(entries), old_head
 
     def verify_held(self, conn: Connection, held: Any) -> list[str]:
         """Compare the log with a checkpoint kept off the device (the JSON this device publishes
@@ -182,18 +194,15 @@ class SecureLog:
             return [f"the checkpoint given is not one this device publishes ({err!r} missing or malformed)"]
         if not self.keys.verify(signature, _checkpoint_message(seq, chain, ts)):
             return [f"the checkpoint given (entry {seq}) does not carry this device's signature"]
-        row: Any = conn.execute("SELECT chain FROM secure_log WHERE seq = ?", (seq,)).fetchone()
-        if row is not None:
-            if bytes(row[0]) == chain:
+        kept = log_rows.chain_at(conn, seq)
+        if kept is not None:
+            if kept == chain:
                 return []
             return [
                 f"entry {seq} no longer matches the checkpoint given (altered, or re-chained by a key rotation since)"
             ]
-        first: Any = conn.execute("SELECT min(seq) FROM secure_log").fetchone()
-        anchor: Any = None
-        if first and first[0] is not None and int(first[0]) > seq:
-            anchor = conn.execute("SELECT 1 FROM secure_log_checkpoints WHERE seq = ?", (int(first[0]) - 1,)).fetchone()
-        if anchor is not None:
+        first = log_rows.first_seq(conn)
+        if first is not None and first > seq and log_rows.checkpoint_chain(conn, first - 1) is not None:
             return []  # retention removed the entries up to a later checkpoint, which anchors the rest
         return [f"the checkpoint given signed entries up to {seq}, but the log no longer holds them"]
 

@@ -34,7 +34,7 @@ from firmware.errors import (
     StorageFullError,
     StoreError,
 )
-from firmware.fileio import fsync_path
+from firmware.platform.fileio import fsync_path
 
 log = logging.getLogger(__name__)
 

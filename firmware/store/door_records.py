@@ -132,6 +132,22 @@ def list_unknown(conn: Connection, limit: int = 100) -> list[Unknown]:
     return [Unknown(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
 
+def find_unknown(conn: Connection, unknown_id: int) -> Unknown | None:
+    """One stranger, None when there is none (promoted, dismissed or expired)."""
+    rows = fetch_all(
+        conn,
+        "SELECT id, snapshot_path, first_seen, last_seen, coalesce(seen_count, 1) FROM unknown_faces WHERE id = ?",
+        (unknown_id,),
+    )
+    return None if not rows else Unknown(int(rows[0][0]), rows[0][1], rows[0][2], rows[0][3], int(rows[0][4]))
+
+
+def delete_unknown(conn: Connection, unknown_id: int) -> bool:
+    """Delete a stranger (templates by cascade); False when there was none."""
+    conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
+    return bool(conn.changes())
+
+
 def user_active(conn: Connection, user_id: int) -> bool:
     """False only when the user was disabled."""
     row = conn.execute("SELECT active FROM user_access WHERE user_id = ?", (user_id,)).fetchone()
@@ -151,3 +167,40 @@ def forget_unknown(conn: Connection, unknown_id: int, timestamp: str, details: s
     """Delete a stranger (its embeddings cascade) and log why."""
     conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
     insert_system_event(conn, timestamp, "unknown_promoted", details)
+
+
+@dataclass(frozen=True)
+class DoorLogRow:
+    """A door event with the person's name and whether its face event kept a picture."""
+
+    id: int
+    timestamp: str
+    outcome: str
+    reason: str
+    user_id: int | None
+    name: str | None
+    face_event_id: int | None
+    has_picture: bool
+    score: float | None
+
+
+def door_log(
+    conn: Connection, limit: int = 10, outcome: str = "", since: str = "", until: str = ""
+) -> list[DoorLogRow]:
+    """Newest door events first, filtered by outcome and by timestamp in [since, until) when
+    those are not empty."""
+    rows = fetch_all(
+        conn,
+        "SELECT d.id, d.timestamp, d.outcome, d.reason, d.user_id, u.name, d.face_event_id, f.image_path, d.score"
+        " FROM door_events d LEFT JOIN users u ON u.id = d.user_id LEFT JOIN face_events f ON f.id = d.face_event_id"
+        " WHERE (? = '' OR d.outcome = ?) AND (? = '' OR d.timestamp >= ?) AND (? = '' OR d.timestamp < ?)"
+        " ORDER BY d.timestamp DESC, d.id DESC LIMIT ?",
+        (outcome, outcome, since, since, until, until, limit),
+    )
+    return [
+        DoorLogRow(
+            int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), None if r[4] is None else int(r[4]),
+            None if r[5] is None else str(r[5]), None if r[6] is None else int(r[6]), bool(r[7]), r[8],
+        )
+        for r in rows
+    ]  # fmt: skip

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.clock import now_iso
 from firmware.errors import InvalidInputError, NotFoundError
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection, fetch_all
 from firmware.store.sealing import Sealer
 
@@ -57,11 +57,6 @@ def to_blob(vector: npt.ArrayLike) -> tuple[int, bytes]:
     if not np.all(np.isfinite(array)):
         raise InvalidInputError("encoding contains NaN or infinity")
     return int(array.size), array.tobytes()
-
-
-def from_blob(blob: bytes, dim: int) -> Vector:
-    """The float32 vector stored in ``blob``."""
-    return np.frombuffer(blob, dtype="<f4", count=dim).astype(np.float32)
 
 
 def _require_user(conn: Connection, user_id: int) -> None:
@@ -158,17 +153,6 @@ def gallery_version(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def samples_of(conn: Connection, user_id: int) -> list[Sample]:
-    """A user's enrolment samples, oldest first."""
-    rows = fetch_all(
-        conn,
-        "SELECT id, user_id, chip_path, keypoints, source, detection_score, sharpness, created_at"
-        " FROM face_samples WHERE user_id = ? ORDER BY id",
-        (user_id,),
-    )
-    return [Sample(int(r[0]), int(r[1]), r[2], json.loads(r[3]), r[4], r[5], r[6], str(r[7])) for r in rows]
-
-
 def encoding_counts(conn: Connection) -> dict[int, dict[str, int]]:
     """Per user id, the number of encodings per model."""
     counts: dict[int, dict[str, int]] = {}
@@ -224,3 +208,30 @@ def prune_files(conn: Connection, model: str, keep: set[str]) -> int:
         (model, *kept),
     )
     return int(conn.changes())
+
+
+def encoded_users(conn: Connection, model: str, model_sha256: str) -> dict[int, int]:
+    """How many encodings each user has from this exact model file."""
+    rows = fetch_all(
+        conn,
+        "SELECT user_id, count(*) FROM face_encodings WHERE model = ? AND model_sha256 = ? GROUP BY user_id",
+        (model, model_sha256),
+    )
+    return {int(user): int(n) for user, n in rows}
+
+
+def sample_ids(conn: Connection, user_id: int) -> list[int]:
+    """The ids of a user's enrolment samples, oldest first."""
+    return [int(r[0]) for r in fetch_all(conn, "SELECT id FROM face_samples WHERE user_id = ? ORDER BY id", (user_id,))]
+
+
+def users_missing_model(conn: Connection, model: str, model_sha256: str) -> list[int]:
+    """Users with ``model`` encodings but none from this exact model file (an update's re-embed
+    has not reached them yet)."""
+    rows = fetch_all(
+        conn,
+        "SELECT DISTINCT user_id FROM face_encodings e WHERE model = ? AND NOT EXISTS"
+        " (SELECT 1 FROM face_encodings n WHERE n.user_id = e.user_id AND n.model = ? AND n.model_sha256 = ?)",
+        (model, model, model_sha256),
+    )
+    return [int(r[0]) for r in rows]

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.config import Paths
-from firmware.security.keys import KeyFileError, Keys
+from firmware.crypto.keys import KeyFileError, Keys, rotation_interrupted
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection
 
 _SEALED = (
@@ -64,7 +64,7 @@ def check_keys(conn: Connection, paths: Paths) -> Keys | None:
     Raises:
         KeyFileError: a key is missing or is not the database's (the message says what to do).
     """
-    if (paths.keys / "data.key.next").exists():
+    if rotation_interrupted(paths.keys):
         return None
     data, signing = paths.keys / "data.key", paths.keys / "device_ed25519.key"
     recorded = recorded_fingerprint(conn)

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 
-from firmware.clock import now_iso, parse_iso, to_iso
 from firmware.errors import LegacyImportError, StoreError
+from firmware.platform.clock import now_iso, parse_iso, to_iso
 from firmware.store import encodings, users
 from firmware.store.db import Connection, is_constraint_error, open_plain
 from firmware.store.legacy_rows import Refusal, picture_problem, template_bytes, template_vector, user_problem

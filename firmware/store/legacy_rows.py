@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from firmware.fileio import UnsafePathError, contained
+from firmware.platform.fileio import UnsafePathError, contained
 from firmware.store import users
 from firmware.store.db import Connection
 

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware.clock import now_utc
 from firmware.errors import SchemaError
+from firmware.platform.clock import now_utc
 from firmware.store.db import APPLICATION_ID, Connection, in_transaction, online_backup, translate
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware.clock import now_utc
 from firmware.config import Paths
 from firmware.errors import StoreError
+from firmware.platform.clock import now_utc
 from firmware.store.db import Connection, DbSettings, open_plain, open_writer
 from firmware.store.migrate import migrate
 

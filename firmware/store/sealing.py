@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from firmware.clock import now_iso
-from firmware.security.keys import IntegrityError, Keys, seal, unseal
+from firmware.crypto.keys import IntegrityError, Keys, seal, unseal
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection
 
 Vector = npt.NDArray[np.float32]
@@ -128,3 +128,28 @@ class Sealer:
             return unseal(key, body[len(MAGIC) :], f"{purpose}:{user_id}".encode())
         except IntegrityError:
             return None
+
+    def reseal_into(self, conn: Connection, new: Sealer) -> tuple[int, int]:
+        """Move everything sealed under this data key in the database to ``new``'s, inside the
+        caller's transaction (a key rotation): per-user keys are re-wrapped (the templates and
+        chips sealed under them stay valid) and strangers' templates re-sealed. Returns
+        ``(user keys, stranger templates)``.
+
+        Raises:
+            IntegrityError: something does not open under this key (the transaction rolls back).
+        """
+        users: list[Any] = conn.execute("SELECT user_id, wrapped FROM user_keys").fetchall()
+        for user_id, wrapped in users:
+            aad = f"user-key:{int(user_id)}".encode()
+            key = unseal(self._kek, bytes(wrapped), aad)
+            conn.execute("UPDATE user_keys SET wrapped = ? WHERE user_id = ?", (seal(new._kek, key, aad), int(user_id)))
+        strangers: list[Any] = conn.execute(
+            "SELECT id, unknown_id, model, dim, vector FROM unknown_encodings"
+        ).fetchall()
+        for row_id, unknown_id, model, dim, blob in strangers:
+            vector = self.open_stranger(int(unknown_id), str(model), bytes(blob), int(dim))
+            if vector is None:
+                raise IntegrityError(f"stranger template {row_id} does not open: rotation stopped, nothing changed")
+            resealed = new.seal_stranger(int(unknown_id), str(model), vector.astype("<f4").tobytes())
+            conn.execute("UPDATE unknown_encodings SET vector = ? WHERE id = ?", (resealed, int(row_id)))
+        return len(users), len(strangers)

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from firmware.clock import now_iso
 from firmware.config import Paths, StorageConfig
+from firmware.crypto.keys import Keys
 from firmware.errors import DatabaseCorruptError, StorageFullError, StoreError
-from firmware.security.keys import Keys
+from firmware.platform.clock import now_iso
 from firmware.store import events
 from firmware.store.ballast import Ballast
 from firmware.store.db import (
@@ -330,7 +330,7 @@ class Store:
         """The device keys checked against the database at open.
 
         Raises:
-            KeyFileError: see :class:`firmware.security.keys.Keys`.
+            KeyFileError: see :class:`firmware.crypto.keys.Keys`.
         """
         return self._keys or Keys(self.paths.keys)
 

@@ -22,8 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.clock import now_iso
 from firmware.errors import AmbiguousError, InvalidInputError, NotFoundError
+from firmware.platform.clock import now_iso
 from firmware.store.db import Connection, is_constraint_error
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -226,3 +226,18 @@ def set_role(conn: Connection, user_id: int, role: str | None) -> None:
     conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
     if not conn.changes():
         raise NotFoundError(f"no user {user_id}")
+
+
+def user_names(conn: Connection) -> dict[int, str]:
+    """Every user's name by id."""
+    rows: list[Any] = conn.execute("SELECT id, name FROM users").fetchall()
+    return {int(i): str(n) for i, n in rows}
+
+
+def record_consent(conn: Connection, user_id: int, given_by: str, text_version: str) -> None:
+    """Record that ``user_id`` consented to the biometric processing, under consent text
+    ``text_version``, as collected by ``given_by``."""
+    conn.execute(
+        "INSERT INTO consents (user_id, given_by, text_version, recorded_at) VALUES (?, ?, ?, ?)",
+        (user_id, given_by, text_version, now_iso()),
+    )

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
+from firmware.imaging.image import pyr_down, warp_to_chip
 from firmware.vision.dlib_chip import dlib_chip
-from firmware.vision.image import Image, pyr_down, warp_to_chip
 
 Matrix = npt.NDArray[np.float64]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
+from firmware.imaging.image import letterbox_tensor
 from firmware.vision import blazeface, runtime
-from firmware.vision.image import Image, letterbox_tensor
+from firmware.vision.blazeface import Letterbox
 
 VARIANTS = {"short_range": blazeface.SHORT_RANGE, "full_range": blazeface.FULL_RANGE}
 
@@ -47,7 +48,9 @@ class FaceDetector:
 
     def detect(self, image: Image) -> list[Detection]:
         """Faces in ``image``, best first, in the image's pixel coordinates."""
-        tensor, box = letterbox_tensor(image, self.variant.input_size)
+        size = self.variant.input_size
+        box = Letterbox(image.shape[1], image.shape[0], size)
+        tensor = letterbox_tensor(image, size, box.scale, box.pad)
         outputs = self._model.run(tensor)
         return blazeface.detections(
             outputs[self._reg_index], outputs[self._score_index], self.variant, self._anchors, box, self.score_threshold

@@ -24,7 +24,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from firmware.vision.image import Image
+from firmware.domain import Image
 
 Matrix = npt.NDArray[np.float64]
 _DOWN_SHIFT = np.array([1.25, 0.75])  # dlib pyramid_down<2>::point_down(p) = p / 2 - shift

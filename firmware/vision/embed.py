@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
 from firmware.vision import runtime
 from firmware.vision.align import ChipTemplate, align
-from firmware.vision.image import Image
 from firmware.vision.manifest import Manifest
 
 Vector = npt.NDArray[np.float32]

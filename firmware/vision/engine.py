@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.config import VisionConfig
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
 from firmware.vision.align import ENROL_224, SFACE_112, align, chip_transform
 from firmware.vision.detect import FaceDetector
@@ -21,7 +21,6 @@ from firmware.vision.doorpoint import DoorRule
 from firmware.vision.embed import Embedder, Vector
 from firmware.vision.farcurve import DoorCalibration, load_door_calibration
 from firmware.vision.gallery import Fusion
-from firmware.vision.image import Image
 from firmware.vision.landmarks import MODEL_FILE as LANDMARK_FILE
 from firmware.vision.landmarks import FaceMesh, LandmarkModel
 from firmware.vision.manifest import Calibration, load_manifests, verify_beside
@@ -46,11 +45,6 @@ class Face:
     def area(self) -> float:
         """Box area in square pixels."""
         return self.detection.width * self.detection.height
-
-
-def default_models_dir() -> Path:
-    """``models/build`` of the checkout this firmware runs from (where ``./setup.sh`` builds)."""
-    return Path(__file__).resolve().parents[2] / "models" / "build"
 
 
 def fusion_for(models_dir: Path, embedders: list[Embedder], threshold: float = 0.0, margin: float = 0.05) -> Fusion:
@@ -157,7 +151,7 @@ class FaceEngine:
                 error here: the door rule carries it and names nobody).
         """
         started = time.perf_counter()
-        folder = Path(config.models_dir) if config.models_dir else default_models_dir()
+        folder = config.models_folder()
         manifests = load_manifests(folder) if folder.is_dir() else {}
         unknown = [m for m in config.models if m not in manifests]
         if unknown or not config.models:

@@ -7,7 +7,7 @@ model combination its models' weights and, per number of gallery samples per use
 curve FAR(t): the fraction of
 comparisons of a stranger's face with one enrolled user (``k`` samples) whose fused score is
 below ``t``. The curve is empirical down to about 1e-5 and a fitted tail below (see
-:mod:`firmware.bench.tailfit`). ``transfer`` gives, per FAR level, how much higher the rate was
+:mod:`occur_dev.bench.tailfit`). ``transfer`` gives, per FAR level, how much higher the rate was
 measured on wilder photos than on the calibration set; the door multiplies by it.
 
 Everything is validated when read. A missing, corrupt or foreign file (made for other model

@@ -17,11 +17,12 @@ through. The config refuses non-finite settings too; this is the second line.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from firmware.domain import Match
 from firmware.vision.embed import Vector, distances
 from firmware.vision.manifest import Calibration
 
@@ -54,23 +55,6 @@ class Fusion:
     def accepts(self, score: float | None) -> bool:
         """Is ``score`` a 1:1 match at the door threshold? False for any non-finite value."""
         return score is not None and self.usable() and bool(np.isfinite(score)) and score < self.threshold
-
-
-@dataclass(frozen=True)
-class Match:
-    """The outcome of one 1:N search.
-
-    ``decision`` is ``match`` (``user_id`` set), ``unknown`` (nobody close enough),
-    ``ambiguous`` (two users too close to tell apart) or ``low_quality`` (not searched); only
-    ``match`` sets ``user_id``.
-    """
-
-    decision: str
-    user_id: int | None
-    score: float | None
-    distances: dict[str, float] = field(default_factory=dict)
-    margin: float | None = None
-    best_user_id: int | None = None
 
 
 @dataclass

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
+from firmware.imaging.image import warp_to_chip
 from firmware.vision import runtime
-from firmware.vision.image import Image, warp_to_chip
 
 INPUT_SIZE = 192
 POINTS = 468

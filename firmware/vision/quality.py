@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from firmware.domain import Detection
-from firmware.vision.image import Image, crop_resized, laplacian_variance
+from firmware.domain import Detection, Image
+from firmware.imaging.image import crop_resized, laplacian_variance
 from firmware.vision.pose import Pose
 
 REASONS = {

@@ -8,6 +8,7 @@ from firmware.errors import InvalidInputError, UpdateError
 from firmware.ota.install import Installer
 from firmware.security import accounts, tokens
 from firmware.security.audit import secure_log
+from firmware.store import api_tokens, web_accounts
 from firmware.web.console import HttpError, Page
 from firmware.web.http import Response
 
@@ -46,7 +47,7 @@ def audit_page(page: Page) -> Response:
     """GET /audit: decrypted secure-log entries, newest first; reading them is logged too."""
     from datetime import UTC
 
-    from firmware.clock import parse_iso, to_iso
+    from firmware.platform.clock import parse_iso, to_iso
 
     app = page.app
     user = page.req.arg("user") or None
@@ -68,7 +69,7 @@ def audit_page(page: Page) -> Response:
 def accounts_page(page: Page, new_token: str = "") -> Response:
     """GET /accounts."""
     with page.app.store.reader() as conn:
-        people, keys = accounts.list_accounts(conn), tokens.list_tokens(conn)
+        people, keys = web_accounts.list_accounts(conn), api_tokens.list_tokens(conn)
     return page.render("accounts.html", accounts=people, tokens=keys, scopes=tokens.SCOPES, new_token=new_token)
 
 
@@ -85,9 +86,9 @@ def account_action(page: Page) -> Response:
     """POST /accounts/<name>/<action>: unlock, password or remove."""
     name, action, store = page.req.params["name"], page.req.params["action"], page.app.store
     with store.reader() as conn:
-        account = accounts.find(conn, name)
+        account = web_accounts.find(conn, name)
     if action == "unlock":
-        store.write(lambda c: accounts.unlock(c, name))
+        store.write(lambda c: web_accounts.unlock(c, name))
     elif action == "password":
         accounts.set_password(store, name, (page.req.form.get("password") or [""])[0])
     else:
@@ -111,6 +112,6 @@ def token_add(page: Page) -> Response:
 def token_revoke(page: Page) -> Response:
     """POST /tokens/<name>/revoke."""
     name = page.req.params["name"]
-    page.app.store.write(lambda c: tokens.revoke(c, name))
+    page.app.store.write(lambda c: api_tokens.revoke(c, name))
     page.audit("api_token_revoked", {"name": name})
     return page.redirect("/accounts", f"Token {name} revoked.")

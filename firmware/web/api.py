@@ -14,6 +14,7 @@ from typing import Any
 
 from firmware.errors import InvalidInputError
 from firmware.security import tokens
+from firmware.store import api_tokens
 from firmware.web.console import HttpError, Page
 from firmware.web.dashboard import door_log
 from firmware.web.http import Response
@@ -45,7 +46,7 @@ def authorise(page: Page, scope: str) -> Response | None:
     last = page.console.token_used.get(found.id, 0.0)
     if time.monotonic() - last > TOUCH_EVERY_S:
         page.console.token_used[found.id] = time.monotonic()
-        page.app.store.write(lambda c: tokens.touch(c, found.id))
+        page.app.store.write(lambda c: api_tokens.touch(c, found.id))
     return None
 
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from firmware.config import Config
+from firmware.domain import Image
 from firmware.hw.door import DoorDevice
 from firmware.store.store import Store
 from firmware.vision.detect import FaceDetector
-from firmware.vision.engine import Face, FaceEngine, default_models_dir, load_detectors
-from firmware.vision.image import Image
+from firmware.vision.engine import Face, FaceEngine, load_detectors
 from firmware.vision.runtime import release_freed_memory
 
 T = TypeVar("T")
@@ -73,7 +72,7 @@ class Appliance:
 
     def _photo_engine(self, door: FaceEngine) -> FaceEngine:
         vision = self.config.active_vision()
-        folder = Path(vision.models_dir) if vision.models_dir else default_models_dir()
+        folder = vision.models_folder()
         detector, fallback = door.detector, door.fallback
         if vision.photo_detector == "auto" and vision.detector == "short_range":
             fallback = FaceDetector.load(folder, "full_range", 1)

@@ -75,7 +75,7 @@ def do_login(page: Page) -> Response:
 
 def _is_account(page: Page, name: str) -> bool:
     from firmware.errors import NotFoundError
-    from firmware.security.accounts import find
+    from firmware.store.web_accounts import find
 
     try:
         with page.app.store.reader() as conn:

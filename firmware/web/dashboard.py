@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.recognition.doorstate import offline_point
-from firmware.store.db import Connection, fetch_all
+from firmware.store import door_records
+from firmware.store.db import Connection
 from firmware.web.console import Page
 from firmware.web.http import Response
 
@@ -27,18 +28,10 @@ class Decision:
 
 def door_log(conn: Connection, limit: int = 10, outcome: str = "", since: str = "", until: str = "") -> list[Decision]:
     """Newest door events first, with the person's name and the decision's picture."""
-    rows = fetch_all(
-        conn,
-        "SELECT d.id, d.timestamp, d.outcome, d.reason, d.user_id, u.name, d.face_event_id, f.image_path, d.score"
-        " FROM door_events d LEFT JOIN users u ON u.id = d.user_id LEFT JOIN face_events f ON f.id = d.face_event_id"
-        " WHERE (? = '' OR d.outcome = ?) AND (? = '' OR d.timestamp >= ?) AND (? = '' OR d.timestamp < ?)"
-        " ORDER BY d.timestamp DESC, d.id DESC LIMIT ?",
-        (outcome, outcome, since, since, until, until, limit),
-    )
     out = []
-    for r in rows:
-        who = str(r[5]) if r[5] else (f"user {r[4]}" if r[4] else ("stranger" if r[6] else "-"))
-        out.append(Decision(int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), who, r[6], bool(r[7]), r[8]))
+    for r in door_records.door_log(conn, limit, outcome, since, until):
+        who = r.name or (f"user {r.user_id}" if r.user_id else ("stranger" if r.face_event_id else "-"))
+        out.append(Decision(r.id, r.timestamp, r.outcome, r.reason, who, r.face_event_id, r.has_picture, r.score))
     return out
 
 

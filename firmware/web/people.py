@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.actions import people as actions
+from firmware.domain import Image
 from firmware.errors import InvalidInputError
 from firmware.recognition.enrol import EnrolReport, NothingEnrolledError
 from firmware.store import users
-from firmware.store.db import Connection, fetch_all
+from firmware.store.db import Connection
 from firmware.store.door_records import user_active
-from firmware.vision.image import Image
+from firmware.store.encodings import sample_ids
 from firmware.web import uploads
 from firmware.web.console import HttpError, Page
 from firmware.web.http import Response
@@ -39,9 +40,7 @@ class Person:
 def person(conn: Connection, user_id: int) -> Person:
     """One person now. Raises NotFoundError."""
     user = users.find_user(conn, user_id)
-    samples = [
-        int(r[0]) for r in fetch_all(conn, "SELECT id FROM face_samples WHERE user_id = ? ORDER BY id", (user.id,))
-    ]
+    samples = sample_ids(conn, user.id)
     active = user_active(conn, user.id)
     text = f"{user.name}|{user.email}|{user.role}|{active}|{samples}"
     return Person(user, active, samples, hashlib.sha256(text.encode()).hexdigest()[:16])
@@ -177,7 +176,7 @@ def set_role(page: Page) -> Response:
 
 def set_active(page: Page) -> Response:
     """POST /people/<id>/active."""
-    from firmware.clock import now_iso
+    from firmware.platform.clock import now_iso
     from firmware.store.door_records import set_user_active
 
     user_id, version, active = page.param_int("id"), page.req.arg("version"), page.req.arg("active") == "1"

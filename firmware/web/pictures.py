@@ -12,18 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from firmware.crypto.keys import IntegrityError
 from firmware.errors import NotFoundError
-from firmware.security.keys import IntegrityError
-from firmware.store.db import fetch_all
-from firmware.vision.image import encode_jpeg
+from firmware.imaging.image import encode_jpeg
+from firmware.store.pictures import RECORD_KINDS, record_picture, sample_chip
 from firmware.web.console import HttpError, Page
 from firmware.web.http import Response
 
-_QUERIES = {
-    "event": ("SELECT image_path FROM face_events WHERE id = ?", "snapshot"),
-    "attendance": ("SELECT snapshot_path FROM attendance_logs WHERE id = ?", "snapshot"),
-    "stranger": ("SELECT snapshot_path FROM unknown_faces WHERE id = ?", "unknown"),
-}
+_SEALED_AS = {"event": "snapshot", "attendance": "snapshot", "stranger": "unknown"}
 
 
 def _inside(root: Path, folder: Path, relative: str) -> Path:
@@ -45,22 +41,23 @@ def picture(page: Page) -> Response:
     with app.store.reader() as conn:
         if kind == "sample":
             owner = page.param_int("user")
-            rows = fetch_all(conn, "SELECT user_id, chip_path FROM face_samples WHERE id = ?", (number,))
-            if not rows or int(rows[0][0]) != owner or not rows[0][1]:
+            chip = sample_chip(conn, number)
+            if chip is None or chip[0] != owner or not chip[1]:
                 raise HttpError(404, "no such picture")
-            path = _inside(paths.root, paths.face_db / f"user_{owner:03d}", str(rows[0][1]))
+            path = _inside(paths.root, paths.face_db / f"user_{owner:03d}", chip[1])
             data = app.store.sealer.open_user_blob(conn, owner, "chip", path.read_bytes())
             if data is None:
                 raise HttpError(404, "this picture's key is gone")
             return _jpeg(data)
-        if kind not in _QUERIES or "user" in page.req.params:
+        record = next((k for k in RECORD_KINDS if k == kind), None)
+        if record is None or "user" in page.req.params:
             raise HttpError(404, "no such picture")
-        sql, seal = _QUERIES[kind]
-        rows = fetch_all(conn, sql, (number,))
-    if not rows or not rows[0][0]:
+        stored = record_picture(conn, record, number)
+    if stored is None:
         raise HttpError(404, "no such picture")
+    seal = _SEALED_AS[record]
     folder = paths.snapshots if seal == "snapshot" else paths.unknown_faces
-    path = _inside(paths.root, folder, str(rows[0][0]))
+    path = _inside(paths.root, folder, stored)
     try:
         return _jpeg(app.store.sealer.open_picture(seal, path.read_bytes()))
     except IntegrityError as err:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from firmware.actions import attendance as actions
-from firmware.clock import now_iso, parse_iso, to_iso
 from firmware.errors import InvalidInputError
+from firmware.platform.clock import now_iso, parse_iso, to_iso
 from firmware.store import users
 from firmware.store.attendance import list_attendance
 from firmware.store.door_records import DOOR_OUTCOMES

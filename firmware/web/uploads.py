@@ -8,8 +8,9 @@ JPEG is decoded reduced to at most 2048 px a side. Photos are held in memory onl
 
 from __future__ import annotations
 
+from firmware.domain import Image
 from firmware.errors import ImageError
-from firmware.vision.image import Image, decode_image_limited, image_size
+from firmware.imaging.image import decode_image_limited, image_size
 from firmware.web.http import Upload
 
 MAX_JPEG_PIXELS = 64_000_000

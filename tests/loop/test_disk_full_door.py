@@ -24,7 +24,7 @@ import pytest
 from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig, StorageConfig
 from firmware.recognition.enrol import enrol
-from firmware.snapshots import SnapshotStore
+from firmware.records.snapshots import SnapshotStore
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from tests.conftest import REPO, query
@@ -162,7 +162,7 @@ def test_occur_run_survives_status_writes_failing(tmp_path: Path) -> None:
 
 def test_a_snapshot_that_hits_enospc_is_dropped_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a full disk at hand: the snapshot write itself fails with ENOSPC."""
-    from firmware import snapshots
+    from firmware.records import snapshots
 
     config = make_config(tmp_path / "data", ballast_kib=0)
     amy = enrol_amy(config)

@@ -169,7 +169,7 @@ def test_disallowed_role_and_disabled_user_never_open_the_door(tmp_path: Path, e
     config = make_config(tmp_path, allowed_roles=("staff",))
     ids = enrol_people(config, engine, {"amy": "visitor", "raj": "staff"})
     with Store.open(config.paths) as store:
-        from firmware.clock import now_iso
+        from firmware.platform.clock import now_iso
         from firmware.store import door_records
 
         store.write(lambda c: door_records.set_user_active(c, ids["raj"], False, now_iso()))

@@ -100,8 +100,8 @@ def test_a_visit_whose_frames_disagree_still_ends_in_one_decision(tmp_path: Path
 def test_enrolment_and_the_door_refuse_a_turned_face_alike(tmp_path: Path, engine: FaceEngine) -> None:
     """One set of gates: the photo enrolment refuses as turned away gives the door no good
     frame, so its visit ends without a decision (and without a stranger record)."""
+    from firmware.imaging.image import read_image
     from firmware.recognition.enrol import usable_face
-    from firmware.vision.image import read_image
 
     turned = FACES / "compreface_e2e_h" / "personH-img1.jpg"  # head turned about 40 degrees
     config = replace(make_config(tmp_path), camera=replace(make_config(tmp_path).camera, fps=0.0))

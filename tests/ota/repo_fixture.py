@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.demo_update import new_model_dir
 from firmware.ota import bundle
-from firmware.vision.engine import default_models_dir
+from firmware.platform.install import built_models_dir
+from occur_dev.demo.update import new_model_dir
 from tests.conftest import SHARED
 from tests.security.nginx import Nginx
 
@@ -39,7 +39,7 @@ def make_bundle(folder: Path, version: str) -> Path:
         "--version",
         version,
         "--photos",
-        default_models_dir() / "demo",
+        built_models_dir() / "demo",
         "--out",
         out,
     )

@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 
 from firmware.ota import bundle
-from firmware.vision.engine import default_models_dir
+from firmware.platform.install import built_models_dir
 from tests.ota.repo_fixture import ota
 
 
 def test_bundle_defaults_to_the_doors_model_set_and_a_time_version(tmp_path: Path) -> None:
     out = tmp_path / "models.bundle"
-    done = ota("bundle", default_models_dir(), "--out", out)
+    done = ota("bundle", built_models_dir(), "--out", out)
     assert done.returncode == 0, done.stderr
     info = bundle.read_info(out)
     assert info.models == ("sface", "dlib") and re.fullmatch(r"\d{8}\.\d{6}", info.version)
@@ -20,7 +20,7 @@ def test_bundle_defaults_to_the_doors_model_set_and_a_time_version(tmp_path: Pat
 
 
 def test_refusals_name_the_problem(tmp_path: Path) -> None:
-    unknown = ota("bundle", default_models_dir(), "--model", "no-such-model", "--out", tmp_path / "x.bundle")
+    unknown = ota("bundle", built_models_dir(), "--model", "no-such-model", "--out", tmp_path / "x.bundle")
     assert unknown.returncode == 1 and "no manifest for no-such-model" in unknown.stderr
     assert not (tmp_path / "x.bundle").exists()
     not_repo = ota("publish", tmp_path / "nothing")

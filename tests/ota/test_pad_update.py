@@ -15,12 +15,12 @@ import pytest
 from firmware import service
 from firmware.config import LivenessConfig, load
 from firmware.ota import bundle
-from firmware.vision.engine import default_models_dir
+from firmware.platform.install import built_models_dir
 from firmware.vision.liveness.pad_model import PadModel
 from tests.conftest import query
-from tests.liveness.pad_models import always
 from tests.loop.test_run_e2e import build_replay, photo
 from tests.ota.repo_fixture import Site, ota, repack
+from tests.vision.liveness.pad_models import always
 
 pytest.importorskip("tflite")
 
@@ -29,11 +29,11 @@ def pad_bundle(folder: Path, version: str) -> Path:
     """A bundle carrying only the test model (the detector beside it makes the vectors)."""
     models = folder / f"pad-{version}"
     models.mkdir(parents=True)
-    shutil.copy(default_models_dir() / "blazeface_full_range.tflite", models)
+    shutil.copy(built_models_dir() / "blazeface_full_range.tflite", models)
     always(models, "testpad", live=False)
     out = folder / f"pad-{version}.bundle"
     done = ota("bundle", models, "--model", "testpad", "--name", "pad", "--version", version,
-               "--photos", default_models_dir() / "demo", "--out", out)  # fmt: skip
+               "--photos", built_models_dir() / "demo", "--out", out)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return out
 

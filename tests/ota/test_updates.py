@@ -115,7 +115,7 @@ def _resign(site: Site, role: str, change: object, key_role: str | None = None) 
     """Edit and re-sign the served metadata of ``role`` as an attacker or a stale mirror would."""
     from tuf.api.metadata import Metadata
 
-    from ota.repo import Repository
+    from occur_ota.repo import Repository
 
     repo = Repository(site.operator)
     path = site.repository / "metadata" / "timestamp.json"

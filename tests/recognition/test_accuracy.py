@@ -13,9 +13,9 @@ from dataclasses import replace
 import pytest
 
 from firmware.config import VisionConfig
-from firmware.recognition.evaluate import EmbeddingCache, labelled_images, leave_one_out
+from firmware.imaging.image import read_image
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image
+from occur_dev.evaluate import EmbeddingCache, labelled_images, leave_one_out
 from tests.conftest import SHARED
 
 FACES = SHARED / "data" / "faces"

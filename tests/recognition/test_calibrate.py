@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware.bench.calibrate import statistics
-from firmware.bench.embedset import EmbeddedSet
-from firmware.vision.engine import default_models_dir
+from firmware.platform.install import built_models_dir
 from firmware.vision.farcurve import parse
 from firmware.vision.manifest import load_manifests
+from occur_dev.bench.calibrate import statistics
+from occur_dev.bench.embedset import EmbeddedSet
 from tests.conftest import SHARED, Cli
 
 FACES = SHARED / "data" / "faces"
@@ -66,7 +66,7 @@ def test_calibrate_and_openset_on_the_dev_faces(cli: Cli, tmp_path: Path) -> Non
     result = cli("bench", "calibrate", str(FACES), "--write", str(target), "--cache", str(cache))
     assert result.status == 0, result.err
     assert "held-out check" in result.out and "pair FAR curves" in result.out and f"wrote {target}" in result.out
-    manifests = load_manifests(default_models_dir())
+    manifests = load_manifests(built_models_dir())
     doc = tomllib.loads(target.read_text())
     _, curves = parse(doc, {m: manifests[m].sha256 for m in ("sface", "dlib")})
     assert curves.curves[1].far[0] < 1e-6

@@ -16,10 +16,10 @@ import pytest
 from firmware import compat, service
 from firmware.config import Config, DoorConfig, LoopConfig, Paths
 from firmware.errors import NotFoundError
+from firmware.imaging.image import decode_image, read_image_limited
 from firmware.store import legacy, users
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import decode_image, read_image_limited
 from tests.conftest import SHARED, query
 from tests.loop.test_run_e2e import build_replay, relay_rises
 from tests.store.test_legacy import PLUS2

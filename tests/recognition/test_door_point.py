@@ -14,17 +14,18 @@ import pytest
 
 from firmware import service
 from firmware.config import Config, VisionConfig
+from firmware.imaging.image import read_image
+from firmware.platform.install import built_models_dir
 from firmware.recognition.enrol import enrol
 from firmware.recognition.recogniser import Recogniser
 from firmware.store.store import Store
-from firmware.vision.engine import FaceEngine, default_models_dir
+from firmware.vision.engine import FaceEngine
 from firmware.vision.farcurve import load_door_calibration
-from firmware.vision.image import read_image
 from firmware.vision.manifest import load_manifests
 from tests.conftest import SHARED, Cli, query
 
 FACES = SHARED / "data" / "faces"
-BUILD = default_models_dir()
+BUILD = built_models_dir()
 
 
 def photos(who: str) -> list[Path]:

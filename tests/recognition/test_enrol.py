@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from firmware.config import Paths, VisionConfig
+from firmware.imaging.image import decode_image, read_image
 from firmware.recognition.recogniser import Recogniser
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import decode_image, read_image
 from tests.conftest import SHARED, Cli, query
 
 FACES = SHARED / "data" / "faces"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from firmware import service
 from firmware.config import Config, Paths
-from firmware.security.keys import Keys
+from firmware.crypto.keys import Keys
 from firmware.store.sealing import Sealer
 from tests.conftest import SHARED, Cli, assert_enrolled, query
 

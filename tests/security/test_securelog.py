@@ -10,7 +10,7 @@ import pytest
 
 from firmware import compat
 from firmware.config import Paths
-from firmware.security.keys import IntegrityError, KeyFileError, Keys
+from firmware.crypto.keys import IntegrityError, KeyFileError, Keys
 from firmware.security.securelog import CHECKPOINT_EVERY, SecureLog
 from firmware.store.store import Store
 from tests.conftest import Cli

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from firmware import retention
 from firmware.config import Config, Paths
+from firmware.crypto.keys import KeyFileError
+from firmware.records import retention
 from firmware.security.audit import secure_log
-from firmware.security.keys import KeyFileError
 from firmware.store import users
 from firmware.store.store import Store
 from tests.conftest import Cli, query

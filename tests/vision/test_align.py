@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from firmware.domain import Detection
+from firmware.imaging.image import read_image
 from firmware.vision.align import DLIB_150, SFACE_112, align, chip_transform, residual_px, similarity
 from firmware.vision.detect import FaceDetector
-from firmware.vision.image import read_image
 from tests.vision.test_detect import MODELS, photos
 
 

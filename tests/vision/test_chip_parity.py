@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 
 from firmware.config import VisionConfig
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
+from firmware.imaging.image import read_image
 from firmware.vision.align import ChipTemplate, align, chip_transform, similarity
 from firmware.vision.dlib_chip import dlib_chip
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image, read_image
 from tests.conftest import SHARED
 from tests.vision.test_embed_parity import source_model
 

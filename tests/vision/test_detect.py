@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from firmware.errors import ImageError, ModelError
+from firmware.imaging.image import read_image
 from firmware.vision.detect import FaceDetector
-from firmware.vision.image import read_image
 from tests.conftest import REPO, SHARED
 
 MODELS = REPO / "models" / "build"

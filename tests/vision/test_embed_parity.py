@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from firmware.imaging.image import read_image
 from firmware.vision.align import DLIB_150, SFACE_112, align
 from firmware.vision.detect import FaceDetector
-from firmware.vision.image import read_image
 from firmware.vision.runtime import TfliteModel, load
 from tests.conftest import REPO, SHARED
 from tests.vision.chips import synthetic_chips

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from firmware.bench.tailfit import fit_gpd, fit_lower_tail
 from firmware.vision.doorpoint import MIN_PEOPLE, DoorRule, door_point
 from firmware.vision.farcurve import FORMAT, CurveSet, FarCurve, load_door_calibration, parse
+from occur_dev.bench.tailfit import fit_gpd, fit_lower_tail
 
 MODELS = {"sface": "a" * 64, "dlib": "b" * 64}
 

@@ -12,8 +12,8 @@ import cv2
 import pytest
 
 from firmware.errors import ImageError
-from firmware.vision.image import decode_image, decode_image_limited, read_image, read_image_limited
-from firmware.vision.imageheader import MAX_PIXELS, read_header
+from firmware.imaging.header import MAX_PIXELS, read_header
+from firmware.imaging.image import decode_image, decode_image_limited, read_image, read_image_limited
 from tests.conftest import SHARED
 from tests.vision import bombs
 

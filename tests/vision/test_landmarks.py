@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from firmware.errors import ModelError
+from firmware.imaging.image import read_image
 from firmware.vision import runtime
 from firmware.vision.detect import FaceDetector
-from firmware.vision.image import read_image
 from firmware.vision.landmarks import POINTS, LandmarkModel, roi_for
 from tests.conftest import REPO, SHARED
 

@@ -10,8 +10,8 @@ import pytest
 
 from firmware.config import VisionConfig
 from firmware.errors import ModelError
+from firmware.imaging.image import read_image
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image
 from firmware.vision.manifest import load_manifests, parse
 from tests.conftest import REPO, SHARED
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from firmware.config import VisionConfig
-from firmware.domain import Detection
-from firmware.recognition.evaluate import EmbeddingCache
+from firmware.domain import Detection, Image
+from firmware.imaging.image import pad_image, read_image, rotate_image
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image, pad_image, read_image, rotate_image
 from firmware.vision.pose import keypoint_pose, mesh_pose
 from firmware.vision.quality import REASONS
+from occur_dev.evaluate import EmbeddingCache
 from tests.conftest import SHARED
 
 FACES = SHARED / "data" / "faces"

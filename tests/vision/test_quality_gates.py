@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from firmware.config import VisionConfig
+from firmware.imaging.image import read_image
 from firmware.vision.align import DLIB_150, SFACE_112, align
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import read_image
 from tests.conftest import SHARED
 
 PHOTO = SHARED / "data" / "faces" / "john_simm"

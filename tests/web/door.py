@@ -22,11 +22,11 @@ import pytest
 
 from firmware import service
 from firmware.config import Config, DoorConfig, LoopConfig, WebConfig
-from firmware.hw.camera import Frame
+from firmware.crypto.keys import certificate_spki_sha256, make_tls_certificate
+from firmware.domain import Frame
+from firmware.imaging.image import read_image_limited
 from firmware.security import accounts
-from firmware.security.keys import certificate_spki_sha256, make_tls_certificate
 from firmware.store.store import Store
-from firmware.vision.image import read_image_limited
 from tests.conftest import SHARED
 
 FACES = SHARED / "data" / "faces"

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from firmware.security import tokens
+from firmware.store import api_tokens
 from firmware.store.store import Store
 from tests.conftest import REPO, query
 from tests.web.door import FACES, Door, multipart, running_door
@@ -46,7 +47,7 @@ def test_scopes_are_enforced(door: Door) -> None:
         status, doc = door.api("GET", "/api/v1/door", bad)
         assert status == 401
     with Store.open(door.config.paths) as store:
-        store.write(lambda c: tokens.revoke(c, "dashboard"))
+        store.write(lambda c: api_tokens.revoke(c, "dashboard"))
     assert door.api("GET", "/api/v1/door", reader)[0] == 401
     assert query(door.config.paths, "SELECT count(*) FROM door_events") == [(0,)]
 

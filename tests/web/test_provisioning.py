@@ -7,8 +7,8 @@ from pathlib import Path
 
 from firmware import config as config_module
 from firmware.config import Paths
+from firmware.crypto.keys import certificate_fingerprint
 from firmware.security import accounts
-from firmware.security.keys import certificate_fingerprint
 from firmware.store.store import Store
 from tests.conftest import Cli, query
 

@@ -3,5 +3,5 @@
 Pure per-frame cues over the face mesh and the image (:mod:`.motion`, :mod:`.blink`,
 :mod:`.screen`, :mod:`.pad_model`) and a per-track accumulator (:mod:`.track`) that turns them
 into one verdict per visit: ``live``, ``attack`` (with the cue) or ``not_proven`` (with the
-reason). The door's policy (``firmware.liveness_policy``) decides what a verdict allows.
+reason). The door's policy (``firmware.policy.liveness``) decides what a verdict allows.
 """

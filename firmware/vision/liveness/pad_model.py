@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.errors import ModelError
+from firmware.imaging.image import warp_to_chip
 from firmware.vision import runtime
-from firmware.vision.image import Image, warp_to_chip
 from firmware.vision.manifest import file_sha256
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware.vision.image import Image, connected_blobs, edges, gaussian_blur, line_segments, resize, to_grey
+from firmware.domain import Image
+from firmware.imaging.image import connected_blobs, edges, gaussian_blur, line_segments, resize, to_grey
 from firmware.vision.liveness.geometry import LEFT_EYE, MOUTH_CORNERS, RIGHT_EYE
 
 Array = npt.NDArray[np.float64]

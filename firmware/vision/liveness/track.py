@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firmware.domain import Detection
+from firmware.domain import Detection, Image
 from firmware.vision.engine import FaceEngine
-from firmware.vision.image import Image
 from firmware.vision.landmarks import FaceMesh
 from firmware.vision.liveness import screen
 from firmware.vision.liveness.blink import blinks

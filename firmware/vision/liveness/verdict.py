@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-State = Literal["live", "attack", "not_proven"]
+from firmware.domain import LivenessVerdict as State
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The device data key and sealing primitives: the one adapter for the ``cryptography`` SDK."""

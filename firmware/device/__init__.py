@@ -1,0 +1,1 @@
+"""The device as installed: first-boot provisioning and ``occur doctor``'s site checks."""

@@ -1,0 +1,1 @@
+"""Pure door policies: who may enter when (access) and what a liveness verdict allows (liveness)."""

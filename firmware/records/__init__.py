@@ -1,0 +1,1 @@
+"""What the door keeps besides database rows: event pictures (snapshots) and their retention."""

@@ -1,0 +1,1 @@
+"""The storage, door, vision and update halves of ``occur demo``."""

@@ -1,0 +1,52 @@
+"""The accumulator on synthetic landmark tracks (no model): the same frames judged twice give
+the same verdict, however often they were judged before."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from firmware.config.liveness import LivenessConfig
+from firmware.policy.liveness import decide_recorded, limits_for
+from firmware.vision.liveness.geometry import LEFT_EYE, RIGHT_EYE
+from firmware.vision.liveness.track import LivenessTrack, Sample
+
+
+def moving_face(frames: int, seed: int) -> list[Sample]:
+    """468 points with depth, turning up to 20 degrees and back, with landmark jitter."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(-60, 60, (468, 3))
+    base[list(RIGHT_EYE), 0] -= 40
+    base[list(LEFT_EYE), 0] += 40
+    out = []
+    for i in range(frames):
+        yaw = np.radians(20 * np.sin(i / frames * 2 * np.pi))
+        rot = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+        points = base @ rot.T + np.array([320, 240, 0]) + rng.normal(0, 0.4, (468, 3))
+        out.append(Sample(i / 15.0, points, ear=0.3, iod_px=80.0))
+    return out
+
+
+def test_judging_the_same_frames_again_gives_the_same_verdict() -> None:
+    samples = moving_face(45, 3)
+    limits = limits_for(LivenessConfig())
+    first = decide_recorded(samples, "require_live", LivenessConfig(), limits, random.Random(1))
+    for _ in range(3):
+        again = decide_recorded(samples, "require_live", LivenessConfig(), limits, random.Random(1))
+        assert again.verdict.cues == first.verdict.cues
+        assert (again.verdict.state, again.after_s) == (first.verdict.state, first.after_s)
+
+
+def test_pairs_are_counted_once_per_frame() -> None:
+    samples = moving_face(30, 4)
+    track = LivenessTrack(limits_for(LivenessConfig()))
+    for sample in samples:
+        track.add(sample)
+    counts = [len(s.pairs) for s in samples]
+    for sample in samples:
+        LivenessTrack(limits_for(LivenessConfig())).add(sample)  # judged elsewhere too
+    track2 = LivenessTrack(limits_for(LivenessConfig()))
+    for sample in samples:
+        track2.add(sample)
+    assert [len(s.pairs) for s in samples] == counts and max(counts) <= 4
