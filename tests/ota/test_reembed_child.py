@@ -10,9 +10,9 @@ from firmware.config import load
 from firmware.errors import UpdateError
 from firmware.ota import reembed_child
 from firmware.ota.install import Installer
+from firmware.platform.install import built_models_dir
 from firmware.store.store import Store
 from firmware.vision.embed import Embedder
-from firmware.vision.engine import default_models_dir
 from tests.conftest import query
 from tests.ota.repo_fixture import Site
 
@@ -20,14 +20,14 @@ from tests.ota.repo_fixture import Site
 def test_a_missing_database_is_refused_in_the_child_not_created(tmp_path: Path) -> None:
     config = load(None, str(tmp_path / "data"))
     with pytest.raises(UpdateError, match="no database"):
-        reembed_child.run_isolated(config, default_models_dir(), ["sface"], 120)
+        reembed_child.run_isolated(config, built_models_dir(), ["sface"], 120)
     assert not config.paths.database.exists()
 
 
 def test_an_unknown_model_is_named(tmp_path: Path) -> None:
     config = load(None, str(tmp_path / "data"))
     with pytest.raises(UpdateError, match="has no model nosuchmodel"):
-        reembed_child.run_isolated(config, default_models_dir(), ["nosuchmodel"], 120)
+        reembed_child.run_isolated(config, built_models_dir(), ["nosuchmodel"], 120)
 
 
 def test_an_install_loads_no_embedding_model_in_the_door_process(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
