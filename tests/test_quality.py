@@ -92,7 +92,7 @@ LAYERS = {
     "firmware.hw": 3, "firmware.snapshots": 3, "firmware.comms": 3, "firmware.security": 4,
     "firmware.security.keys": 1,
     "firmware.loop": 4, "firmware.demo_vision": 4, "firmware.bench": 5,
-    "firmware.mqtt_bridge": 5, "firmware.retention": 5, "firmware.backup": 4, "firmware.backup_push": 5, "firmware.backup_schedule": 5, "firmware.migration": 5, "firmware.provision": 5, "firmware.doctor": 5, "firmware.platform_packages": 0, "firmware.ota": 5, "firmware.actions": 5, "firmware.web": 6,
+    "firmware.comms.bridge": 5, "firmware.retention": 5, "firmware.backup": 4, "firmware.backup_push": 5, "firmware.workers": 6, "firmware.migration": 5, "firmware.provision": 5, "firmware.doctor": 5, "firmware.platform_packages": 0, "firmware.ota": 5, "firmware.actions": 5, "firmware.web": 6,
     "firmware.service": 7, "firmware.demo_door": 8, "firmware.demo_update": 8,
     "firmware.cli": 9,
 }  # fmt: skip

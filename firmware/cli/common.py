@@ -18,6 +18,7 @@ from firmware.clock import parse_iso, to_iso
 from firmware.config import Config
 from firmware.errors import InvalidInputError, StoreError
 from firmware.store.db import DbSettings
+from firmware.store.eventlog import Origin
 from firmware.store.store import Store, settings_from
 
 
@@ -62,7 +63,7 @@ class Context:
             )
         if not during_rotation and (self.config.paths.keys / "data.key.next").exists():
             raise StoreError("a key rotation was interrupted: run 'occur keys rotate --resume' first")
-        return Store.open(self.config.paths, self.config.storage, create=create)
+        return Store.open(self.config.paths, self.config.storage, create=create, origin=Origin.of(self.config))
 
     def refuse_if_running(self, what: str) -> None:
         """Raise InvalidInputError when ``occur run`` is running on this data folder: ``what``

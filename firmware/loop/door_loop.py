@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 
 from firmware.access import AccessPolicy, Person
 from firmware.clock import unix_iso
-from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import OccurError, StorageFullError
 from firmware.hw.camera import Frame
@@ -47,7 +46,7 @@ from firmware.loop.unrecorded import Unrecorded, reserve_bytes
 from firmware.loop.visit import Visit
 from firmware.recognition.recogniser import Identified, Recogniser
 from firmware.snapshots import SnapshotStore
-from firmware.store import door_records, users
+from firmware.store import door_records, eventlog, users
 from firmware.store.store import Store
 from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
@@ -286,8 +285,8 @@ class DoorLoop:
             granted,
             reason,
         )
-        rows.event = payloads.event(
-            payloads.decision_type(granted, user_id is not None),
+        rows.event = eventlog.event(
+            eventlog.decision_type(granted, user_id is not None),
             rows.timestamp,
             self.config.device.id,
             user=None if user_id is None else (user_id, found.name),
@@ -321,8 +320,8 @@ class DoorLoop:
 
     def _record_opening(self, frame: Frame, user_id: int | None, found: Identified, granted: bool, reason: str) -> None:
         stamp = unix_iso(frame.captured_at)
-        event = payloads.event(
-            payloads.decision_type(granted, user_id is not None),
+        event = eventlog.event(
+            eventlog.decision_type(granted, user_id is not None),
             stamp,
             self.config.device.id,
             user=None if user_id is None else (user_id, found.name),

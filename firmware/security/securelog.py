@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.clock import now_iso
-from firmware.comms.ids import new_id
 from firmware.errors import InvalidInputError
 from firmware.security.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.security.loghead import HeadFile, anchor_problems, counter
 from firmware.store import outbox
 from firmware.store.db import Connection
+from firmware.store.ids import new_id
 from firmware.store.writer import after_commit
 
 CHECKPOINT_EVERY = 100

@@ -18,9 +18,7 @@ from tests.comms.test_commands import KEY, signed
 from tests.comms.test_mqtt import FACES, NOFACE, PREFIX, config_for, enrol_amy
 
 
-def test_decision_failures_and_command_audits_reach_mqtt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_decision_failures_and_command_audits_reach_mqtt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "r"
     folder.mkdir()
     amy = sorted((FACES / "amy").glob("*.jpg"))[0]

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,20 @@ def sql(config: Config, query: str) -> list[tuple[object, ...]]:
         return list(conn.execute(query))
 
 
+def decisions(config: Config) -> list[tuple[object, ...]]:
+    return sql(config, "SELECT seq FROM outbox WHERE kind = 'access'")
+
+
+def until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout_s`` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
 def outbox_ids(config: Config) -> list[str]:
     return [str(r[0]) for r in sql(config, "SELECT event_id FROM outbox WHERE topic = 'events' ORDER BY seq")]
 
@@ -129,7 +143,8 @@ def test_broker_outage_loses_nothing_and_duplicates_no_id(tmp_path: Path, broker
     try:
         assert sub.wait(lambda: len(sub.on(f"{PREFIX}/events")) >= 2)
         broker.stop()
-        time.sleep(1.5)  # the loop keeps deciding while the broker is down
+        decided = len(decisions(config))
+        assert until(lambda: len(decisions(config)) > decided, 60)  # the loop keeps deciding while the broker is down
         broker.start()
         runner.join(120)
         assert not runner.is_alive()

@@ -1,20 +1,20 @@
 """The door's MQTT side, built by ``occur run`` when ``[mqtt] host`` is set.
 
-Wires the outbox :class:`~firmware.comms.publisher.Publisher` to the running loop: retained
-door state on every change, retained status JSON every ``status_interval_s``, Home Assistant
-discovery on connect and whenever Home Assistant comes back online, and the command actions
-(unlock, reload, snapshot, backup). Without a broker none of
-this exists and events wait in the outbox.
+Wires the outbox :class:`~firmware.comms.publisher.Publisher` to the running door: the retained
+door state, door contact, status and model-update state (each sent again on every connection),
+Home Assistant discovery on connect and whenever Home Assistant comes back online, and the
+command actions (unlock, reload, snapshot, backup). Topic names come from
+:mod:`firmware.comms.topics`. Without a broker none of this exists and events wait in the outbox.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
-from collections.abc import Callable
+import threading
 from typing import Any
 
-from firmware.comms import discovery, payloads
+from firmware.comms import topics
 from firmware.comms.client import read_secret
 from firmware.comms.commands import CommandRejectedError
 from firmware.comms.handler import Action, CommandHandler
@@ -34,16 +34,13 @@ log = logging.getLogger(__name__)
 class MqttBridge:
     """Publisher + command handler + retained topics for one running door."""
 
-    def __init__(
-        self, config: Config, store: Store, door: DoorDevice, loop: DoorLoop, status: Callable[[], dict[str, Any]]
-    ) -> None:
+    def __init__(self, config: Config, store: Store, door: DoorDevice, loop: DoorLoop) -> None:
         self.config = config
         self.store = store
         self.door = door
         self.loop = loop
-        self.status = status
         self.last_frame: Image | None = None
-        self.prefix = payloads.prefix(config.mqtt.topic_prefix, config.device.id)
+        self.topics = topics.Topics.of(config)
         mqtt = config.mqtt
         key = read_secret(mqtt.command_key_file, "mqtt.command_key_file").encode() if mqtt.command_key_file else None
         actions: dict[str, Action] = {
@@ -52,21 +49,22 @@ class MqttBridge:
             "snapshot": self._snapshot,
             "backup": self._backup,
         }
-        log = secure_log(config.paths, config.device.id)
+        audit_log = secure_log(config.paths, config.device.id)
         self.handler = CommandHandler(
             store,
-            self.prefix,
+            self.topics.prefix,
             key,
             mqtt.command_max_age_s,
             actions,
             self._reply,
-            lambda data: store.write(lambda c: log.append(c, "remote_command", data)),
+            lambda data: store.write(lambda c: audit_log.append(c, "remote_command", data)),
         )
         self.intake = CommandIntake(self.handler)
         self.publisher = Publisher(config, store, on_command=self._route, on_connect=self._announce)
+        self._lock = threading.Lock()
+        self._retained: dict[str, str | dict[str, Any]] = {}  # topic -> last payload, sent again on connect
         self._door_state = ""
-        self._last_status = 0.0
-        self._ota_state: dict[str, Any] | None = None
+        self.status_wanted = threading.Event()  # a new connection: the status worker sends a fresh one
 
     def start(self) -> None:
         """Start the command thread, then connect in the background."""
@@ -77,49 +75,56 @@ class MqttBridge:
         """New outbox rows."""
         self.publisher.wake()
 
-    def tick(self) -> None:
-        """Per frame: door state changes, periodic status."""
+    def door_state(self) -> None:
+        """Publish ``door/state`` if it changed since it was last sent."""
         state = "unlocked" if self.door.unlocked else "locked"
-        if state != self._door_state and self.publisher.link.connected:
+        with self._lock:
+            if state == self._door_state or not self.publisher.link.connected:
+                return
             self._door_state = state
-            self.publisher.publish_retained("door/state", state)
-        now = time.monotonic()
-        if now - self._last_status >= self.config.mqtt.status_interval_s:
-            self._last_status = now
-            self.publisher.publish_retained("status", self.status())
+        self._retain(topics.DOOR_STATE, state)
+
+    def contact(self, state: str) -> None:
+        """The door contact changed (``open`` / ``closed``)."""
+        self._retain(topics.DOOR_CONTACT, state)
+
+    def status(self, doc: dict[str, Any]) -> None:
+        """The health document, retained."""
+        self._retain(topics.STATUS, doc)
 
     def ota_state(self, doc: dict[str, Any]) -> None:
-        """The model-update state (Home Assistant ``update`` entity), retained; sent again on
-        every (re)connection."""
-        self._ota_state = doc
-        self.publisher.publish_retained("ota/state", doc)
+        """The model-update state (Home Assistant ``update`` entity), retained."""
+        self._retain(topics.OTA_STATE, doc)
+
+    def _retain(self, name: str, payload: str | dict[str, Any]) -> None:
+        with self._lock:
+            self._retained[name] = payload
+        self.publisher.publish_retained(name, payload)
 
     def _announce(self) -> None:
         if self.config.mqtt.discovery:
-            self.publisher.link.subscribe(f"{self.config.mqtt.discovery_prefix}/status")
+            self.publisher.link.subscribe(self.topics.ha_status)
             self._discovery()
-        self._door_state = ""
-        self._last_status = 0.0
-        if self._ota_state is not None:
-            self.publisher.publish_retained("ota/state", self._ota_state)
+        with self._lock:
+            self._door_state = ""
+            again = dict(self._retained)
+        self.door_state()
+        for name, payload in again.items():
+            if name not in (topics.DOOR_STATE, topics.STATUS):
+                self.publisher.publish_retained(name, payload)
+        self.status_wanted.set()
 
     def _discovery(self) -> None:
-        doc = discovery.payload(self.config.device.id, self.config.device.name, self.prefix)
-        import json
-
-        self.publisher.link.publish(
-            discovery.topic(self.config.mqtt.discovery_prefix, self.config.device.id),
-            json.dumps(doc, separators=(",", ":")),
-            1,
-            True,
-        )
+        door = self.config.door
+        doc = topics.discovery_payload(self.topics, self.config.device.name, contact=bool(door.contact_pin))
+        self.publisher.link.publish(self.topics.discovery, json.dumps(doc, separators=(",", ":")), 1, True)
 
     def _route(self, topic: str, payload: bytes, retained: bool) -> None:
-        if topic == f"{self.config.mqtt.discovery_prefix}/status":
+        if topic == self.topics.ha_status:
             if payload.strip() == b"online":
                 self._discovery()
             return
-        if topic.startswith(f"{self.prefix}/cmd/") and not topic.endswith("/reply"):
+        if self.topics.is_command(topic):
             if retained and payload:
                 self.publisher.link.clear_retained(topic)  # a stored command must not wait for the next subscriber
             if payload or not retained:
@@ -134,6 +139,7 @@ class MqttBridge:
         except UnlockRefusedError as err:
             raise CommandRejectedError(str(err)) from err
         self.wake()
+        self.door_state()
         return result
 
     def _reload(self, _args: dict[str, object]) -> str:
