@@ -122,6 +122,7 @@ def run(
             on_contact=bridge.contact if bridge is not None else _ignore,
         )
         relay.attach(inputs)
+        _initial_contact(door, inputs)
         if bridge is not None:
             bridge.start()
             stack.callback(bridge.stop)
@@ -260,6 +261,14 @@ def _raise_fault(frames: FrameThread, workers: list[Worker]) -> None:
             raise worker.fatal.cause
     if frames.error is not None:
         raise frames.error
+
+
+def _initial_contact(door: DoorDevice, inputs: DoorInputs) -> None:
+    """The contact's state at start (a retained topic needs one before the first change); only
+    backends that can read it (gpiozero's ``door_open``)."""
+    is_open = getattr(door, "door_open", None)
+    if is_open is not None:
+        inputs.on_contact("open" if is_open else "closed")
 
 
 def _nothing() -> None:

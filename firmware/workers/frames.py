@@ -83,10 +83,10 @@ class FrameThread:
 
     def health(self) -> str | None:
         """None when the frame thread is healthy; otherwise why not (for the watchdog and the log)."""
+        if self.error is not None:
+            return f"the frame thread failed: {self.error!r}"
         if not self._thread.is_alive():
-            if self.finished or self.stop.is_set():
-                return None
-            return f"the frame thread ended: {self.error or 'unknown cause'}"
+            return None if self.finished or self.stop.is_set() else "the frame thread ended"
         quiet = self.clock() - self.last_beat
         if quiet > self.stuck_after_s:
             return f"the frame thread made no progress for {quiet:.0f} s"
