@@ -7,8 +7,9 @@ unique; what subscribers deduplicate on), ``ts`` (ISO 8601 with zone), ``type``,
 the data folder), ``device``, ``reason``. System events are ``type`` ``system`` with ``reason``
 ``"<kind>: <details>"``.
 
-Nothing outside this module inserts ``system_events`` rows (``tests/store/test_eventlog.py``
-checks it): a writer that needs one calls :func:`system` with the store's :class:`Origin`.
+Nothing outside this module inserts new ``system_events`` rows (``tests/store/test_eventlog.py``
+checks it; the legacy import copies an original system's old rows, which are not published): a
+writer that needs one calls :func:`system` with the store's :class:`Origin`.
 """
 
 from __future__ import annotations
