@@ -31,10 +31,12 @@ from firmware.errors import DatabaseCorruptError, OccurError
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
+from firmware.loop.commands import DoorCommands
 from firmware.loop.door_inputs import DoorInputs, InputRelay
 from firmware.loop.door_loop import Decision, DoorLoop
 from firmware.loop.upkeep import Upkeep
 from firmware.ota.worker import ModelFollower
+from firmware.security.audit import secure_log
 from firmware.security.keys import KeyFileError
 from firmware.store.eventlog import Origin
 from firmware.store.store import Store
@@ -113,7 +115,8 @@ def run(
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
-        bridge = MqttBridge(config, store, door, loop) if config.mqtt.host else None
+        commands = DoorCommands(config, store, door, loop)
+        bridge = _bridge(config, store, door, commands)
         inputs = DoorInputs(
             config.door,
             store,
@@ -131,7 +134,7 @@ def run(
         scheduler.refresh()
         engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
 
-        hand_off = _HandOff(report, t0, latest, bridge, on_decision)
+        hand_off = _HandOff(report, t0, latest, commands, bridge, on_decision)
         frames = FrameThread(camera, loop, stop, engine_lock, hand_off, until_end)
 
         def document() -> dict[str, object]:
@@ -179,16 +182,15 @@ class _HandOff:
     report: RunReport
     t0: float
     latest: Latest
+    commands: DoorCommands
     bridge: MqttBridge | None
     on_decision: Callable[[Decision], None] | None
 
     def __call__(self, decisions: list[Decision], image: Any) -> None:
-        self.latest.image = image
-        if self.bridge is not None:
-            self.bridge.last_frame = image
-            if decisions:
-                self.bridge.wake()
-                self.bridge.door_state()
+        self.latest.image = self.commands.last_frame = image
+        if self.bridge is not None and decisions:
+            self.bridge.wake()
+            self.bridge.door_state()
         for decision in decisions:
             if self.report.first_decision_s is None:
                 self.report.first_decision_s = time.monotonic() - self.t0
@@ -214,6 +216,19 @@ def _last_words(
     if bridge is not None:
         bridge.status(doc)
     upkeep.status_file({**doc, "stopped": True})
+
+
+def _bridge(config: Config, store: Store, door: DoorDevice, commands: DoorCommands) -> MqttBridge | None:
+    """The MQTT side when ``[mqtt] host`` is set; every command it acts on is audited in the
+    secure log too."""
+    if not config.mqtt.host:
+        return None
+    audit_log = secure_log(config.paths, config.device.id)
+
+    def secure_audit(data: dict[str, object]) -> object:
+        return store.write(lambda c: audit_log.append(c, "remote_command", data))
+
+    return MqttBridge(config, store, door, commands.actions(), secure_audit)
 
 
 def _workers(

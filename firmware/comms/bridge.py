@@ -3,8 +3,9 @@
 Wires the outbox :class:`~firmware.comms.publisher.Publisher` to the running door: the retained
 door state, door contact, status and model-update state (each sent again on every connection),
 Home Assistant discovery on connect and whenever Home Assistant comes back online, and the
-command actions (unlock, reload, snapshot, backup). Topic names come from
-:mod:`firmware.comms.topics`. Without a broker none of this exists and events wait in the outbox.
+command handler with the actions the composition root gives it (see
+:mod:`firmware.loop.commands`). Topic names come from :mod:`firmware.comms.topics`. Without a
+broker none of this exists and events wait in the outbox.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from firmware.comms import topics
 from firmware.comms.client import read_secret
-from firmware.comms.commands import CommandRejectedError
 from firmware.comms.handler import Action, CommandHandler
 from firmware.comms.intake import CommandIntake
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
 from firmware.hw.door import DoorDevice
-from firmware.loop.door_loop import DoorLoop
-from firmware.loop.unlock import UnlockRefusedError, remote_unlock
-from firmware.security.audit import secure_log
 from firmware.store.store import Store
-from firmware.vision.image import Image
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +31,28 @@ log = logging.getLogger(__name__)
 class MqttBridge:
     """Publisher + command handler + retained topics for one running door."""
 
-    def __init__(self, config: Config, store: Store, door: DoorDevice, loop: DoorLoop) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        door: DoorDevice,
+        actions: dict[str, Action],
+        secure_audit: Callable[[dict[str, object]], object] | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.door = door
-        self.loop = loop
-        self.last_frame: Image | None = None
         self.topics = topics.Topics.of(config)
         mqtt = config.mqtt
         key = read_secret(mqtt.command_key_file, "mqtt.command_key_file").encode() if mqtt.command_key_file else None
-        actions: dict[str, Action] = {
-            "unlock": self._unlock,
-            "reload": self._reload,
-            "snapshot": self._snapshot,
-            "backup": self._backup,
-        }
-        audit_log = secure_log(config.paths, config.device.id)
         self.handler = CommandHandler(
             store,
             self.topics.prefix,
             key,
             mqtt.command_max_age_s,
-            actions,
+            {name: self._reporting(action) for name, action in actions.items()},
             self._reply,
-            lambda data: store.write(lambda c: audit_log.append(c, "remote_command", data)),
+            secure_audit,
         )
         self.intake = CommandIntake(self.handler)
         self.publisher = Publisher(config, store, on_command=self._route, on_connect=self._announce)
@@ -133,31 +128,16 @@ class MqttBridge:
     def _reply(self, topic: str, text: str) -> None:
         self.publisher.link.publish(topic, text, 1, False)
 
-    def _unlock(self, _args: dict[str, object]) -> str:
-        try:
-            result = remote_unlock(self.store, self.door, self.config)
-        except UnlockRefusedError as err:
-            raise CommandRejectedError(str(err)) from err
-        self.wake()
-        self.door_state()
-        return result
+    def _reporting(self, action: Action) -> Action:
+        """After an action: send what it wrote (an unlock's event) and the door state now."""
 
-    def _reload(self, _args: dict[str, object]) -> str:
-        self.loop.recogniser.invalidate()
-        return f"gallery reloaded: {len(self.loop.recogniser.gallery())} users"
+        def run(args: dict[str, object]) -> str:
+            result = action(args)
+            self.wake()
+            self.door_state()
+            return result
 
-    def _snapshot(self, _args: dict[str, object]) -> str:
-        frame = self.last_frame
-        if frame is None:
-            raise CommandRejectedError("no frame yet")
-        h, w = frame.shape[:2]
-        return str(self.loop.snapshots.capture(frame, (0, 0, w - 1, h - 1), "manual"))
-
-    def _backup(self, _args: dict[str, object]) -> str:
-        from firmware import backup
-
-        files = backup.create(self.store, self.config)
-        return "backup written: " + ", ".join(f.name for f in files)
+        return run
 
     def drain(self) -> bool:
         """Wait (bounded by ``drain_timeout_s``) for the outbox to empty."""
