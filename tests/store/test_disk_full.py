@@ -1,6 +1,6 @@
 """A full disk raises StorageFullError, keeps every committed row, and recovers once space is freed.
 
-The data folder sits on a real 1 MiB tmpfs (the machine runs the tests as root). Where mounting is
+The data folder sits on a real 2 MiB tmpfs (the machine runs the tests as root). Where mounting is
 not allowed, the same SQLite SQLITE_FULL path is reached through the database size cap
 (``storage.max_db_mb``), and "freeing space" raises the cap. Both paths run when mounting works.
 """
@@ -26,7 +26,7 @@ DETAILS = "x" * 4096
 def try_mount(target: Path) -> bool:
     target.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(target)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(target)], capture_output=True
     )
     return done.returncode == 0
 
