@@ -5,7 +5,9 @@ The payload is the MQTT contract (see DESIGN.md, "MQTT contract"): ``id`` (time-
 unique; what subscribers deduplicate on), ``ts`` (ISO 8601 with zone), ``type``, ``user``
 ({id, name} or null), ``distance`` (the fused score), ``confidence``, ``snapshot`` (path under
 the data folder), ``device``, ``reason``. System events are ``type`` ``system`` with ``reason``
-``"<kind>: <details>"``.
+``"<kind>: <details>"``, cut at :data:`REASON_MAX` characters (the row keeps all of it: a
+message announces, the database is the record; a 4 KB detail would otherwise double every row's
+cost on a full disk).
 
 Nothing outside this module inserts new ``system_events`` rows (``tests/store/test_eventlog.py``
 checks it; the legacy import copies an original system's old rows, which are not published): a
@@ -41,6 +43,9 @@ DOOR_OUTCOME_TYPES = {
     "tamper": "tamper",
     "closed": "system",
 }
+
+
+REASON_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,8 @@ def system(conn: Connection, origin: Origin, timestamp: str, kind: str, details:
     )
     row = int(conn.last_insert_rowid())
     reason = f"{kind}: {details}" if details else kind
+    if len(reason) > REASON_MAX:
+        reason = reason[: REASON_MAX - 1] + "…"
     queue(conn, event("system", timestamp, origin.device_id, reason=reason), "system", origin.max_rows)
     return row
 

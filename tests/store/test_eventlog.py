@@ -57,3 +57,12 @@ def test_system_messages_respect_the_outbox_bound(tmp_path: Path) -> None:
     assert len(query(paths, "SELECT id FROM system_events")) == 8  # the record is kept
     reasons = [json.loads(str(r[0]))["reason"] for r in query(paths, "SELECT payload FROM outbox ORDER BY seq")]
     assert reasons == [f"camera_outage: outage {i}" for i in range(3, 8)]  # the oldest messages went first
+
+
+def test_a_long_detail_is_kept_whole_in_the_row_and_cut_in_the_message(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data")
+    with Store.open(paths) as store:
+        store.log_system_event("fill", "x" * 5000)
+    assert query(paths, "SELECT length(details) FROM system_events") == [(5000,)]
+    reason = json.loads(str(query(paths, "SELECT payload FROM outbox")[0][0]))["reason"]
+    assert len(reason) == eventlog.REASON_MAX and reason.startswith("fill: xxx") and reason.endswith("…")
