@@ -35,7 +35,7 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
     folder = tmp_path / "r"
     folder.mkdir()
     for i in range(400):
-        os.link(NOFACE, folder / f"{i:04d}.jpg")
+        os.symlink(NOFACE, folder / f"{i:04d}.jpg")
     broker = Broker(tmp_path / "broker")  # started after everything that can fail without stopping it
     broker.start()
     key_file = tmp_path / "command.key"

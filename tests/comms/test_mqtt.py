@@ -47,7 +47,7 @@ def replay(folder: Path, visits: list[Path], frames: int = 10, gap: int = 10) ->
     n = 0
     for path in visits:
         for source in [path] * frames + [NOFACE] * gap:
-            os.link(source, folder / f"{n:05d}.jpg")
+            os.symlink(source, folder / f"{n:05d}.jpg")
             n += 1
     return folder
 
@@ -205,7 +205,7 @@ def test_events_survive_a_device_killed_while_the_broker_is_down(tmp_path: Path,
         time.sleep(0.5)
         quiet = replay(tmp_path / "quiet", [], frames=0, gap=0) if False else tmp_path / "quiet"
         quiet.mkdir()
-        os.link(NOFACE, quiet / "0.jpg")
+        os.symlink(NOFACE, quiet / "0.jpg")
         service.run(config_for(tmp_path, broker.port), f"replay:{quiet}", gpio="mock", until_end=True)
         assert sub.wait(lambda: {e["id"] for e in sub.events(f"{PREFIX}/events")} >= set(pending), 30)
     finally:
@@ -225,7 +225,7 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
         config = config_for(tmp_path, tls_broker.port, tls=True, ca_file=certs["ca"])
         quiet = tmp_path / "quiet"
         quiet.mkdir()
-        os.link(NOFACE, quiet / "0.jpg")
+        os.symlink(NOFACE, quiet / "0.jpg")
         service.run(config, f"replay:{quiet}", gpio="mock", until_end=True)
         assert sub.wait(lambda: len(sub.on(f"{PREFIX}/events")) >= 2)
         # a client that does not trust the broker's CA never connects: events stay queued
