@@ -45,6 +45,7 @@ from firmware.errors import InvalidInputError
 from firmware.records.snapshots import SnapshotStore
 from firmware.store import encodings, users
 from firmware.store.db import Connection
+from firmware.store.eventlog import Origin
 from firmware.store.store import Store
 
 _lock = threading.Lock()
@@ -72,7 +73,7 @@ def _store() -> Store:
         key = (os.getpid(), config.paths.root.resolve())
         store = _stores.get(key)
         if store is None:
-            store = Store.open(config.paths, config.storage)
+            store = Store.open(config.paths, config.storage, origin=Origin.of(config))
             _stores[key] = store
             if not _atexit_registered:
                 atexit.register(close_all)

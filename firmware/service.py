@@ -1,11 +1,15 @@
-"""``occur run``: build the appliance from the config, run the loop, stop cleanly.
+"""``occur run``: the composition root. Build the door's parts from the config, start them in
+order, stop them in reverse, fail closed.
 
-Start order: door GPIO first (the relay is driven locked before anything else), then the store,
-the vision models, the camera, the loop. Stop (SIGTERM, SIGINT, end of a replay with
-``--until-end``) runs in reverse and always leaves the relay locked. Under systemd it sends
-READY=1 once the first frame can be read, then WATCHDOG=1 from the loop, so a hung loop is
-restarted. A status file (``run/status.json`` in the data folder) feeds ``occur status``; it is
-best effort, and once a second the storage files are checked (see :mod:`firmware.loop.upkeep`).
+Start order: the door GPIO first (the relay is driven locked before anything else), then the
+store, the vision models, the camera, the door loop, the MQTT side, the door-input policy, the
+console, then the threads: the frame thread (:mod:`firmware.workers.frames`: frames and nothing
+else) and one worker per periodic duty (:mod:`firmware.workers`: status, door watch, retention,
+backups, backup push, model follower, update checks, the systemd watchdog). Stop (SIGTERM,
+SIGINT, the end of a replay, or a worker's fatal fault such as a storage file deleted under the
+door) sets one event; every thread ends, then every part closes in reverse, and the relay is
+left locked whatever happened. Under systemd it sends READY=1 once the parts are built,
+WATCHDOG=1 while the frame thread is healthy (:mod:`firmware.workers.watchdog`) and STOPPING=1.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -21,28 +24,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import backup_schedule, sdnotify
-from firmware.comms import payloads
+from firmware import sdnotify
+from firmware.comms.bridge import MqttBridge
 from firmware.config import Config
-from firmware.crypto.keys import KeyFileError
+from firmware.crypto.keys import ROTATION_INTERRUPTED, KeyFileError, rotation_interrupted
 from firmware.domain import Decision
 from firmware.errors import DatabaseCorruptError, OccurError
 from firmware.hw.camera import make_camera
 from firmware.hw.door import Door, DoorDevice, mock_factory
 from firmware.hw.resilient import ResilientCamera
-from firmware.loop import records
+from firmware.loop.commands import DoorCommands
+from firmware.loop.door_inputs import DoorInputs, InputRelay
 from firmware.loop.door_loop import DoorLoop
 from firmware.loop.upkeep import Upkeep
-from firmware.mqtt_bridge import MqttBridge
-from firmware.platform.clock import now_iso, unix_iso
-from firmware.store import outbox
+from firmware.ota.worker import ModelFollower
+from firmware.security.audit import secure_log
+from firmware.store.eventlog import Origin
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from firmware.web.running import Latest, start_console
+from firmware.workers import backups, updates
+from firmware.workers.base import Worker
+from firmware.workers.door import DoorWatch
+from firmware.workers.frames import FrameThread
+from firmware.workers.retention import RetentionWorker
+from firmware.workers.status import StatusWorker, status_doc
+from firmware.workers.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
-STATUS_EVERY_S = 1.0
-RETENTION_EVERY_S = 600.0
+WAIT_SLICE_S = 0.5  # the main thread's wait for the stop event (signals are handled between slices)
 
 
 @dataclass
@@ -62,110 +72,6 @@ class RunReport:
     unrecorded: dict[str, int] = field(default_factory=dict)  # what a full disk kept from being written
 
 
-class _Inputs:
-    """Door inputs (gpiozero callback threads) turned into actions and records."""
-
-    def __init__(self) -> None:
-        self.config: Config | None = None
-        self.wake: Callable[[], None] = lambda: None
-        self.store: Store | None = None
-        self.door: DoorDevice | None = None
-        self.opened_at: float | None = None
-        self.held_reported = False
-
-    def __call__(self, kind: str) -> None:
-        door = self.door
-        if door is None:
-            return
-        outcome, reason = {
-            "exit_request": ("exit_request", "request-to-exit button"),
-            "door_closed": ("closed", "door contact closed"),
-            "tamper": ("tamper", "tamper switch"),
-        }.get(kind, ("", ""))
-        if kind == "exit_request":
-            door.grant()
-        if kind == "door_opened":
-            self.opened_at, self.held_reported = time.monotonic(), False
-            if door.unlocked:
-                return
-            outcome, reason = "forced_open", "door opened while locked"
-        if kind == "door_closed":
-            self.opened_at = None
-        if outcome:
-            self._record(outcome, reason)
-
-    def _record(self, outcome: str, reason: str) -> None:
-        stamp = now_iso()
-        if self.store is None or self.config is None:
-            return
-        event = payloads.event(
-            payloads.DOOR_OUTCOME_TYPES.get(outcome, "system"), stamp, self.config.device.id, reason=reason
-        )
-        max_rows = self.config.mqtt.outbox_max_rows
-        try:
-            self.store.submit(lambda c: records.write_door_input(c, stamp, outcome, reason, event, max_rows))
-            self.wake()
-        except OccurError as err:
-            log.error("could not record %s: %s", outcome, err)
-
-    def tick(self, held_open_s: float) -> None:
-        """Raise door_held_open once per opening that lasts too long."""
-        if self.opened_at is not None and not self.held_reported and time.monotonic() - self.opened_at > held_open_s:
-            self.held_reported = True
-            self._record("held_open", f"door open more than {held_open_s:.0f} s")
-
-
-def status_doc(
-    config: Config,
-    loop: DoorLoop,
-    source: str,
-    started: float,
-    camera_ok: bool,
-    door: DoorDevice,
-    store: Store,
-    frames_skipped: int = 0,
-    mqtt: dict[str, object] | None = None,
-) -> dict[str, object]:
-    """The health document: ``run/status.json`` and the retained ``<prefix>/status``."""
-    stats = loop.stats
-    frame_ms = stats.stage_ms.get("frame", [])[-50:]
-    recent = [t for t in loop.frame_times if t > time.monotonic() - 5.0]
-    fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
-    status = {
-        "pid": os.getpid(),
-        "started_at": unix_iso(started),
-        "updated_at": now_iso(),
-        "source": source,
-        "frames": stats.frames,
-        "decisions": stats.decisions,
-        "granted": stats.granted,
-        "fps": round(fps, 1),
-        "processing_ms": round(sum(frame_ms) / len(frame_ms), 1) if frame_ms else None,
-        "last_frame_at": unix_iso(stats.last_frame_at) if stats.last_frame_at else None,
-        "camera_ok": camera_ok,
-        "frames_skipped": frames_skipped,
-        "door": door.state,
-        "door_unlocked": door.unlocked,
-        "uptime_s": round(time.time() - started, 1),
-        "outbox_depth": _outbox_depth(store),
-        **(mqtt or {"mqtt_state": "off"}),
-        "disk_free_mb": shutil.disk_usage(config.paths.root).free // 2**20,
-        "models": [e.name for e in loop.engine.embedders],
-        "model_files": {e.name: f"{e.manifest.version} {e.manifest.sha256[:12]}" for e in loop.engine.embedders},
-        "not_recorded": dict(loop.unrecorded.totals),
-        **loop.recogniser.point().status_fields(),
-    }
-    return status
-
-
-def _outbox_depth(store: Store) -> int | None:
-    try:
-        with store.reader() as conn:
-            return outbox.depth(conn)
-    except OccurError:
-        return None
-
-
 def run(
     config: Config,
     source: str | None = None,
@@ -177,120 +83,226 @@ def run(
     """Run the door until ``stop`` is set (or the replay ends with ``until_end``).
 
     Raises:
-        OccurError: set-up failed (GPIO, store, models, camera spec); the relay is locked.
+        OccurError: set-up failed (GPIO, store, models, camera spec), or a part failed for good
+            while running (a storage file deleted under the door: StoreError); the relay is locked.
     """
     stop = stop or threading.Event()
     report = RunReport()
-    started = time.time()
-    t0 = time.monotonic()
+    started, t0 = time.time(), time.monotonic()
     factory = mock_factory() if gpio == "mock" else None
     report.pin_factory = factory
-    inputs = _Inputs()
-    if (config.paths.keys / "data.key.next").exists():
-        raise KeyFileError("a key rotation was interrupted: run 'occur keys rotate --resume' before starting the door")
+    if rotation_interrupted(config.paths.keys):
+        raise KeyFileError(f"{ROTATION_INTERRUPTED} before starting the door")
+    relay = InputRelay()
     with contextlib.ExitStack() as stack:
-        door = _door(config, factory, inputs)
+        door = _door(config, factory, relay)
         stack.callback(door.close)
         store, repaired = _open_store(config)
         stack.callback(store.close)
         if repaired is not None:
-            _event(store, door, "restored_from_backup", f"damaged database replaced by {repaired.name}", config)
-        inputs.store, inputs.door, inputs.config = store, door, config
+            _event(store, door, "restored_from_backup", f"damaged database replaced by {repaired.name}")
         spec = source or config.camera.source
         engine = FaceEngine.load(config.active_vision())
         report.load_s = time.monotonic() - t0
         camera = ResilientCamera(
             make_camera(spec, config.camera),
             config.camera.reopen_max_s,
-            on_outage=lambda reason: _event(store, door, "camera_outage", reason, config),
-            on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s", config),
+            on_outage=lambda reason: _event(store, door, "camera_outage", reason),
+            on_recovered=lambda lasted: _event(store, door, "camera_recovered", f"after {lasted:.1f} s"),
             stop=stop,
         )
-        camera.on_skipped = lambda reason: _event(store, door, "frame_skipped", reason, config)
+        camera.on_skipped = lambda reason: _event(store, door, "frame_skipped", reason)
         stack.callback(camera.close)
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
-        backups = backup_schedule.start_worker(config, store, stop)
-        stack.callback(backups.close)
-
-        def status() -> dict[str, object]:
-            link = bridge.publisher.link.state.as_status() if bridge is not None else None
-            return {
-                **status_doc(config, loop, spec, started, not camera.in_outage, door, store, camera.skipped, link),
-                "backup": backups.status(),
-            }
-
-        bridge = MqttBridge(config, store, door, loop, status) if config.mqtt.host else None
+        commands = DoorCommands(config, store, door, loop)
+        bridge = _bridge(config, store, door, commands)
+        inputs = DoorInputs(
+            config.door,
+            store,
+            door,
+            wake=bridge.wake if bridge is not None else _nothing,
+            on_contact=bridge.contact if bridge is not None else _ignore,
+        )
+        relay.attach(inputs)
+        _initial_contact(door, inputs)
         if bridge is not None:
             bridge.start()
             stack.callback(bridge.stop)
-            inputs.wake = bridge.wake
+        follower = _updates(config, store, loop, bridge)
+        scheduler = backups.BackupScheduler(config, store)
+        scheduler.refresh()
         engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
-        follower = _updates(config, store, loop, bridge, stop)
-        stack.callback(start_console(config, store, door, loop, status, bridge, engine_lock, latest))
+
+        hand_off = _HandOff(report, t0, latest, commands, bridge, on_decision)
+        frames = FrameThread(camera, loop, stop, engine_lock, hand_off, until_end)
+
+        def document() -> dict[str, object]:
+            link = bridge.publisher.link.state.as_status() if bridge is not None else {"mqtt_state": "off"}
+            return {
+                **status_doc(config, loop, spec, started, camera, door, store, frames.health()),
+                **link,
+                "backup": scheduler.status(),
+            }
+
+        stack.callback(start_console(config, store, door, loop, document, bridge, engine_lock, latest))
         upkeep = Upkeep(config, store, door, loop.unrecorded, loop.reserve)
-        _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}", config)
-        _announce_point(loop, store, door, config)
+        _event(store, door, "system_start", f"occur run, source {spec}, pid {os.getpid()}")
+        _announce_point(loop, store, door)
         stack.callback(
-            lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames{upkeep.stop_note()}", config)
+            lambda: _event(store, door, "system_stop", f"after {loop.stats.frames} frames{upkeep.stop_note()}")
         )
+        workers = _workers(config, store, stop, bridge, inputs, upkeep, document, scheduler, follower, engine_lock)
+        workers.append(Watchdog(stop, [frames.health]))
         sdnotify.notify("READY=1")
-        last_status = last_retention = 0.0
-        loop_started = time.monotonic()
-        inference_before = loop.inference_s()
-        while not stop.is_set():
-            read_started = time.monotonic()
-            frame = camera.read()
-            report.camera_s += time.monotonic() - read_started
-            if frame is None:
-                if until_end or camera.camera.name.startswith("replay:"):
-                    with engine_lock:
-                        _report(loop.finish(), latest.image, bridge, report, on_decision, t0)
-                    break
-                continue
-            with engine_lock:
-                decisions = loop.process(frame)
-            latest.image = frame.image
-            _report(decisions, frame.image, bridge, report, on_decision, t0)
-            now = time.monotonic()
-            inputs.tick(config.door.held_open_s)
-            if now - last_status >= STATUS_EVERY_S:
-                last_status = now
-                upkeep.check_health()
-                with engine_lock:
-                    follower.poll()
-                upkeep.space_returned(upkeep.status_file(status()))
-                sdnotify.notify("WATCHDOG=1")
-            if now - last_retention >= RETENTION_EVERY_S:
-                last_retention = now
-                _retention(store, config)
+        stack.callback(_joined, stop, frames, workers)  # any way out: every thread ends before the parts close
+        frames.start()
+        for worker in workers:
+            worker.start()
+        while not stop.wait(WAIT_SLICE_S):
+            pass
+        _joined(stop, frames, workers)
         sdnotify.notify("STOPPING=1")
         door.lock()
-        stopped = True
-        if bridge is not None:
-            bridge.tick()
-            if until_end and not bridge.drain():
-                log.warning("mqtt: outbox not drained in %.0f s; it is sent later", config.mqtt.drain_timeout_s)
-            bridge.publisher.publish_retained("status", status())
-        upkeep.status_file({**status(), "stopped": stopped})
+        _raise_fault(frames, workers)
+        _last_words(config, bridge, upkeep, document, until_end)
         report.unrecorded = dict(loop.unrecorded.totals)
         report.frames = loop.stats.frames
-        report.loop_s = time.monotonic() - loop_started
-        report.inference_s = loop.inference_s() - inference_before
+        report.camera_s, report.loop_s, report.inference_s = frames.camera_s, frames.loop_s, frames.inference_s
         report.stage_ms = loop.stats.stage_ms
     report.elapsed_s = time.monotonic() - t0
     return report
 
 
-def _announce_point(loop: DoorLoop, store: Store, door: DoorDevice, config: Config) -> None:
+@dataclass
+class _HandOff:
+    """The frame thread's only way out: a frame's decisions to MQTT, the console's still and
+    the caller."""
+
+    report: RunReport
+    t0: float
+    latest: Latest
+    commands: DoorCommands
+    bridge: MqttBridge | None
+    on_decision: Callable[[Decision], None] | None
+
+    def __call__(self, decisions: list[Decision], image: Any) -> None:
+        self.latest.image = self.commands.last_frame = image
+        if self.bridge is not None and decisions:
+            self.bridge.wake()
+            self.bridge.door_state()
+        for decision in decisions:
+            if self.report.first_decision_s is None:
+                self.report.first_decision_s = time.monotonic() - self.t0
+            self.report.decisions.append(decision)
+            if self.on_decision is not None:
+                self.on_decision(decision)
+
+
+def _last_words(
+    config: Config,
+    bridge: MqttBridge | None,
+    upkeep: Upkeep,
+    document: Callable[[], dict[str, object]],
+    until_end: bool,
+) -> None:
+    """After the threads ended: the final door state and status (once the outbox drained), on
+    MQTT and in the file."""
+    if bridge is not None:
+        bridge.door_state()
+        if until_end and not bridge.drain():
+            log.warning("mqtt: outbox not drained in %.0f s; it is sent later", config.mqtt.drain_timeout_s)
+    doc = document()
+    if bridge is not None:
+        bridge.status(doc)
+    upkeep.status_file({**doc, "stopped": True})
+
+
+def _bridge(config: Config, store: Store, door: DoorDevice, commands: DoorCommands) -> MqttBridge | None:
+    """The MQTT side when ``[mqtt] host`` is set; every command it acts on is audited in the
+    secure log too."""
+    if not config.mqtt.host:
+        return None
+    audit_log = secure_log(config.paths, config.device.id)
+
+    def secure_audit(data: dict[str, object]) -> object:
+        return store.write(lambda c: audit_log.append(c, "remote_command", data))
+
+    return MqttBridge(config, store, door, commands.actions(), secure_audit)
+
+
+def _workers(
+    config: Config,
+    store: Store,
+    stop: threading.Event,
+    bridge: MqttBridge | None,
+    inputs: DoorInputs,
+    upkeep: Upkeep,
+    document: Callable[[], dict[str, object]],
+    scheduler: backups.BackupScheduler,
+    follower: ModelFollower,
+    engine_lock: threading.Lock,
+) -> list[Worker]:
+    """One worker per periodic duty, in start order."""
+    publish = bridge.status if bridge is not None else None
+    door_state = bridge.door_state if bridge is not None else _nothing
+    wanted = bridge.status_wanted if bridge is not None else None
+    workers: list[Worker] = [
+        StatusWorker(stop, upkeep, document, publish, config.mqtt.status_interval_s, wanted),
+        DoorWatch(stop, inputs, door_state),
+        RetentionWorker(stop, config, store),
+        backups.BackupWorker(scheduler, stop),
+        updates.FollowWorker(stop, follower, engine_lock),
+    ]
+    if config.backup.push_url:
+        workers.append(backups.PushWorker(scheduler, stop))
+    if updates.scheduled(config):
+        workers.append(updates.CheckWorker(stop, config, store, bridge.ota_state if bridge is not None else None))
+    return workers
+
+
+def _joined(stop: threading.Event, frames: FrameThread, workers: list[Worker]) -> None:
+    """Stop every thread and wait for it (a step in progress finishes first)."""
+    stop.set()
+    frames.join()
+    for worker in workers:
+        worker.join()
+
+
+def _raise_fault(frames: FrameThread, workers: list[Worker]) -> None:
+    """Re-raise what ended the run, if it was not a stop request."""
+    for worker in workers:
+        if worker.fatal is not None:
+            raise worker.fatal.cause
+    if frames.error is not None:
+        raise frames.error
+
+
+def _initial_contact(door: DoorDevice, inputs: DoorInputs) -> None:
+    """The contact's state at start (a retained topic needs one before the first change); only
+    backends that can read it (gpiozero's ``door_open``)."""
+    is_open = getattr(door, "door_open", None)
+    if is_open is not None:
+        inputs.on_contact("open" if is_open else "closed")
+
+
+def _nothing() -> None:
+    """No MQTT side: nothing to wake."""
+
+
+def _ignore(_state: str) -> None:
+    """No MQTT side: nowhere to publish the contact."""
+
+
+def _announce_point(loop: DoorLoop, store: Store, door: DoorDevice) -> None:
     """Say at start why the door names nobody, or what to know about its threshold, in the
     system events (and so over MQTT) as well as the log."""
     point = loop.recogniser.point()
     if point.closed:
-        _event(store, door, "recognition_disabled", f"the door names nobody: {point.closed}", config)
+        _event(store, door, "recognition_disabled", f"the door names nobody: {point.closed}")
     for warning in point.warnings:
-        _event(store, door, "recognition_warning", warning, config)
+        _event(store, door, "recognition_warning", warning)
 
 
 def _open_store(config: Config) -> tuple[Store, Path | None]:
@@ -298,20 +310,22 @@ def _open_store(config: Config) -> tuple[Store, Path | None]:
     backup (the door must not stay down for want of a database)."""
     from firmware.backup import archive as backup
 
+    origin = Origin.of(config)
     try:
-        return Store.open(config.paths, config.storage), None
+        return Store.open(config.paths, config.storage, origin=origin), None
     except DatabaseCorruptError:
         repaired = backup.repair_from_local(config.paths)
         if repaired is None:
             raise
         log.error("database damaged: restored from %s", repaired.name)
-        return Store.open(config.paths, config.storage), repaired
+        return Store.open(config.paths, config.storage, origin=origin), repaired
 
 
-def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | None, stop: threading.Event) -> Any:
-    """The model follower (polled between frames) and the scheduled update worker."""
+def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | None) -> ModelFollower:
+    """Finish an interrupted install, announce the update state, wire the ``update`` command;
+    the follower that swaps the loop's models when the release changes."""
     from firmware.ota.install import Installer
-    from firmware.ota.worker import ModelFollower, start_worker, update_command
+    from firmware.ota.worker import update_command
 
     notify = bridge.ota_state if bridge is not None else None
     installer = Installer(config, store)
@@ -319,49 +333,15 @@ def _updates(config: Config, store: Store, loop: DoorLoop, bridge: MqttBridge | 
     if bridge is not None:
         bridge.ota_state(installer.ha_state())
         bridge.handler.actions["update"] = update_command(config, store, bridge.ota_state)
-    start_worker(config, store, stop, notify)
     return ModelFollower(config, store, loop, notify)
 
 
-def _retention(store: Store, config: Config) -> None:
-    """Apply retention; a failure is logged, never stops the door."""
-    from firmware.records import retention
-    from firmware.security.audit import secure_log
-
-    try:
-        retention.run(store, config, secure_log(config.paths, config.device.id))
-    except (OccurError, OSError) as err:
-        log.error("retention failed: %s", err)
-
-
-def _report(
-    decisions: list[Decision],
-    image: Any,
-    bridge: MqttBridge | None,
-    report: RunReport,
-    on_decision: Callable[[Decision], None] | None,
-    t0: float,
-) -> None:
-    """Hand a frame's decisions to the MQTT side and the caller."""
-    if bridge is not None:
-        bridge.last_frame = image
-        if decisions:
-            bridge.wake()
-        bridge.tick()
-    for decision in decisions:
-        if report.first_decision_s is None:
-            report.first_decision_s = time.monotonic() - t0
-        report.decisions.append(decision)
-        if on_decision is not None:
-            on_decision(decision)
-
-
-def _event(store: Store, door: DoorDevice, kind: str, details: str, config: Config) -> None:
-    """A system event and its MQTT message, in one transaction."""
+def _event(store: Store, door: DoorDevice, kind: str, details: str) -> None:
+    """A system event and its MQTT message, in one transaction (a failure is logged)."""
     if kind == "camera_outage":
         door.show("fault")
     try:
-        records.record_system(store, config.device.id, kind, details, config.mqtt.outbox_max_rows)
+        store.log_system_event(kind, details)
     except OccurError as err:
         log.error("could not record %s: %s", kind, err)
 

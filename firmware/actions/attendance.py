@@ -42,7 +42,7 @@ def correct_record(
     Raises:
         NotFoundError: no such record. InvalidInputError: nothing to change.
     """
-    row = store.write(lambda c: correct(c, record, now_iso(), user_id, when))
+    row = store.write(lambda c: correct(c, store.origin, record, now_iso(), user_id, when))
     audit(
         store, config.paths, "attendance_corrected", {"record": record, "user_id": user_id, "at": when, "by": actor},
         row.user_id, config.device.id,

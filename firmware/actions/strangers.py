@@ -15,9 +15,9 @@ from firmware.platform.clock import now_iso
 from firmware.platform.fileio import UnsafePathError, contained
 from firmware.recognition.enrol import EnrolReport
 from firmware.security.audit import audit
+from firmware.store import eventlog
 from firmware.store.db import Connection
 from firmware.store.door_records import Unknown, delete_unknown, find_unknown, forget_unknown
-from firmware.store.events import insert_system_event
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 
@@ -77,7 +77,12 @@ def promote(
     kept = stranger.snapshot_path or ""
     report = enrol_person(store, config, engine, name, [(kept, image)], actor, email, role, consent_by)
     details = json.dumps({"unknown_id": unknown_id, "user_id": report.user_id, "picture": kept, "by": actor})
-    store.write(lambda c: forget_unknown(c, unknown_id, now_iso(), details))
+
+    def job(conn: Connection) -> None:
+        forget_unknown(conn, unknown_id)
+        eventlog.system(conn, store.origin, now_iso(), "unknown_promoted", details)
+
+    store.write(job)
     _remove_picture(config, kept)
     return report
 
@@ -93,7 +98,8 @@ def dismiss(store: Store, config: Config, unknown_id: int, actor: str) -> None:
     def job(conn: Connection) -> None:
         if not delete_unknown(conn, unknown_id):
             raise NotFoundError(f"no stranger {unknown_id}")
-        insert_system_event(conn, now_iso(), "unknown_dismissed", json.dumps({"unknown_id": unknown_id, "by": actor}))
+        details = json.dumps({"unknown_id": unknown_id, "by": actor})
+        eventlog.system(conn, store.origin, now_iso(), "unknown_dismissed", details)
 
     store.write(job)
     _remove_picture(config, stranger.snapshot_path)

@@ -19,6 +19,7 @@ from firmware.crypto.keys import ROTATION_INTERRUPTED, rotation_interrupted
 from firmware.errors import InvalidInputError, StoreError
 from firmware.platform.clock import parse_iso, to_iso
 from firmware.store.db import DbSettings
+from firmware.store.eventlog import Origin
 from firmware.store.store import Store, settings_from
 
 
@@ -63,7 +64,7 @@ class Context:
             )
         if not during_rotation and rotation_interrupted(self.config.paths.keys):
             raise StoreError(f"{ROTATION_INTERRUPTED} first")
-        return Store.open(self.config.paths, self.config.storage, create=create)
+        return Store.open(self.config.paths, self.config.storage, create=create, origin=Origin.of(self.config))
 
     def refuse_if_running(self, what: str) -> None:
         """Raise InvalidInputError when ``occur run`` is running on this data folder: ``what``

@@ -26,10 +26,10 @@ from collections.abc import Callable
 
 from firmware.comms.commands import COMMANDS, Command, CommandRejectedError, verify
 from firmware.comms.refusals import RefusalTally, TokenBucket
+from firmware.comms.topics import Topics
 from firmware.errors import OccurError
 from firmware.platform.clock import now_iso, unix_iso
 from firmware.store import outbox
-from firmware.store.events import insert_system_event
 from firmware.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class CommandHandler:
         secure_audit: Callable[[dict[str, object]], object] | None = None,
     ) -> None:
         self.store = store
-        self.prefix = prefix
+        self.topics = Topics(prefix)
         self.key = key
         self.max_age_s = max_age_s
         self.actions = actions
@@ -139,7 +139,7 @@ class CommandHandler:
     def _send(self, name: str, nonce: str | None, ok: bool, result: str) -> None:
         try:
             self.reply(
-                f"{self.prefix}/cmd/{name}/reply",
+                self.topics.reply(name),
                 json.dumps({"command": name, "nonce": nonce, "ok": ok, "result": result, "ts": now_iso()}),
             )
         except Exception as err:  # noqa: BLE001 - a failed answer must not stop the handling
@@ -149,7 +149,7 @@ class CommandHandler:
         details = json.dumps({"command": name, "ok": ok, "result": result, "nonce": nonce})
         log.log(logging.INFO if ok else logging.WARNING, "command %s: %s", name, result)
         try:
-            self.store.write(lambda c: insert_system_event(c, now_iso(), "command", details))
+            self.store.log_system_event("command", details)
             if self.secure_audit is not None:
                 self.secure_audit({"command": name, "ok": ok, "result": result, "nonce": nonce})
         except OccurError as err:
@@ -166,7 +166,7 @@ class CommandHandler:
                "counts": report.counts}  # fmt: skip
         log.warning("commands refused: %d from %s to %s: %s", report.total, doc["from"], doc["to"], report.counts)
         try:
-            self.store.write(lambda c: insert_system_event(c, now_iso(), "command_refusals", json.dumps(doc)))
+            self.store.log_system_event("command_refusals", json.dumps(doc))
             if self.secure_audit is not None:
                 self.secure_audit({"command_refusals": doc})
         except OccurError as err:

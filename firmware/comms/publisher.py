@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware.comms import payloads
+from firmware.comms import topics
 from firmware.comms.client import MqttLink
 from firmware.config import Config
 from firmware.errors import OccurError
@@ -27,11 +27,6 @@ from firmware.store.store import Store
 
 log = logging.getLogger(__name__)
 WINDOW = 100
-
-
-RETAINED_OUTBOX_TOPICS = frozenset({"audit"})
-"""Outbox topics published retained: a subscriber that connects later still gets the newest
-signed secure-log checkpoint, to hold outside the device (see firmware.security.loghead)."""
 
 
 class Publisher:
@@ -46,7 +41,7 @@ class Publisher:
     ) -> None:
         self.config = config
         self.store = store
-        self.prefix = payloads.prefix(config.mqtt.topic_prefix, config.device.id)
+        self.topics = topics.Topics.of(config)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -60,7 +55,7 @@ class Publisher:
         self.link = MqttLink(
             config.mqtt,
             config.mqtt.client_id or f"occur-{config.device.id}",
-            f"{self.prefix}/availability",
+            self.topics.full(topics.AVAILABILITY),
             self._connected,
             self._disconnected,
             self._puback,
@@ -86,7 +81,7 @@ class Publisher:
             # connection either, and its PUBACK per message is a third of the door's cost per
             # message in a flood (measured with occur bench commands). Every command is answered:
             # no answer means send it again.
-            self.link.subscribe(f"{self.prefix}/cmd/+", 0)
+            self.link.subscribe(self.topics.commands, 0)
         if self._on_connect_hook is not None:
             self._on_connect_hook()
         self._wake.set()
@@ -129,9 +124,9 @@ class Publisher:
         with self.store.reader() as conn:
             rows = outbox.pending(conn, cursor, room)
         for row in rows:
-            kept = row.topic in RETAINED_OUTBOX_TOPICS  # the newest signed log checkpoint stays on the broker
+            kept = row.topic in topics.RETAINED_OUTBOX  # the newest signed log checkpoint stays on the broker
             expiry = 0 if kept else self.config.mqtt.message_expiry_s
-            mid = self.link.publish(f"{self.prefix}/{row.topic}", row.payload, 1, kept, expiry)
+            mid = self.link.publish(self.topics.full(row.topic), row.payload, 1, kept, expiry)
             if mid is None:
                 return
             with self._lock:
@@ -154,7 +149,7 @@ class Publisher:
     def publish_retained(self, topic: str, payload: str | dict[str, Any]) -> None:
         """A retained message on ``<prefix>/<topic>`` (door state, status), if connected."""
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-        self.link.publish(f"{self.prefix}/{topic}", text, 1, True)
+        self.link.publish(self.topics.full(topic), text, 1, True)
 
     def depth(self) -> int:
         """Unsent outbox rows."""

@@ -37,6 +37,7 @@ class ResilientCamera:
         self._outage_since: float | None = None
         self.skipped = 0
         self.on_skipped: Callable[[str], None] = lambda _reason: None
+        self.on_attempt: Callable[[], None] = lambda: None  # each read or reopen attempt (a heartbeat)
         self._reported: set[str] = set()
 
     @property
@@ -48,6 +49,7 @@ class ResilientCamera:
         """The next frame, reopening the camera as often as needed."""
         backoff = 0.5
         while not self.stop.is_set():
+            self.on_attempt()
             try:
                 if not self._open:
                     self.camera.open()

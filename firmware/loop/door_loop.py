@@ -32,7 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from firmware.comms import payloads
 from firmware.config import Config
 from firmware.domain import Decision, FaceKind, Frame
 from firmware.errors import OccurError, StorageFullError
@@ -47,7 +46,7 @@ from firmware.platform.clock import unix_iso
 from firmware.policy.access import AccessPolicy, Person
 from firmware.recognition.recogniser import Identified, Recogniser
 from firmware.records.snapshots import SnapshotStore
-from firmware.store import door_records, users
+from firmware.store import door_records, eventlog, users
 from firmware.store.store import Store
 from firmware.vision.embed import Vector
 from firmware.vision.engine import Face, FaceEngine
@@ -268,8 +267,8 @@ class DoorLoop:
             granted,
             reason,
         )
-        rows.event = payloads.event(
-            payloads.decision_type(granted, user_id is not None),
+        rows.event = eventlog.event(
+            eventlog.decision_type(granted, user_id is not None),
             rows.timestamp,
             self.config.device.id,
             user=None if user_id is None else (user_id, found.name),
@@ -303,8 +302,8 @@ class DoorLoop:
 
     def _record_opening(self, frame: Frame, user_id: int | None, found: Identified, granted: bool, reason: str) -> None:
         stamp = unix_iso(frame.captured_at)
-        event = payloads.event(
-            payloads.decision_type(granted, user_id is not None),
+        event = eventlog.event(
+            eventlog.decision_type(granted, user_id is not None),
             stamp,
             self.config.device.id,
             user=None if user_id is None else (user_id, found.name),

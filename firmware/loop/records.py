@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from firmware.comms import payloads
-from firmware.platform.clock import now_iso
-from firmware.store import door_records, events, outbox
+from firmware.store import door_records, eventlog, events
 from firmware.store.db import Connection
 from firmware.store.sealing import Sealer
-from firmware.store.store import Store
 
 
 @dataclass
@@ -72,7 +68,7 @@ def write_decision(conn: Connection, rows: DecisionRows) -> DecisionIds:
     if rows.event is not None:
         if rows.liveness is not None:
             rows.event["liveness"] = rows.liveness
-        outbox.add(conn, rows.event["id"], rows.timestamp, "events", "access", rows.event, rows.outbox_max_rows)
+        eventlog.queue(conn, rows.event, "access", rows.outbox_max_rows)
     door = door_records.insert_door_event(
         conn, rows.timestamp, "granted" if rows.granted else "denied", rows.reason, rows.user_id, face_event, rows.score
     )
@@ -95,48 +91,5 @@ def write_door_decision(
     ``cooldown_s``): its ``door_events`` row and MQTT event, together."""
     outcome = "granted" if granted else "denied"
     row = door_records.insert_door_event(conn, timestamp, outcome, reason, user_id, None, score)
-    outbox.add(conn, event["id"], timestamp, "events", "access", event, max_rows)
+    eventlog.queue(conn, event, "access", max_rows)
     return row
-
-
-def write_door_input(
-    conn: Connection, timestamp: str, outcome: str, reason: str, event: dict[str, Any], max_rows: int
-) -> int:
-    """A door input's ``door_events`` row and its MQTT event, together."""
-    row = door_records.insert_door_event(conn, timestamp, outcome, reason)
-    outbox.add(conn, event["id"], timestamp, "events", "door", event, max_rows)
-    return row
-
-
-def write_system(
-    conn: Connection, timestamp: str, kind: str, details: str, event: dict[str, Any], max_rows: int
-) -> int:
-    """A ``system_events`` row and its MQTT event, together."""
-    row = events.insert_system_event(conn, timestamp, kind, details)
-    outbox.add(conn, event["id"], timestamp, "events", "system", event, max_rows)
-    return row
-
-
-def record_system(
-    store: Store,
-    device_id: str,
-    kind: str,
-    details: str,
-    max_rows: int,
-    also: Callable[[Connection], object] | None = None,
-) -> None:
-    """Record a system event now: its ``system_events`` row, its MQTT event and ``also`` (for
-    example a secure-log entry) in one transaction.
-
-    Raises:
-        OccurError: the store refused the write; callers decide whether that stops them.
-    """
-    stamp = now_iso()
-    event = payloads.event("system", stamp, device_id, reason=f"{kind}: {details}")
-
-    def job(conn: Connection) -> None:
-        write_system(conn, stamp, kind, details, event, max_rows)
-        if also is not None:
-            also(conn)
-
-    store.write(job)

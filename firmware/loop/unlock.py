@@ -4,12 +4,11 @@ the same fail-closed rule as the loop: refused while the door shows a fault."""
 
 from __future__ import annotations
 
-from firmware.comms import payloads
 from firmware.config import Config
 from firmware.errors import OccurError
 from firmware.hw.door import DoorDevice
-from firmware.loop import records
 from firmware.platform.clock import now_iso
+from firmware.store import eventlog
 from firmware.store.store import Store
 
 
@@ -29,7 +28,6 @@ def remote_unlock(store: Store, door: DoorDevice, config: Config, reason: str = 
     if door.state == "fault":
         raise UnlockRefusedError("the door shows a fault: remote unlock refused (fail closed)")
     stamp = now_iso()
-    event = payloads.event("granted", stamp, config.device.id, reason=reason)
-    store.write(lambda c: records.write_door_input(c, stamp, "granted", reason, event, config.mqtt.outbox_max_rows))
+    store.write(lambda c: eventlog.door_input(c, store.origin, stamp, "granted", reason))
     door.grant()
     return f"unlocked for {config.door.pulse_s:.1f} s"

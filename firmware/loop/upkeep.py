@@ -18,7 +18,6 @@ import shutil
 from firmware.config import Config
 from firmware.errors import OccurError, StoreError
 from firmware.hw.door import DoorDevice
-from firmware.loop import records
 from firmware.loop.unrecorded import Unrecorded
 from firmware.platform.fileio import write_private
 from firmware.store.store import Store
@@ -76,12 +75,8 @@ class Upkeep:
             return
         summary = self.unrecorded.take()
         try:
-            records.record_system(
-                self.store,
-                self.config.device.id,
-                "disk_space_recovered",
-                f"writing works again; not recorded meanwhile: {summary}",
-                self.config.mqtt.outbox_max_rows,
+            self.store.log_system_event(
+                "disk_space_recovered", f"writing works again; not recorded meanwhile: {summary}"
             )
         except OccurError as err:
             log.error("could not report what was not recorded (%s): %s", summary, err)

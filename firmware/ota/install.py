@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from firmware.config import Config
 from firmware.errors import ModelError, UpdateError
-from firmware.loop import records
 from firmware.ota import bundle, reembed_child, selftest
 from firmware.ota.releases import Releases
 from firmware.platform.clock import now_iso
@@ -296,13 +295,6 @@ class Installer:
             kind = "ota_" + (step if status == "running" else status)
             secure = secure_log(self.config.paths, self.config.device.id)
             entry = {"step": step, "status": status, "detail": detail, **(data or {})}
-            records.record_system(
-                self.store,
-                self.config.device.id,
-                kind,
-                detail,
-                self.config.mqtt.outbox_max_rows,
-                also=lambda conn: secure.append(conn, "model_update", entry),
-            )
+            self.store.log_system_event(kind, detail, also=lambda conn: secure.append(conn, "model_update", entry))
         if self.notify is not None:
             self.notify(self.ha_state())

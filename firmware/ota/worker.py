@@ -1,30 +1,28 @@
-"""The running door's side of updates: a scheduled check/install, and following the switch.
+"""The running door's side of updates: following the switch, and the ``update`` command.
 
-:class:`ModelFollower` is polled by the service between frames. When the ``current`` release
-changes (installed by the worker or by ``occur ota apply`` in another process, or rolled back)
+:class:`ModelFollower` is polled by :class:`firmware.workers.updates.FollowWorker` (the
+scheduled repository check is :class:`firmware.workers.updates.CheckWorker`). When the
+``current`` release changes (installed by the worker or by ``occur ota apply`` in another process, or rolled back)
 it loads the new models and hands them to the loop; if they do not load, the release is rolled
 back and the running models keep serving (fail closed: the door never runs without a model
-set it has loaded). :func:`start_worker` checks the repository every ``check_interval_s``.
+set it has loaded).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from firmware.config import Config
 from firmware.errors import ModelError, OccurError
-from firmware.loop import records
 from firmware.ota.install import Installer
 from firmware.store.store import Store
 from firmware.vision.engine import FaceEngine
 from firmware.vision.runtime import release_freed_memory
 
 log = logging.getLogger(__name__)
-FIRST_CHECK_S = 60.0
 
 
 class EngineUser(Protocol):
@@ -52,13 +50,18 @@ class ModelFollower:
         self.notify = notify
         self.folder = config.active_vision().models_dir
 
+    def changed(self) -> bool:
+        """True when ``current`` names another release than the one the loop runs (cheap: no
+        lock needed to ask)."""
+        return self.config.active_vision().models_dir != self.folder
+
     def poll(self) -> bool:
         """Swap models if the release changed; returns True when the loop got new models."""
         vision = self.config.active_vision()
         if vision.models_dir == self.folder:
             return False
         # Free the running models first: old and new never in memory together (the door's peak on
-        # a 512 MB Zero 2 W). The loop is paused meanwhile (this runs between two frames).
+        # a 512 MB Zero 2 W). The loop is paused meanwhile (the caller holds the engine lock).
         self.loop.engine.close()
         release_freed_memory()
         try:
@@ -82,41 +85,13 @@ class ModelFollower:
         detail = f"door runs {installer.release_id()} ({'+'.join(vision.models)})"
         log.info("ota: %s", detail)
         try:
-            records.record_system(
-                self.store, self.config.device.id, "ota_loaded", detail, self.config.mqtt.outbox_max_rows
-            )
+            self.store.log_system_event("ota_loaded", detail)
         except OccurError as err:
             log.error("ota: could not record the switch: %s", err)
         self.folder = vision.models_dir
         if self.notify is not None:
             self.notify(installer.ha_state())
         return True
-
-
-def start_worker(
-    config: Config, store: Store, stop: threading.Event, notify: Callable[[dict[str, Any]], None] | None = None
-) -> threading.Thread | None:
-    """Check (and with ``auto_apply`` install) every ``check_interval_s``, the first time about
-    a minute after start; None when updates are not configured. Failures are logged and
-    recorded by the installer; the door is never held up."""
-    interval = config.ota.check_interval_s
-    if not config.ota.repository_url or interval <= 0:
-        return None
-
-    def work() -> None:
-        delay = min(FIRST_CHECK_S, interval)
-        while not stop.wait(delay):
-            delay = interval * random.uniform(0.9, 1.1)  # noqa: S311 - spreads a fleet's checks, not security
-            installer = Installer(config, store, notify)
-            try:
-                outcome = installer.apply() if config.ota.auto_apply else installer.check()[0]
-                log.info("ota: %s %s", outcome.status, outcome.release)
-            except (OccurError, OSError) as err:
-                log.error("ota: %s", err)
-
-    thread = threading.Thread(target=work, name="ota-worker", daemon=True)
-    thread.start()
-    return thread
 
 
 def update_command(

@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.comms.ids import new_id
 from firmware.crypto.keys import IntegrityError, Keys, mac, seal, unseal
 from firmware.errors import InvalidInputError
 from firmware.platform.clock import now_iso
@@ -25,6 +24,7 @@ from firmware.security.loghead import HeadFile, anchor_problems
 from firmware.store import outbox
 from firmware.store import secure_log as log_rows
 from firmware.store.db import Connection
+from firmware.store.ids import new_id
 from firmware.store.writer import after_commit
 
 CHECKPOINT_EVERY = 100

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.errors import InvalidInputError, NotFoundError
+from firmware.store import eventlog
 from firmware.store.db import Connection
 from firmware.store.door_records import insert_attendance
-from firmware.store.events import insert_system_event
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ def mark(conn: Connection, user_id: int, timestamp: str) -> int:
 
 
 def correct(
-    conn: Connection, attendance_id: int, now: str, user_id: int | None = None, timestamp: str | None = None
+    conn: Connection,
+    origin: eventlog.Origin,
+    attendance_id: int,
+    now: str,
+    user_id: int | None = None,
+    timestamp: str | None = None,
 ) -> Attendance:
     """Change a row's user and/or time; it becomes ``corrected`` and the old values are logged.
 
@@ -67,7 +72,11 @@ def correct(
         (user_id, timestamp, attendance_id),
     )
     before = {"id": attendance_id, "user_id": row[0], "status": row[1], "timestamp": row[2]}
-    insert_system_event(
-        conn, now, "attendance_corrected", json.dumps({"before": before, "user_id": user_id, "timestamp": timestamp})
+    eventlog.system(
+        conn,
+        origin,
+        now,
+        "attendance_corrected",
+        json.dumps({"before": before, "user_id": user_id, "timestamp": timestamp}),
     )
     return next(a for a in list_attendance(conn) if a.id == attendance_id)

@@ -15,7 +15,6 @@ import numpy.typing as npt
 
 from firmware.store.db import Connection, fetch_all
 from firmware.store.encodings import to_blob
-from firmware.store.events import insert_system_event
 from firmware.store.sealing import Sealer
 
 ATTENDANCE_STATUSES = ("recognized", "manual", "corrected")
@@ -163,10 +162,9 @@ def set_user_active(conn: Connection, user_id: int, active: bool, timestamp: str
     )
 
 
-def forget_unknown(conn: Connection, unknown_id: int, timestamp: str, details: str) -> None:
-    """Delete a stranger (its embeddings cascade) and log why."""
+def forget_unknown(conn: Connection, unknown_id: int) -> None:
+    """Delete a stranger (its embeddings cascade); the caller records why, in the same job."""
     conn.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,))
-    insert_system_event(conn, timestamp, "unknown_promoted", details)
 
 
 @dataclass(frozen=True)

@@ -119,15 +119,6 @@ def insert_face_event(
     return int(conn.last_insert_rowid())
 
 
-def insert_system_event(conn: Connection, timestamp: str, event_type: str, details: str | None) -> int:
-    """Insert a validated system event; returns its id. Runs inside a writer job."""
-    conn.execute(
-        "INSERT INTO system_events (timestamp, event_type, details) VALUES (?, ?, ?)",
-        (timestamp, event_type, details),
-    )
-    return int(conn.last_insert_rowid())
-
-
 def list_events(
     conn: Connection,
     kind: EventKind | None = None,

@@ -26,7 +26,7 @@ from firmware.config import Paths, StorageConfig
 from firmware.crypto.keys import Keys
 from firmware.errors import DatabaseCorruptError, StorageFullError, StoreError
 from firmware.platform.clock import now_iso
-from firmware.store import events
+from firmware.store import eventlog, events
 from firmware.store.ballast import Ballast
 from firmware.store.db import (
     RECOVERY_HINT,
@@ -103,8 +103,10 @@ class Store:
         writer: GroupCommitWriter,
         report: MigrationReport,
         ballast: Ballast | None = None,
+        origin: eventlog.Origin | None = None,
     ) -> None:
         self.paths = paths
+        self.origin = origin or eventlog.Origin()
         self.settings = settings
         self.migration = report
         self._writer = writer
@@ -121,11 +123,19 @@ class Store:
         self._reclaimers: list[Callable[[], int]] = []
 
     @classmethod
-    def open(cls, paths: Paths, storage: StorageConfig | None = None, create: bool = True) -> Store:
+    def open(
+        cls,
+        paths: Paths,
+        storage: StorageConfig | None = None,
+        create: bool = True,
+        origin: eventlog.Origin | None = None,
+    ) -> Store:
         """Open (and if needed create and migrate) the database under ``paths.root``.
 
         Args:
             create: when false, a missing database is an error instead of being created.
+            origin: the device id and outbox bound every event's MQTT message is written with
+                (see :mod:`firmware.store.eventlog`); the defaults without a config.
 
         Raises:
             StoreError: missing database with ``create=False``, unwritable folder, old SQLite.
@@ -149,7 +159,7 @@ class Store:
                 raise
             conn, report, keys = _open_connection(paths, settings)
         writer = GroupCommitWriter(conn, cfg.group_commit_max, str(path))
-        store = cls(paths, settings, writer, report, ballast)
+        store = cls(paths, settings, writer, report, ballast, origin)
         store._keys = keys
         store._watch.record()
         if released:
@@ -264,7 +274,7 @@ class Store:
         details = f"disk full: released {freed} bytes of reserved space; it is reserved again once space returns"
         stamp = now_iso()
         try:
-            self._writer.call(lambda c: events.insert_system_event(c, stamp, "disk_full", details))
+            self._writer.call(lambda c: eventlog.system(c, self.origin, stamp, "disk_full", details))
         except StorageFullError:
             log.error("disk full even after releasing the ballast")
 
@@ -302,8 +312,11 @@ class Store:
         stamp = now_iso()
         return self.write(lambda c: events.insert_face_event(c, stamp, event_type, user_id, image_path, confidence))
 
-    def log_system_event(self, event_type: str, details: str | None = None) -> int:
-        """Validate and durably record a system event; returns its id.
+    def log_system_event(
+        self, event_type: str, details: str | None = None, also: Callable[[Connection], object] | None = None
+    ) -> int:
+        """Validate and durably record a system event with its MQTT message (and ``also``, for
+        example a secure-log entry) in one transaction; returns its id.
 
         Raises:
             InvalidInputError: bad argument (nothing written).
@@ -311,7 +324,14 @@ class Store:
         """
         events.validate_system_event(event_type, details)
         stamp = now_iso()
-        return self.write(lambda c: events.insert_system_event(c, stamp, event_type, details))
+
+        def job(conn: Connection) -> int:
+            row = eventlog.system(conn, self.origin, stamp, event_type, details)
+            if also is not None:
+                also(conn)
+            return row
+
+        return self.write(job)
 
     @property
     def sealer(self) -> Sealer:

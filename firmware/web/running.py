@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from firmware.comms.bridge import MqttBridge
 from firmware.config import Config
 from firmware.hw.door import DoorDevice
 from firmware.loop.door_loop import DoorLoop
-from firmware.mqtt_bridge import MqttBridge
 from firmware.store.store import Store
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from firmware import service
-from firmware.comms import commands, payloads
+from firmware.comms import commands, topics
 from firmware.comms.client import MqttLink
 from firmware.config import Config, DoorConfig, LoopConfig, MqttConfig
 from firmware.errors import InvalidInputError, OccurError
@@ -233,7 +233,7 @@ def _measure(config: Config, scratch: Path, flood: int, port: int) -> CommandBen
         loop=LoopConfig(),
         camera=replace(config.camera, fps=15.0),
     )
-    prefix = payloads.prefix(mqtt.topic_prefix, door.device.id)
+    prefix = topics.prefix(mqtt.topic_prefix, door.device.id)
     stop = threading.Event()
     runner = threading.Thread(
         target=service.run, args=(door, f"replay:{_scene(scratch / 'frames', 15 * 900)}", "mock", False, stop)

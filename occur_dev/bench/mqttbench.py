@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.comms import payloads
+from firmware.comms import topics
 from firmware.comms.client import MqttLink
 from firmware.comms.publisher import Publisher
 from firmware.config import Config
 from firmware.platform.clock import now_iso
-from firmware.store import outbox
+from firmware.store import eventlog, outbox
 from firmware.store.store import Store
 
 
@@ -65,7 +65,7 @@ class _Receiver:
 
 def _send(store: Store, publisher: Publisher, device: str) -> tuple[str, float]:
     stamp = now_iso()
-    event = payloads.event("system", stamp, device, reason="bench")
+    event = eventlog.event("system", stamp, device, reason="bench")
     store.write(lambda c: outbox.add(c, event["id"], stamp, "events", "system", event, 10_000_000))
     committed = time.monotonic()
     publisher.wake()
@@ -85,7 +85,7 @@ def _wait(receiver: _Receiver, ids: list[str], timeout_s: float) -> None:
 def run(config: Config, data_dir: Path, events: int = 5000, paced: int = 500, rate: float = 100.0) -> MqttBench:
     """Run both measurements against the configured broker, in scratch ``data_dir``."""
     config = replace(config, data_dir=data_dir)
-    prefix = payloads.prefix(config.mqtt.topic_prefix, config.device.id)
+    prefix = topics.prefix(config.mqtt.topic_prefix, config.device.id)
     with Store.open(config.paths, config.storage) as store:
         publisher = Publisher(config, store)
         receiver = _Receiver(config, f"{prefix}/events")

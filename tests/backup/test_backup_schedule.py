@@ -8,11 +8,12 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from firmware import backup_schedule, service
+from firmware import service
 from firmware.backup import archive as backup
 from firmware.config import Config
 from firmware.platform.install import built_models_dir
 from firmware.store.store import Store
+from firmware.workers import backups
 from tests.backup.test_push import configured
 from tests.conftest import query
 from tests.security.nginx import Nginx
@@ -39,16 +40,16 @@ def test_daily_backups_rotate_and_a_failed_push_backs_off_then_delivers(tmp_path
     config = replace(config, backup=replace(config.backup, keep_daily=2, interval_h=24.0, push_attempts=1))
     clock = Clock()
     with Store.open(config.paths) as store:
-        scheduler = backup_schedule.BackupScheduler(config, store, clock)
+        scheduler = backups.BackupScheduler(config, store, clock)
         scheduler.tick()
         assert backup.list_backups(config.paths) == []  # nothing in the first minutes after start
-        clock.now += backup_schedule.FIRST_DELAY_S
+        clock.now += backups.FIRST_DELAY_S
         scheduler.tick()  # the first backup; the target is down: the push fails
         assert {b.kind for b in backup.list_backups(config.paths)} == {"db", "occbak"}
         status = scheduler.status()
         assert status["push"] == "failing" and status["push_failures"] == 1 and status["unpushed"] == 1
         assert "Connection refused" in status["last_push_error"] or "refused" in status["last_push_error"]
-        first_retry = backup_schedule.RETRY_FIRST_S
+        first_retry = backups.RETRY_FIRST_S
         clock.now += first_retry / 2
         scheduler.tick()  # inside the back-off: no attempt
         assert query(config.paths, "SELECT attempts FROM backup_pushes") == [(1,)]
@@ -82,11 +83,11 @@ def test_a_failing_backup_is_recorded_and_retried_later(tmp_path: Path) -> None:
     (tmp_path / "operator.pub").write_text("not a key")
     clock = Clock()
     with Store.open(config.paths) as store:
-        scheduler = backup_schedule.BackupScheduler(config, store, clock)
-        clock.now += backup_schedule.FIRST_DELAY_S
+        scheduler = backups.BackupScheduler(config, store, clock)
+        clock.now += backups.FIRST_DELAY_S
         scheduler.tick()
         assert "not a readable hex X25519 public key" in events(config, "backup_failed")[0]
-        assert (scheduler.next_backup() or 0) >= clock.now + backup_schedule.FAILED_BACKUP_RETRY_S
+        assert (scheduler.next_backup() or 0) >= clock.now + backups.FAILED_BACKUP_RETRY_S
         scheduler.tick()
         assert len(events(config, "backup_failed")) == 1
 
@@ -95,7 +96,7 @@ def test_interval_zero_means_on_demand_only(tmp_path: Path) -> None:
     config = replace(Config(data_dir=tmp_path / "data"), backup=replace(Config().backup, interval_h=0.0))
     clock = Clock()
     with Store.open(config.paths) as store:
-        scheduler = backup_schedule.BackupScheduler(config, store, clock)
+        scheduler = backups.BackupScheduler(config, store, clock)
         clock.now += 30 * DAY
         scheduler.tick()
         assert backup.list_backups(config.paths) == [] and scheduler.status()["next_backup"] is None

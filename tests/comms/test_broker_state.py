@@ -52,7 +52,7 @@ def test_connection_states_are_logged_once_with_reasons_and_shown_in_status(
     folder = tmp_path / "r"
     folder.mkdir()
     for i in range(1200):
-        os.link(NOFACE, folder / f"{i:05d}.jpg")
+        os.symlink(NOFACE, folder / f"{i:05d}.jpg")
     stop = threading.Event()
     runner = threading.Thread(target=lambda: service.run(config, f"replay:{folder}", gpio="mock", stop=stop))
     runner.start()

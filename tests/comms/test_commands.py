@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware import service
-from firmware.comms import commands, discovery
+from firmware.comms import commands, topics
 from firmware.comms.handler import CommandHandler
 from firmware.config import Paths
 from firmware.store.store import Store
@@ -35,7 +35,7 @@ def test_signed_commands_act_and_everything_else_is_refused_with_a_reason(tmp_pa
     folder = tmp_path / "r"
     folder.mkdir()
     for i in range(400):
-        os.link(NOFACE, folder / f"{i:04d}.jpg")
+        os.symlink(NOFACE, folder / f"{i:04d}.jpg")
     broker = Broker(tmp_path / "broker")  # started after everything that can fail without stopping it
     broker.start()
     key_file = tmp_path / "command.key"
@@ -178,7 +178,7 @@ HA_COMPONENT_KEYS = {
 
 
 def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
-    doc = discovery.payload("door-1", "Front door", PREFIX)
+    doc = topics.discovery_payload(topics.Topics(PREFIX), "Front door", contact=True)
     assert set(doc) <= HA_TOP_KEYS and set(doc["dev"]) <= HA_DEVICE_KEYS and set(doc["o"]) <= HA_ORIGIN_KEYS
     assert {"dev", "o", "cmps"} <= set(doc) and doc["o"]["name"]
     platforms = set()
@@ -189,7 +189,7 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
     assert platforms == {"event", "binary_sensor", "sensor", "update"}
     assert doc["cmps"]["models"]["stat_t"] == f"{PREFIX}/ota/state"
     assert len({c["uniq_id"] for c in doc["cmps"].values()}) == len(doc["cmps"])
-    assert discovery.topic("homeassistant", "door-1") == "homeassistant/device/door-1/config"
+    assert topics.Topics(PREFIX).discovery == "homeassistant/device/door-1/config"
     assert set(doc["cmps"]["door_event"]["evt_typ"]) >= {
         "granted",
         "denied",
@@ -204,7 +204,7 @@ def test_discovery_uses_only_documented_keys_and_unique_ids() -> None:
 def test_discovery_offers_no_lock_that_home_assistant_cannot_sign_for() -> None:
     """Home Assistant cannot compute the HMAC signature, so no discovered entity may command
     ``cmd/unlock``; the lock state is a read-only binary sensor (unlocked = on)."""
-    doc = discovery.payload("door-1", "Front door", PREFIX)
+    doc = topics.discovery_payload(topics.Topics(PREFIX), "Front door", contact=True)
     assert all(not str(c.get("cmd_t", "")).startswith(f"{PREFIX}/cmd/") for c in doc["cmps"].values())
     door = doc["cmps"]["door"]
     assert (door["p"], door["dev_cla"], door["stat_t"]) == ("binary_sensor", "lock", f"{PREFIX}/door/state")

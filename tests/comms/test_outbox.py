@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from firmware.comms.ids import new_id
 from firmware.store import outbox
+from firmware.store.ids import new_id
 from firmware.store.store import Store
 
 

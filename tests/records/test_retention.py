@@ -14,7 +14,8 @@ from firmware.platform.clock import to_iso
 from firmware.records import retention
 from firmware.records.snapshots import SnapshotStore
 from firmware.security.securelog import CHECKPOINT_EVERY, SecureLog
-from firmware.store import door_records, events
+from firmware.store import door_records, eventlog, events
+from firmware.store.eventlog import Origin
 from firmware.store.store import Store
 from tests.conftest import Cli, query
 
@@ -29,7 +30,7 @@ def test_policies_remove_what_is_too_old_and_nothing_else(tmp_path: Path, cli: C
         log = SecureLog(Keys(config.paths.keys))
         for stamp in (old, recent):
             store.write(lambda c, s=stamp: events.insert_face_event(c, s, "unknown", None, None, None))
-            store.write(lambda c, s=stamp: events.insert_system_event(c, s, "x", None))
+            store.write(lambda c, s=stamp: eventlog.system(c, Origin(), s, "x", None))
             store.write(lambda c, s=stamp: door_records.insert_door_event(c, s, "denied", "unknown face"))
         vectors = {"sface": ("sha", np.ones(128, np.float32))}
         stale = store.write(

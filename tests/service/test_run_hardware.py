@@ -25,6 +25,7 @@ from firmware.hw.camera import make_camera, parse_source
 from firmware.hw.door import Door, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.imaging.image import read_image
+from firmware.loop.door_inputs import DoorInputs, InputRelay
 from tests.conftest import REPO, SHARED, query
 
 FACES = SHARED / "data" / "faces"
@@ -39,6 +40,16 @@ def wait_for(condition: object, timeout: float = 5.0) -> bool:
     return False
 
 
+class FakeClock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_door_inputs_become_actions_and_records(tmp_path: Path) -> None:
     config = replace(
         Config(data_dir=tmp_path / "data"),
@@ -47,23 +58,28 @@ def test_door_inputs_become_actions_and_records(tmp_path: Path) -> None:
     from firmware.store.store import Store
 
     store = Store.open(config.paths)
-    inputs = service._Inputs()
+    clock = FakeClock()
+    relay = InputRelay()
     factory = mock_factory()
-    door = Door(config.door, factory, on_input=inputs)
-    inputs.store, inputs.door, inputs.config = store, door, config
+    door = Door(config.door, factory, on_input=relay)
+    contacts: list[str] = []
+    contact, exit_button, tamper = factory.pin(5), factory.pin(6), factory.pin(13)
     try:
-        contact, exit_button, tamper = factory.pin(5), factory.pin(6), factory.pin(13)
-        contact.drive_low()  # door shut (contact closed)
+        contact.drive_low()  # door shut (contact closed) before the policy is attached: kept, not lost
+        inputs = DoorInputs(config.door, store, door, on_contact=contacts.append, clock=clock)
+        inputs.tick()  # the door never opened: nothing held open
+        relay.attach(inputs)
         exit_button.drive_low()
         assert wait_for(lambda: door.unlocked)
         exit_button.drive_high()
         assert wait_for(lambda: not door.unlocked)
         contact.drive_high()  # opened while locked
-        time.sleep(0.05)
-        inputs.tick(config.door.held_open_s)
-        time.sleep(1.1)
-        inputs.tick(config.door.held_open_s)
-        inputs.tick(config.door.held_open_s)
+        assert wait_for(lambda: contacts[-1:] == ["open"])
+        clock.now += 1.0  # exactly the limit: not yet held open
+        inputs.tick()
+        clock.now += 0.01
+        inputs.tick()
+        inputs.tick()  # once per opening
         contact.drive_low()
         tamper.drive_low()
         assert wait_for(lambda: len(query(config.paths, "SELECT id FROM door_events")) >= 6)
@@ -72,6 +88,9 @@ def test_door_inputs_become_actions_and_records(tmp_path: Path) -> None:
         store.close()
     outcomes = [r[0] for r in query(config.paths, "SELECT outcome FROM door_events ORDER BY id")]
     assert outcomes == ["closed", "exit_request", "forced_open", "held_open", "closed", "tamper"]
+    assert contacts == ["closed", "open", "closed"]
+    kinds = [r[0] for r in query(config.paths, "SELECT kind FROM outbox ORDER BY seq")]
+    assert kinds == ["door"] * 6  # every input is an MQTT event, written with its row
     assert factory.pin(17).state is False
 
 
@@ -153,7 +172,7 @@ def test_occur_run_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     replay.mkdir()
     source = sorted((FACES / "noface").glob("*.jpg"))[0]
     for i in range(400):
-        os.link(source, replay / f"{i:04d}.jpg")
+        os.symlink(source, replay / f"{i:04d}.jpg")
     data = tmp_path / "data"
     sock = tmp_path / "notify.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from firmware.errors import StoreError
-from firmware.store import events
+from firmware.store import eventlog
+from firmware.store.eventlog import Origin
 from firmware.store.store import Store
 
 
 def insert(n: int) -> object:
-    return lambda c: events.insert_system_event(c, "2026-01-01T00:00:00.000000+00:00", f"e{n}", None)
+    return lambda c: eventlog.system(c, Origin(), "2026-01-01T00:00:00.000000+00:00", f"e{n}", None)
 
 
 def test_queued_writes_share_commits(store: Store) -> None:

@@ -1,6 +1,7 @@
 """Scheduled backups inside ``occur run``: every ``[backup] interval_h`` (daily by default) a
-backup with its rotation (see :mod:`firmware.backup.archive`), then the sealed archives pushed home when
-``[backup] push_url`` is set.
+backup with its rotation (see :mod:`firmware.backup.archive`), and the sealed archives pushed home when
+``[backup] push_url`` is set: two workers (:class:`BackupWorker`, :class:`PushWorker`) on one
+:class:`BackupScheduler`, so a slow push never delays a backup and neither delays the door.
 
 A push that fails is retried with back-off, 5 minutes doubling to 6 hours, on top of the
 per-archive retries inside one push (:mod:`firmware.backup.push`); the archives stay on the device
@@ -10,7 +11,8 @@ status document, so a failing push is visible in ``occur status`` and on ``<pref
 
 When is a backup due: ``interval_h`` after the newest backup in ``backups/`` (so a restart does
 not repeat one), or ``FIRST_DELAY_S`` after start when there is none yet. The clock is
-injectable; the worker thread only calls :meth:`BackupScheduler.tick`.
+injectable; the workers only call :meth:`BackupScheduler.tick_backup` and
+:meth:`BackupScheduler.tick_push`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from firmware.backup import archive as backup
 from firmware.backup import push as backup_push
 from firmware.config import Config
 from firmware.errors import OccurError
-from firmware.loop import records
 from firmware.platform.clock import unix_iso
 from firmware.store.store import Store
+from firmware.workers.base import Worker
 
 log = logging.getLogger(__name__)
 FIRST_DELAY_S = 600.0
@@ -53,8 +55,6 @@ class BackupScheduler:
         self.backup_retry_at = 0.0
         self.last_push_ok: float | None = None
         self._status: dict[str, Any] = {}
-        self.finished = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def interval_s(self) -> float:
@@ -84,13 +84,23 @@ class BackupScheduler:
 
     def tick(self, stop: threading.Event | None = None) -> None:
         """Back up if due, then push if archives wait and no back-off holds; never raises."""
+        self.tick_backup()
+        self.tick_push(stop)
+
+    def tick_backup(self) -> None:
+        """Back up if due; never raises."""
         now = self.clock()
         due = self.next_backup()
         if due is not None and now >= due:
             self._backup(now)
+        self.refresh()
+
+    def tick_push(self, stop: threading.Event | None = None) -> None:
+        """Push if archives wait and no back-off holds; never raises."""
+        now = self.clock()
         if self.config.backup.push_url and now >= self.next_push:
             self._push(now, stop)
-        self.refresh()
+            self.refresh()
 
     def _backup(self, now: float) -> None:
         try:
@@ -126,15 +136,9 @@ class BackupScheduler:
     def _event(self, kind: str, details: str) -> None:
         log.log(logging.WARNING if kind.endswith("failed") else logging.INFO, "%s: %s", kind, details)
         try:
-            records.record_system(self.store, self.config.device.id, kind, details, self.config.mqtt.outbox_max_rows)
+            self.store.log_system_event(kind, details)
         except OccurError as err:
             log.error("could not record %s: %s", kind, err)
-
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Stop the worker thread (a push in progress ends at its next back-off wait)."""
-        self.finished.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
 
     def status(self) -> dict[str, Any]:
         """The ``backup`` part of the status document, as of the last :meth:`tick` (cheap: the
@@ -165,16 +169,33 @@ class BackupScheduler:
             self._status = doc
 
 
-def start_worker(config: Config, store: Store, stop: threading.Event) -> BackupScheduler:
-    """The scheduler and its thread, which wakes every minute and ends with ``stop`` or
-    :meth:`BackupScheduler.close` (the caller closes it before the store)."""
-    scheduler = BackupScheduler(config, store)
-    scheduler.refresh()
+class BackupWorker(Worker):
+    """Backs up when due (checked every minute)."""
 
-    def work() -> None:
-        while not scheduler.finished.wait(WAKE_MAX_S) and not stop.is_set():
-            scheduler.tick(scheduler.finished)
+    name = "backups"
+    interval_s = WAKE_MAX_S
 
-    scheduler._thread = threading.Thread(target=work, name="backup-schedule", daemon=True)
-    scheduler._thread.start()
-    return scheduler
+    def __init__(self, scheduler: BackupScheduler, stop: threading.Event) -> None:
+        super().__init__(stop, scheduler.clock)
+        self.scheduler = scheduler
+
+    def step(self) -> None:
+        """Back up if due."""
+        self.scheduler.tick_backup()
+
+
+class PushWorker(Worker):
+    """Pushes the archives the target lacks (checked every minute; the scheduler's back-off
+    decides when a failed push is tried again). A push in progress ends at its next back-off
+    wait once ``stop`` is set."""
+
+    name = "backup-push"
+    interval_s = WAKE_MAX_S
+
+    def __init__(self, scheduler: BackupScheduler, stop: threading.Event) -> None:
+        super().__init__(stop, scheduler.clock)
+        self.scheduler = scheduler
+
+    def step(self) -> None:
+        """Push if due."""
+        self.scheduler.tick_push(self.stop)
