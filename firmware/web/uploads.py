@@ -1,6 +1,6 @@
 """Uploaded photos: only JPEG and PNG, sized from their headers before anything is decoded.
 
-Image bombs are refused by their declared size: a JPEG over 64 megapixels, a PNG over 4
+Image bombs are refused by their declared size: a JPEG over 50 megapixels (the decoder's own limit), a PNG over 4
 megapixels (PNG cannot be decoded at reduced size), a side over 16384 px or one ten times the
 other (a 1 x 1000000 strip), or an image whose size cannot be read. A
 JPEG is decoded reduced to at most 2048 px a side. Photos are held in memory only.
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from firmware.domain import Image
 from firmware.errors import ImageError
+from firmware.imaging.header import MAX_PIXELS
 from firmware.imaging.image import decode_image_limited, image_size
 from firmware.web.http import Upload
 
-MAX_JPEG_PIXELS = 64_000_000
+MAX_JPEG_PIXELS = MAX_PIXELS
 MAX_PNG_PIXELS = 2048 * 2048
 MAX_SIDE = 16384
 MAX_RATIO = 10
