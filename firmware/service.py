@@ -280,9 +280,8 @@ def _raise_fault(frames: FrameThread, workers: list[Worker]) -> None:
 
 
 def _initial_contact(door: DoorDevice, inputs: DoorInputs) -> None:
-    """The contact's state at start (a retained topic needs one before the first change); only
-    backends that can read it (gpiozero's ``door_open``)."""
-    is_open = getattr(door, "door_open", None)
+    """The contact's state at start (a retained topic needs one before the first change)."""
+    is_open = door.door_open
     if is_open is not None:
         inputs.on_contact("open" if is_open else "closed")
 

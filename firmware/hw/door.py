@@ -47,6 +47,10 @@ class DoorDevice(Protocol):
     def state(self) -> str:
         """The LED pattern shown."""
 
+    @property
+    def door_open(self) -> bool | None:
+        """The door contact: True open, False shut, None when no contact is fitted."""
+
     def grant(self, seconds: float | None = None) -> None:
         """Unlock for a capped pulse."""
 
@@ -148,6 +152,12 @@ class Door:
     def unlocked(self) -> bool:
         """True while the relay holds the door unlocked."""
         return bool(self.relay.value)
+
+    @property
+    def door_open(self) -> bool | None:
+        """The door contact: True open, False shut, None when no contact is fitted (read at start
+        for the retained ``door/contact`` topic, which needs a state before the first change)."""
+        return None if self.contact is None else not self.contact.is_pressed
 
     def grant(self, seconds: float | None = None) -> None:
         """Unlock for ``seconds`` (default and cap: ``pulse_s``), then lock again by itself."""
