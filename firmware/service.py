@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import sdnotify
 from firmware.comms.bridge import MqttBridge
 from firmware.config import Config
 from firmware.crypto.keys import ROTATION_INTERRUPTED, KeyFileError, rotation_interrupted
@@ -38,6 +37,7 @@ from firmware.loop.door_inputs import DoorInputs, InputRelay
 from firmware.loop.door_loop import DoorLoop
 from firmware.loop.upkeep import Upkeep
 from firmware.ota.worker import ModelFollower
+from firmware.platform import sdnotify
 from firmware.security.audit import secure_log
 from firmware.store.eventlog import Origin
 from firmware.store.store import Store

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from firmware import sdnotify
+from firmware.platform import sdnotify
 from firmware.workers.base import Clock, Worker
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware import sdnotify, service
+from firmware import service
 from firmware.config import Config, DoorConfig
 from firmware.domain import Frame
 from firmware.errors import CameraError
@@ -26,6 +26,7 @@ from firmware.hw.door import Door, mock_factory
 from firmware.hw.resilient import ResilientCamera
 from firmware.imaging.image import read_image
 from firmware.loop.door_inputs import DoorInputs, InputRelay
+from firmware.platform import sdnotify
 from tests.conftest import REPO, SHARED, query
 
 FACES = SHARED / "data" / "faces"
