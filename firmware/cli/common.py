@@ -18,6 +18,7 @@ from firmware.config import Config
 from firmware.crypto.keys import ROTATION_INTERRUPTED, rotation_interrupted
 from firmware.errors import InvalidInputError, StoreError
 from firmware.platform.clock import parse_iso, to_iso
+from firmware.platform.runstate import running_status
 from firmware.store.db import DbSettings
 from firmware.store.eventlog import Origin
 from firmware.store.store import Store, settings_from
@@ -124,22 +125,9 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def running_loop_pid(root: Path) -> int | None:
-    """The pid of ``occur run`` on the data folder ``root`` when it is running (its status file
-    names a live process and no clean stop), else None."""
-    try:
-        doc = json.loads((root / "run" / "status.json").read_text())
-        pid = int(doc.get("pid", 0))
-    except (OSError, ValueError):
-        return None
-    if pid <= 0 or doc.get("stopped"):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid  # alive, owned by another user
-    return pid
+    """The pid of ``occur run`` on the data folder ``root`` when it is running, else None."""
+    doc = running_status(root)
+    return None if doc is None else int(doc["pid"])
 
 
 def parse_when(text: str | None, flag: str) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 import urllib.error
@@ -31,6 +30,7 @@ import numpy as np
 
 from firmware.config import Config
 from firmware.errors import OccurError
+from firmware.platform.runstate import running_status
 
 log = logging.getLogger(__name__)
 TIME_ERROR = 5  # adjtimex(2): the kernel clock is not synchronised to any time source
@@ -88,24 +88,6 @@ def _guarded(name: str, check: Callable[[], list[Check]]) -> list[Check]:
         return check()
     except (OccurError, OSError, ValueError, RuntimeError) as err:
         return [Check(name, "fail", str(err))]
-
-
-def running_status(root: Path) -> dict[str, Any] | None:
-    """The running door's status document, or None when ``occur run`` is not running here."""
-    try:
-        doc = json.loads((root / "run" / "status.json").read_text())
-        pid = int(doc.get("pid", 0))
-    except (OSError, ValueError, AttributeError):
-        return None
-    if pid <= 0 or doc.get("stopped"):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return dict(doc)
 
 
 def camera(config: Config, limits: Limits, status: dict[str, Any] | None) -> Check:

@@ -176,14 +176,7 @@ class FaceEngine:
         else:
             neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
             fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 0.0, config.margin)
-        limits = QualityLimits(
-            config.min_face_px,
-            config.min_score,
-            config.min_sharpness,
-            config.max_roll_deg,
-            config.max_yaw_deg,
-            config.max_pitch_deg,
-        )
+        limits = QualityLimits.of(config)
         load_ms = (time.perf_counter() - started) * 1000
         log.info("vision: %s + %s loaded in %.0f ms", config.detector, "+".join(config.models), load_ms)
         return cls(detector, embedders, limits, fusion, config.mirror, load_ms, fallback, landmarks, rule)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from firmware.config import VisionConfig
 from firmware.domain import Detection, Image
 from firmware.imaging.image import crop_resized, laplacian_variance
 from firmware.vision.pose import Pose
@@ -47,6 +48,18 @@ class QualityLimits:
     max_yaw_deg: float = 35.0
     max_pitch_deg: float = 35.0
     min_presence: float = 0.5
+
+    @classmethod
+    def of(cls, config: VisionConfig) -> QualityLimits:
+        """The limits ``[vision]`` sets (the door, enrolment and the benches use the same)."""
+        return cls(
+            config.min_face_px,
+            config.min_score,
+            config.min_sharpness,
+            config.max_roll_deg,
+            config.max_yaw_deg,
+            config.max_pitch_deg,
+        )
 
 
 @dataclass(frozen=True)

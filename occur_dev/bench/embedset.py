@@ -18,6 +18,7 @@ photo's bytes: any change to one of these is a new key, never a stale hit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -73,14 +74,7 @@ def _repo() -> Path:
 
 def _fingerprint(folder: Path, config: VisionConfig, photos: list[tuple[str, str]]) -> str:
     digest = hashlib.sha256(f"embedset {FORMAT} {config.photo_detector} {config.mirror}".encode())
-    limits = (
-        config.min_face_px,
-        config.min_score,
-        config.min_sharpness,
-        config.max_roll_deg,
-        config.max_yaw_deg,
-        config.max_pitch_deg,
-    )
+    limits = dataclasses.astuple(QualityLimits.of(config))[:6]  # the [vision] limits, as keyed before
     digest.update(repr(limits).encode())
     for manifest in sorted(folder.glob("*.manifest.json")):
         digest.update(manifest.name.encode() + manifest.read_bytes())
@@ -108,14 +102,7 @@ def _engine(folder: Path, config: VisionConfig) -> FaceEngine:
     embedders = [Embedder.load(m, 1) for _, m in sorted(manifests.items())]
     neutral = {e.name: Calibration(0.0, 1.0) for e in embedders}
     fusion = Fusion({e.name: e.manifest.metric for e in embedders}, neutral, 1.0)
-    limits = QualityLimits(
-        config.min_face_px,
-        config.min_score,
-        config.min_sharpness,
-        config.max_roll_deg,
-        config.max_yaw_deg,
-        config.max_pitch_deg,
-    )
+    limits = QualityLimits.of(config)
     detector, fallback = load_detectors(folder, config.photo_detector, 1)
     landmarks = load_landmarks(folder)
     return FaceEngine(detector, embedders, limits, fusion, config.mirror, fallback=fallback, landmarks=landmarks)
