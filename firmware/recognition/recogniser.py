@@ -171,8 +171,12 @@ def samples_per_user(rows: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np
 
 
 def _log_point(point: DoorPoint) -> None:
+    """The operating point in the log. Too few people is the normal state while a site enrols
+    (info); any other reason to name nobody is a fault (warning). The door also records either
+    reason as a system event when it starts."""
     if point.closed:
-        log.warning("door: names nobody: %s", point.closed)
+        level = logging.INFO if point.too_few_people else logging.WARNING
+        log.log(level, "door: names nobody: %s", point.closed)
         return
     log.info(
         "door: %d people, threshold %.4f (%s), stranger visits named about %.2g (target %g)",

@@ -46,6 +46,7 @@ class DoorPoint:
     source: str
     closed: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    too_few_people: bool = False  # closed only because enrolment has not reached min_people yet
 
     def status_fields(self) -> dict[str, object]:
         """Flat keys for the status document."""
@@ -88,7 +89,7 @@ def door_point(
             f"the gallery holds {people} {'person' if people == 1 else 'people'}; at least {max(min_people, 1)} "
             "are needed ([vision] min_people; the margin rule needs a second-best): enrol another person"
         )
-        return DoorPoint(people, total, target, None, None, None, source, reason)
+        return DoorPoint(people, total, target, None, None, None, source, reason, too_few_people=True)
     warnings: list[str] = []
     threshold = override if override > 0 else curves.threshold_for(target, samples)
     calibration_rate, expected = curves.stranger_rate(threshold, samples)
