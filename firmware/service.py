@@ -116,7 +116,8 @@ def run(
         loop = DoorLoop(config, store, engine, door)
         del engine  # the loop owns it: a model update must be able to free it
 
-        commands = DoorCommands(config, store, door, loop)
+        engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
+        commands = DoorCommands(config, store, door, loop, lambda: latest.image)
         bridge = _bridge(config, store, door, commands)
         inputs = DoorInputs(
             config.door,
@@ -133,9 +134,7 @@ def run(
         follower = _updates(config, store, loop, bridge)
         scheduler = backups.BackupScheduler(config, store)
         scheduler.refresh()
-        engine_lock, latest = threading.Lock(), Latest()  # the console borrows the door's models
-
-        hand_off = _HandOff(report, t0, latest, commands, bridge, on_decision)
+        hand_off = _HandOff(report, t0, latest, bridge, on_decision)
         frames = FrameThread(camera, loop, stop, engine_lock, hand_off, until_end)
 
         def document() -> dict[str, object]:
@@ -183,12 +182,11 @@ class _HandOff:
     report: RunReport
     t0: float
     latest: Latest
-    commands: DoorCommands
     bridge: MqttBridge | None
     on_decision: Callable[[Decision], None] | None
 
     def __call__(self, decisions: list[Decision], image: Any) -> None:
-        self.latest.image = self.commands.last_frame = image
+        self.latest.image = image
         if self.bridge is not None and decisions:
             self.bridge.wake()
             self.bridge.door_state()

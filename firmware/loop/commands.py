@@ -6,6 +6,7 @@ composition root gives it these actions, so comms never imports the loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from firmware.comms.commands import CommandRejectedError
@@ -18,15 +19,17 @@ from firmware.store.store import Store
 
 
 class DoorCommands:
-    """The actions, bound to one running door; :attr:`last_frame` is kept by the frame thread
-    for ``snapshot``."""
+    """The actions, bound to one running door; ``last_frame`` reads the newest camera frame
+    (the one the frame thread keeps for the console too), for ``snapshot``."""
 
-    def __init__(self, config: Config, store: Store, door: DoorDevice, loop: DoorLoop) -> None:
+    def __init__(
+        self, config: Config, store: Store, door: DoorDevice, loop: DoorLoop, last_frame: Callable[[], Any]
+    ) -> None:
         self.config = config
         self.store = store
         self.door = door
         self.loop = loop
-        self.last_frame: Any = None
+        self.last_frame = last_frame
 
     def actions(self) -> dict[str, Action]:
         """Command name -> action (each returns the answer or raises CommandRejectedError)."""
@@ -46,7 +49,7 @@ class DoorCommands:
 
     def snapshot(self, _args: dict[str, object]) -> str:
         """Keep the newest frame as a snapshot."""
-        frame = self.last_frame
+        frame = self.last_frame()
         if frame is None:
             raise CommandRejectedError("no frame yet")
         h, w = frame.shape[:2]
