@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
 from firmware.config import Config
 from firmware.errors import OccurError, UpdateError
+from firmware.ota.child import run_child
 from firmware.store.encodings import users_missing_model
 from firmware.store.store import Store
 
@@ -70,26 +70,9 @@ def run_isolated(config: Config, folder: Path, models: list[str], timeout_s: flo
         UpdateError: the child refused the release, crashed (signal) or ran out of time; what
             it wrote before is kept (re-embedding resumes where it stopped).
     """
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "firmware.ota.reembed_child", str(folder), *models],
-            input=pickle.dumps(config),
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise UpdateError(f"re-embedding: not done within {timeout_s:.0f} s") from err
-    lines = done.stdout.decode(errors="replace").strip().splitlines()
-    try:
-        answer = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        answer = {}
-    if done.returncode < 0:
-        raise UpdateError(f"re-embedding: the model crashed the runtime (signal {-done.returncode})")
-    if done.returncode != 0 or not answer.get("ok"):
-        stderr = done.stderr.decode(errors="replace")[-300:]
-        raise UpdateError(str(answer.get("error") or f"re-embedding: exit {done.returncode}: {stderr}"))
+    answer = run_child(
+        "re-embedding", "firmware.ota.reembed_child", [str(folder), *models], timeout_s, pickle.dumps(config)
+    )
     if answer.get("failed"):
         log.warning("ota: %d samples could not be re-embedded", int(answer["failed"]))
     return {str(k): int(v) for k, v in dict(answer.get("embedded", {})).items()}

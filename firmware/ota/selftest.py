@@ -11,7 +11,6 @@ starts it with a time limit and turns any other outcome into an :class:`UpdateEr
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from firmware.config import VisionConfig
 from firmware.errors import ModelError, UpdateError
 from firmware.ota import bundle
+from firmware.ota.child import run_child
 from firmware.vision.embed import Embedder
 from firmware.vision.engine import FaceEngine
 from firmware.vision.liveness.pad_model import PadModel, pad_manifests
@@ -114,25 +114,7 @@ def run_isolated(folder: Path, vision: VisionConfig, timeout_s: float) -> dict[s
         UpdateError: the child failed a check, crashed (signal), or ran out of time.
     """
     settings = json.dumps({"models": list(vision.models), "detector": vision.detector, "threshold": vision.threshold})
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "firmware.ota.selftest", str(folder), settings],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise UpdateError(f"self-test: no answer within {timeout_s:.0f} s") from err
-    lines = done.stdout.strip().splitlines()
-    try:
-        answer = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        answer = {}
-    if done.returncode < 0:
-        raise UpdateError(f"self-test: the model crashed the runtime (signal {-done.returncode})")
-    if done.returncode != 0 or not answer.get("ok"):
-        raise UpdateError(str(answer.get("error") or f"self-test: exit {done.returncode}: {done.stderr[-300:]}"))
+    answer = run_child("self-test", "firmware.ota.selftest", [str(folder), settings], timeout_s)
     return dict(answer.get("models", {}))
 
 
