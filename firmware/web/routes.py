@@ -13,6 +13,7 @@ from firmware.web.http import Response, Server, tls_context
 
 G, P = ("GET",), ("POST",)
 ID = r"(?P<id>[0-9]{1,18})"
+NAME = r"(?P<name>[A-Za-z0-9_.@-]{1,64})"  # an account or token name
 
 
 def routes() -> list[Route]:
@@ -45,13 +46,13 @@ def routes() -> list[Route]:
         Route("account_add", r"/accounts/add", P, "admin", admin.account_add),
         Route(
             "account_action",
-            r"/accounts/(?P<name>[A-Za-z0-9_.@-]{1,64})/(?P<action>unlock|password|remove)",
+            rf"/accounts/{NAME}/(?P<action>unlock|password|remove)",
             P,
             "admin",
             admin.account_action,
         ),
         Route("token_add", r"/tokens/add", P, "admin", admin.token_add),
-        Route("token_revoke", r"/tokens/(?P<name>[A-Za-z0-9_.@-]{1,64})/revoke", P, "admin", admin.token_revoke),
+        Route("token_revoke", rf"/tokens/{NAME}/revoke", P, "admin", admin.token_revoke),
         Route("picture", rf"/pictures/(?P<kind>event|attendance|stranger)/{ID}\.jpg", G, "viewer", pictures.picture),
         Route(
             "picture_sample",
