@@ -2,8 +2,10 @@
 log in, enrol from the dev photos with one refused, a visit's decision with its picture, promote
 a stranger, correct and export attendance, forget a person and see the receipt.
 
-The tests share one running door and one browser, in order; each saves screenshots of the pages
-it visits under the pytest temporary folder (``.../screenshots0/``).
+Most tests share one running door and one browser page and tell a story in order (log in, enrol,
+visit, ...); a test that needs only a logged-in admin and the door's camera sets that up itself
+(``admin_page``), so it passes alone too. Each saves screenshots of the pages it visits under the
+pytest temporary folder (``.../screenshots0/``).
 """
 
 from __future__ import annotations
@@ -37,9 +39,37 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(door: Door, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def browser(door: Door, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with chromium(tmp_path_factory.mktemp("chromium-profile"), door.pin) as context:
-        yield context.new_page()
+        yield context
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Any:
+    return browser.new_page()
+
+
+@pytest.fixture
+def admin_page(door: Door, browser: Any) -> Iterator[Any]:
+    """A page of its own, logged in as the admin through the form whatever the shared page did
+    before; the shared browser's cookies are put back afterwards, so the story's page is left
+    logged in, or not, as it was."""
+    saved = browser.cookies()
+    browser.clear_cookies()
+    own = browser.new_page()
+    try:
+        own.goto(door.url + "/login")
+        own.fill("input[name=name]", ADMIN)
+        own.fill("input[name=password]", ADMIN_PW)
+        own.click("button[type=submit]")
+        own.wait_for_url(door.url + "/")
+        assert own.inner_text(".who") == f"{ADMIN} (admin)"
+        yield own
+    finally:
+        own.close()
+        browser.clear_cookies()
+        if saved:
+            browser.add_cookies(saved)
 
 
 def wait_for(condition: Any, timeout: float = 30.0) -> None:
@@ -165,7 +195,8 @@ def test_forget_a_person_and_see_the_receipt(door: Door, page: Any, shots: Path)
     assert status == 404
 
 
-def test_enrol_from_the_live_camera(door: Door, page: Any, shots: Path) -> None:
+def test_enrol_from_the_live_camera(door: Door, admin_page: Any, shots: Path) -> None:
+    page = admin_page
     door.camera.visit(FACES / "sheldon" / "sheldon1.jpg", frames=200)
     door.camera.wait_until_showing(200)
     page.goto(door.url + "/people")
