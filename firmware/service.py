@@ -83,8 +83,9 @@ def run(
     """Run the door until ``stop`` is set (or the replay ends with ``until_end``).
 
     Raises:
-        OccurError: set-up failed (GPIO, store, models, camera spec), or a part failed for good
-            while running (a storage file deleted under the door: StoreError); the relay is locked.
+        OccurError: set-up failed (GPIO, store, models, camera spec, MQTT files, console), or a
+            part failed for good while running (a storage file deleted under the door:
+            StoreError); the relay is locked.
     """
     stop = stop or threading.Event()
     report = RunReport()

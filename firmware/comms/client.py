@@ -41,6 +41,35 @@ def read_secret(path: str, what: str) -> str:
         raise ConfigError([(what, f"{path} is not UTF-8 text")]) from err
 
 
+def tls_context(config: MqttConfig) -> ssl.SSLContext:
+    """The TLS context for ``[mqtt] tls``: the broker's CA (``ca_file``, else the system's) and
+    the client certificate and key when ``cert_file`` is set.
+
+    Raises:
+        ConfigError: naming the key and the file that is missing, unreadable or not a usable
+            certificate or key (the ssl module alone names neither).
+    """
+    for key, path in (("mqtt.ca_file", config.ca_file), ("mqtt.cert_file", config.cert_file),
+                      ("mqtt.key_file", config.key_file if config.cert_file else "")):  # fmt: skip
+        if path:
+            try:
+                Path(path).read_bytes()
+            except OSError as err:
+                raise ConfigError([(key, f"cannot read {path}: {err.strerror}")]) from err
+    try:
+        context = ssl.create_default_context(cafile=config.ca_file or None)
+    except ssl.SSLError as err:
+        raise ConfigError([("mqtt.ca_file", f"{config.ca_file} holds no usable CA certificate: {err}")]) from err
+    if config.cert_file:
+        try:
+            context.load_cert_chain(config.cert_file, config.key_file or None)
+        except ssl.SSLError as err:
+            key = f" with the key {config.key_file}" if config.key_file else ""
+            message = f"{config.cert_file}{key} is not a usable client certificate and key: {err}"
+            raise ConfigError([("mqtt.cert_file", message)]) from err
+    return context
+
+
 BACKOFF_S = (1.0, 30.0)  # first and longest wait between connection attempts
 
 
@@ -92,10 +121,7 @@ class MqttLink:
             password = read_secret(config.password_file, "mqtt.password_file") if config.password_file else None
             client.username_pw_set(config.username, password)
         if config.tls:
-            context = ssl.create_default_context(cafile=config.ca_file or None)
-            if config.cert_file:
-                context.load_cert_chain(config.cert_file, config.key_file or None)
-            client.tls_set_context(context)
+            client.tls_set_context(tls_context(config))
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(0)  # only in-flight overflow is queued: publish() refuses when offline
         client.on_connect = self._connected
@@ -265,10 +291,7 @@ def probe(config: MqttConfig, client_id: str, timeout_s: float = 10.0) -> str | 
     client.on_connect = connected
     try:
         if config.tls:
-            context = ssl.create_default_context(cafile=config.ca_file or None)
-            if config.cert_file:
-                context.load_cert_chain(config.cert_file, config.key_file or None)
-            client.tls_set_context(context)
+            client.tls_set_context(tls_context(config))
         client.connect(config.host, config.port, keepalive=max(5, int(timeout_s)))
     except (OSError, ssl.SSLError, ValueError) as err:
         return f"cannot connect to {config.host}:{config.port}: {err}"
