@@ -82,22 +82,26 @@ def run(
 ) -> RunReport:
     """Run the door until ``stop`` is set (or the replay ends with ``until_end``).
 
+    The door GPIO is built first, so the relay is driven locked before any check that can fail
+    (an active-low relay board on an undriven pin may energise); every later fault leaves it
+    locked and released.
+
     Raises:
-        OccurError: set-up failed (GPIO, store, models, camera spec, MQTT files, console), or a
-            part failed for good while running (a storage file deleted under the door:
-            StoreError); the relay is locked.
+        OccurError: set-up failed (GPIO, an interrupted key rotation: KeyFileError, store, models,
+            camera spec, MQTT files, console), or a part failed for good while running (a storage
+            file deleted under the door: StoreError); the relay is locked.
     """
     stop = stop or threading.Event()
     report = RunReport()
     started, t0 = time.time(), time.monotonic()
     factory = mock_factory() if gpio == "mock" else None
     report.pin_factory = factory
-    if rotation_interrupted(config.paths.keys):
-        raise KeyFileError(f"{ROTATION_INTERRUPTED} before starting the door")
     relay = InputRelay()
     with contextlib.ExitStack() as stack:
         door = _door(config, factory, relay)
         stack.callback(door.close)
+        if rotation_interrupted(config.paths.keys):
+            raise KeyFileError(f"{ROTATION_INTERRUPTED} before starting the door")
         store, repaired = _open_store(config)
         stack.callback(store.close)
         if repaired is not None:

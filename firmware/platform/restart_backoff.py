@@ -6,7 +6,8 @@ disk is failing would then restart every few seconds for ever, flooding the log 
 So ``occur run`` waits before it starts when the runs before it failed quickly: 5 s after the
 second quick failure in a row, doubling up to 5 minutes. A run that ended cleanly (its status
 file says ``stopped``) or that lasted ``HEALTHY_S`` resets the count. The relay is not driven
-while the door waits, as when the process is not running at all: locked by the wiring.
+while the door waits, as when the process is not running at all: its pin holds whatever level the
+relay board's wiring gives it (the door GPIO is built only when the wait is over).
 
 State: ``run/restarts.json`` in the data folder (``failures``, ``started``).
 """

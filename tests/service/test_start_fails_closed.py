@@ -5,9 +5,10 @@ a message that name the fault.
 Each test runs ``occur run`` in-process on gpiozero MockFactory pins (the factory is the test's,
 so the relay pin's whole history can be read afterwards) with real SQLite files, the real models,
 real photos and, where a broker is needed, a real mosquitto on a loopback port. Faults are real
-where they can be made real (a damaged database, a missing data key, a damaged models folder, a
-missing camera source, unusable MQTT TLS files, no broker listening, a camera that cannot be
-opened); the remaining start steps get an injected exception, one step at a time.
+where they can be made real (an interrupted key rotation, a damaged database, a missing data
+key, a damaged models folder, a missing camera source, unusable MQTT TLS files, no broker
+listening, a camera that cannot be opened); the remaining start steps get an injected exception,
+one step at a time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from firmware import service
 from firmware.cli.common import ExitStatus
 from firmware.comms.bridge import MqttBridge
 from firmware.config import Config, DoorConfig
+from firmware.crypto.keys import PENDING_DATA_KEY
 from firmware.platform import sdnotify
 from firmware.platform.install import built_models_dir
 from firmware.store.store import Store
@@ -101,6 +103,26 @@ def seed_database(tmp_path: Path) -> Config:
 
 
 # Real faults, one per start step after the relay is built.
+
+
+@pytest.mark.parametrize("active_high", [True, False], ids=["active-high", "active-low"])
+def test_an_interrupted_key_rotation_keeps_the_door_locked(
+    cli: Cli, pins: MockFactory, tmp_path: Path, active_high: bool
+) -> None:
+    """The first check ``occur run`` makes: it refuses to start in the middle of a key rotation,
+    with the relay already built and driven locked (an active-low board's undriven pin is its
+    unlocked level), and changes no key."""
+    config = seed_database(tmp_path)
+    data_key = config.paths.keys / "data.key"
+    before = data_key.read_bytes()
+    pending = config.paths.keys / PENDING_DATA_KEY
+    pending.write_bytes(b"\x01" * 32)
+    pending.chmod(0o600)
+    result = occur_run(cli, tmp_path, f"[door]\nrelay_active_high = {str(active_high).lower()}\n")
+    assert result.status == ExitStatus.ERROR, result
+    assert "rotation was interrupted" in result.err and "occur keys rotate --resume" in result.err, result.err
+    assert data_key.read_bytes() == before and pending.read_bytes() == b"\x01" * 32, "a key was changed"
+    assert_locked_throughout(pins, active_high)
 
 
 def test_a_damaged_database_without_a_backup_keeps_the_door_locked(cli: Cli, pins: MockFactory, tmp_path: Path) -> None:
