@@ -11,7 +11,8 @@ weighs it all at a moment, over the last ``window_s`` seconds:
 3. a frame rate under ``min_fps``: ``not_proven`` (motion and blinks are not trusted);
 4. enough out-of-plane motion with the nose following the plane: ``attack``
    (``planar_motion``), see :class:`~firmware.vision.liveness.verdict.Thresholds`;
-5. the nose leaving the plane as a head's does, or a blink: ``live``;
+5. the nose leaving the plane as a head's does, in a visit where most pairs moved over the
+   noise floor, or a blink: ``live``;
 6. otherwise ``not_proven``: no head turn or blink yet.
 """
 
@@ -158,9 +159,12 @@ class LivenessTrack:
         limits = self.limits
         jitter = [s.jitter for s in usable if s.jitter is not None]
         floor = max(limits.min_plane_motion, limits.noise_factor * float(np.median(jitter))) if jitter else 1.0
-        informative = [(s.t, p, q) for s in usable for p, q in s.pairs if q >= floor]
+        every = [(s.t, p, q) for s in usable for p, q in s.pairs]
+        informative = [x for x in every if x[2] >= floor]
         found = blinks([(s.t, s.ear) for s in usable], limits.blink_ratio, limits.blink_max_s)
-        cues.update(pairs=len(informative), plane_floor=round(floor, 4), blinks=len(found))
+        share = len(informative) / len(every) if every else 0.0
+        cues.update(pairs=len(informative), plane_floor=round(floor, 4), motion_share=round(share, 2))
+        cues.update(blinks=len(found))
         turns: list[float] = []
         if len(informative) >= limits.min_pairs:
             p = np.array([x[1] for x in informative])
@@ -173,7 +177,11 @@ class LivenessTrack:
             cues.update(slope=round(slope, 3), slope_error=round(spread, 3), parallax=round(float(np.median(p)), 4))
             if slope + MARGIN * spread <= limits.flat_slope:
                 return Verdict("attack", "planar_motion", now, cues=cues)
-            if slope - MARGIN * spread >= limits.live_slope and float(np.median(p)) >= limits.live_parallax:
+            if (
+                share >= limits.min_motion_share
+                and slope - MARGIN * spread >= limits.live_slope
+                and float(np.median(p)) >= limits.live_parallax
+            ):
                 turns = sorted(
                     {t for t, pp, qq in informative if pp >= limits.live_slope * qq and pp >= limits.live_parallax}
                 )

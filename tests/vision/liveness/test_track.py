@@ -1,16 +1,19 @@
 """The accumulator on synthetic landmark tracks (no model): the same frames judged twice give
-the same verdict, however often they were judged before."""
+the same verdict, however often they were judged before; a still face's landmark noise is never
+taken for a head turn."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 
 from firmware.config.liveness import LivenessConfig
 from firmware.policy.liveness import decide_recorded, limits_for
-from firmware.vision.liveness.geometry import LEFT_EYE, RIGHT_EYE
+from firmware.vision.liveness.geometry import LEFT_EYE, NOSE, RIGHT_EYE
 from firmware.vision.liveness.track import LivenessTrack, Sample
+from firmware.vision.liveness.verdict import Thresholds
 
 
 def moving_face(frames: int, seed: int) -> list[Sample]:
@@ -26,6 +29,41 @@ def moving_face(frames: int, seed: int) -> list[Sample]:
         points = base @ rot.T + np.array([320, 240, 0]) + rng.normal(0, 0.4, (468, 3))
         out.append(Sample(i / 15.0, points, ear=0.3, iod_px=80.0))
     return out
+
+
+def still_face(frames: int, seed: int) -> list[Sample]:
+    """The same 468 points every frame with heavy landmark noise, the nose's noise shared by
+    its points (as a landmark model's shift of the whole nose is): a still face or a print held
+    still, seen through a noisy model."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(-60, 60, (468, 3))
+    base[list(RIGHT_EYE), 0] -= 40
+    base[list(LEFT_EYE), 0] += 40
+    out = []
+    for i in range(frames):
+        points = base + np.array([320, 240, 0]) + rng.normal(0, 2.5, (468, 3))
+        points[list(NOSE), :2] += rng.normal(0, 3.0, 2)
+        out.append(Sample(i / 15.0, points, ear=0.3, iod_px=80.0))
+    return out
+
+
+def ever_live(samples: list[Sample], limits: Thresholds) -> bool:
+    track = LivenessTrack(limits)
+    found = False
+    for sample in samples:
+        track.add(sample)
+        found |= track.verdict(sample.t).state == "live"
+    return found
+
+
+def test_a_still_face_whose_noise_passes_the_floor_is_never_live() -> None:
+    """The noise floor lets a still face's largest noise pairs through; their ratios are noise
+    over noise and can look like parallax. Only a visit where most pairs moved may be live (a
+    turning head still is: ``test_cues.py::test_a_head_turning_is_live``)."""
+    limits = limits_for(LivenessConfig())
+    assert not any(ever_live(still_face(56, seed), limits) for seed in range(10))
+    unguarded = replace(limits, min_motion_share=0.0)
+    assert sum(ever_live(still_face(56, seed), unguarded) for seed in range(10)) >= 5
 
 
 def test_judging_the_same_frames_again_gives_the_same_verdict() -> None:
