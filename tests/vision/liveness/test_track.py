@@ -16,12 +16,18 @@ from firmware.vision.liveness.track import LivenessTrack, Sample
 from firmware.vision.liveness.verdict import Thresholds
 
 
-def moving_face(frames: int, seed: int) -> list[Sample]:
-    """468 points with depth, turning up to 20 degrees and back, with landmark jitter."""
-    rng = np.random.default_rng(seed)
+def face_points(rng: np.random.Generator) -> np.ndarray:
+    """468 random points with depth, the eyes' corners pulled apart about 80 px."""
     base = rng.uniform(-60, 60, (468, 3))
     base[list(RIGHT_EYE), 0] -= 40
     base[list(LEFT_EYE), 0] += 40
+    return base
+
+
+def moving_face(frames: int, seed: int) -> list[Sample]:
+    """468 points with depth, turning up to 20 degrees and back, with landmark jitter."""
+    rng = np.random.default_rng(seed)
+    base = face_points(rng)
     out = []
     for i in range(frames):
         yaw = np.radians(20 * np.sin(i / frames * 2 * np.pi))
@@ -36,9 +42,7 @@ def still_face(frames: int, seed: int) -> list[Sample]:
     its points (as a landmark model's shift of the whole nose is): a still face or a print held
     still, seen through a noisy model."""
     rng = np.random.default_rng(seed)
-    base = rng.uniform(-60, 60, (468, 3))
-    base[list(RIGHT_EYE), 0] -= 40
-    base[list(LEFT_EYE), 0] += 40
+    base = face_points(rng)
     out = []
     for i in range(frames):
         points = base + np.array([320, 240, 0]) + rng.normal(0, 2.5, (468, 3))
