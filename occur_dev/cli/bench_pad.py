@@ -98,6 +98,7 @@ def _as_json(report: object) -> dict[str, object]:
         "not_acquired": dict(report.not_acquired),
         "accepted_as": {f"{s}/{p}": dict(c) for (s, p), c in report.accepted_by.items()},
         "caught_by_under_deny_attacks": {k: dict(v) for k, v in report.caught_by.items()},
+        "renders": report.renders,
         "live_after_s": report.live_after_s,
         "bpcer": "not measured (synthetic renders are not bona fide presentations)",
         "landmark_ms_per_face": report.landmark_ms,
@@ -140,7 +141,8 @@ def _print(ctx: Context, report: object, asked: int) -> None:
     ctx.out("BPCER (bona fide rejected): not measured; needs real captures (occur pad record / occur pad report)")
     for policy, values in report.live_after_s.items():
         ctx.out(
-            f"synthetic live renders proved live under {policy}: median {np.median(values):.2f} s, "
+            f"synthetic live renders proved live under {policy}: {len(values)} of {report.renders}, "
+            f"median {np.median(values):.2f} s, "
             f"p95 {np.percentile(values, 95):.2f} s after recognition (renders, not people)"
         )
     if report.landmark_ms:

@@ -25,6 +25,7 @@ def test_bench_pad_labels_its_figures_and_measures_no_bona_fide_rate(cli: Cli) -
         assert cell["attempts"] + doc["not_acquired"].get(cell["species"], 0) == 2
         assert cell["apcer"] <= cell["apcer_upper_95"] <= 1.0
     assert cells[("print", "require_live")]["target"] == 0.01
+    assert doc["renders"] <= 1 and all(len(v) <= doc["renders"] for v in doc["live_after_s"].values())
 
 
 def test_bench_pad_refuses_unknown_species(cli: Cli) -> None:
