@@ -2,7 +2,10 @@
 how long the visit has been watched.
 
 ``off`` never looks. ``deny_attacks`` refuses a proven attack and otherwise grants once the
-visit has been watched ``observe_s`` (or at once on live evidence). ``require_live`` grants only
+visit has been watched ``observe_s`` (or at once on live evidence), provided the cues could look
+at the face (:attr:`Verdict.checked`); a visit they cannot see is held up to ``max_wait_s``
+after recognition and then refused, since the attacks the landmark model cannot see would
+otherwise walk through. ``require_live`` grants only
 on live evidence (head-motion parallax or a blink within ``window_s``) and waits up to
 ``max_wait_s`` after recognition for it. ``challenge`` grants only on the evidence the LEDs asked
 for, after they asked. No policy grants on ``attack``. Per-role policies override the default.
@@ -102,13 +105,15 @@ def judge(
         return Judgement(True, True, "liveness not checked (policy off)")
     if verdict.state == "attack":
         return Judgement(True, False, f"presentation attack: {verdict.cue}")
+    timed_out = waited_s >= config.max_wait_s
     if policy == "deny_attacks":
         if verdict.state == "live":
             return Judgement(True, True, f"live ({verdict.cue})")
-        if watched_s >= config.observe_s:
+        if watched_s < config.observe_s:
+            return WAIT
+        if verdict.checked:
             return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue})")
-        return WAIT
-    timed_out = waited_s >= config.max_wait_s
+        return Judgement(True, False, unchecked(verdict)) if timed_out else WAIT
     if policy == "require_live":
         if verdict.state == "live":
             return Judgement(True, True, f"live ({verdict.cue})")
@@ -123,6 +128,12 @@ def judge(
             True, False, f"challenge not answered: no {challenge.kind} within {config.challenge_response_s:g} s"
         )
     return WAIT
+
+
+def unchecked(verdict: Verdict) -> str:
+    """Why deny_attacks refuses a visit the cues could not look at."""
+    frames, found = verdict.cues.get("frames", 0), verdict.cues.get("found", 0)
+    return f"liveness not checked: the landmark model found the face in {found} of {frames} frames ({verdict.cue})"
 
 
 QUIET_S = 1.0
@@ -175,8 +186,10 @@ class Visit:
         judgement = self.step(verdict)
         if judgement.final:
             return judgement
-        if self.policy == "deny_attacks":
+        if self.policy == "deny_attacks" and verdict.checked:
             return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue}); visit ended")
+        if self.policy == "deny_attacks":
+            return Judgement(True, False, f"{unchecked(verdict)}; visit ended")
         return Judgement(True, False, f"liveness not proven before the visit ended: {verdict.cue}")
 
     def _maybe_show(self, verdict: Verdict) -> None:

@@ -223,8 +223,8 @@ def _judge(
             report.accepted_by.setdefault((name, policy), Counter())[
                 f"{outcome.verdict.state}: {outcome.verdict.cue}"
             ] += 1
-        if policy == "deny_attacks" and outcome.verdict.state == "attack":
-            report.caught_by[name][outcome.verdict.cue] += 1
+        if policy == "deny_attacks" and not outcome.judgement.allowed:
+            report.caught_by[name][outcome.verdict.cue if outcome.verdict.state == "attack" else "not_checked"] += 1
 
 
 def _landmark_ms(engine: FaceEngine) -> list[float]:

@@ -17,7 +17,8 @@ from tests.conftest import Cli
 CONFIG = LivenessConfig()
 LIVE = Verdict("live", "parallax", 1.0, (("turn", 0.9),))
 ATTACK = Verdict("attack", "planar_motion", 1.0)
-UNSURE = Verdict("not_proven", "no head turn or blink yet", 1.0)
+UNSURE = Verdict("not_proven", "no head turn or blink yet", 1.0, checked=True)
+UNSEEN = Verdict("not_proven", "no face landmarks", 1.0, cues={"frames": 16, "found": 0, "usable": 0})
 
 
 @pytest.mark.parametrize("policy", ["deny_attacks", "require_live", "challenge"])
@@ -36,6 +37,19 @@ def test_deny_attacks_watches_then_grants_what_is_not_proven() -> None:
     j = judge("deny_attacks", UNSURE, CONFIG.observe_s, 0.9, CONFIG)
     assert j.final and j.allowed and "liveness not proven" in j.reason
     assert judge("deny_attacks", LIVE, 0.2, 0.0, CONFIG).allowed  # live evidence: at once
+
+
+def test_deny_attacks_never_grants_a_visit_the_cues_could_not_look_at() -> None:
+    """A print the landmark model cannot find shows no attack cue because nothing was measured."""
+    assert not judge("deny_attacks", UNSEEN, CONFIG.observe_s, 0.9, CONFIG).final  # waits for the face
+    assert not judge("deny_attacks", UNSEEN, 3.0, CONFIG.max_wait_s - 0.1, CONFIG).final
+    j = judge("deny_attacks", UNSEEN, 4.0, CONFIG.max_wait_s, CONFIG)
+    assert j.final and not j.allowed
+    assert j.reason == "liveness not checked: the landmark model found the face in 0 of 16 frames (no face landmarks)"
+    visit = Visit("deny_attacks", CONFIG, 0.0, random.Random(1))
+    visit.recognised(0.1)
+    ended = visit.end(UNSEEN)
+    assert not ended.allowed and ended.reason.endswith("(no face landmarks); visit ended")
 
 
 def test_require_live_needs_evidence_and_waits_for_it() -> None:
@@ -85,7 +99,7 @@ def test_a_visit_that_ends_is_judged_on_what_it_showed() -> None:
     for policy, allowed in (("deny_attacks", True), ("require_live", False), ("challenge", False)):
         visit = Visit(policy, CONFIG, 0.0, random.Random(1))
         visit.recognised(0.1)
-        assert visit.end(Verdict("not_proven", "x", 0.3)).allowed is allowed
+        assert visit.end(Verdict("not_proven", "x", 0.3, checked=True)).allowed is allowed
 
 
 def test_roles_pick_their_policy() -> None:

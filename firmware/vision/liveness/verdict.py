@@ -16,7 +16,9 @@ class Verdict:
     (``planar_motion``, ``screen_bezel``, ``glare``, ``moire``, ``pad_model``), and the reason
     for ``not_proven``. ``events`` are the moments of live evidence, ``(kind, t)`` with kind
     ``turn`` (parallax) or ``blink``, which a challenge is checked against. ``cues`` holds
-    every measured value, for the records.
+    every measured value, for the records. ``checked`` is False when the cues could not look
+    at the face enough to find an attack (the landmark model missed it in most frames): the
+    deny_attacks policy does not grant on a visit it could not check.
     """
 
     state: State
@@ -24,10 +26,11 @@ class Verdict:
     now: float
     events: tuple[tuple[str, float], ...] = ()
     cues: dict[str, Any] = field(default_factory=dict)
+    checked: bool = False
 
     def record(self, policy: str) -> dict[str, Any]:
         """The JSON-able form kept with a door decision and sent in its MQTT event."""
-        return {"policy": policy, "verdict": self.state, "cue": self.cue, "cues": self.cues}
+        return {"policy": policy, "verdict": self.state, "cue": self.cue, "checked": self.checked, "cues": self.cues}
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Thresholds:
     face the landmark model found, none showed two bezel sides (107 showed one) or a glare patch
     over a third of its threshold (largest 0.010), while a phone or a sheet moved about shows
     its edges in only some frames.
+
+    A visit counts as checked when the landmark model found the face in ``min_found_share`` of
+    its frames (see :meth:`~firmware.vision.liveness.track.LivenessTrack.verdict`).
     """
 
     live_slope: float = 1.1
@@ -67,6 +73,7 @@ class Thresholds:
     min_motion_share: float = 0.5
     cue_frames: int = 2
     cue_fraction: float = 0.25
+    min_found_share: float = 0.5
     blink_ratio: float = 0.6
     blink_max_s: float = 0.6
     min_fps: float = 8.0

@@ -12,6 +12,7 @@ import numpy as np
 from firmware.config.liveness import LivenessConfig
 from firmware.policy.liveness import decide_recorded, limits_for
 from firmware.vision.liveness.geometry import LEFT_EYE, NOSE, RIGHT_EYE
+from firmware.vision.liveness.screen import ScreenCues
 from firmware.vision.liveness.track import LivenessTrack, Sample
 from firmware.vision.liveness.verdict import Thresholds
 
@@ -92,3 +93,51 @@ def test_pairs_are_counted_once_per_frame() -> None:
     for sample in samples:
         track2.add(sample)
     assert [len(s.pairs) for s in samples] == counts and max(counts) <= 4
+
+
+def screened(sample: Sample, bezel: int = 0) -> Sample:
+    """The sample with its screen cues measured (``bezel`` sides found)."""
+    cues = ScreenCues(bezel, 0.0, 0.0)
+    return replace(sample, screen=cues, cues=cues.fired())
+
+
+def test_a_visit_is_checked_only_when_the_landmark_model_found_the_face_in_most_frames() -> None:
+    seen = [screened(s) for s in moving_face(16, 1)]
+    unseen = [Sample(s.t, problem="no face landmarks") for s in seen]
+    for frames, checked in (
+        (seen, True),
+        (unseen, False),
+        (seen[:8] + unseen[8:], True),
+        (seen[:7] + unseen[7:], False),
+    ):
+        track = LivenessTrack(limits_for(LivenessConfig()))
+        for sample in frames:
+            track.add(sample)
+        verdict = track.verdict(frames[-1].t)
+        assert verdict.checked is checked, (len(frames), verdict.cues)
+        assert verdict.cues["found"] == sum(s.points is not None for s in frames)
+
+
+def test_faces_too_small_for_the_motion_test_are_still_screened() -> None:
+    """A small picture with a sheet's edges around it is an attack, not merely unproven."""
+    small = "face too small for the landmark model (eyes 30 px apart, need 36)"
+    track = LivenessTrack(limits_for(LivenessConfig()))
+    for i in range(6):
+        track.add(screened(Sample(i / 15.0, problem=small, iod_px=30.0), bezel=4))
+    verdict = track.verdict(5 / 15.0)
+    assert (verdict.state, verdict.cue, verdict.checked) == ("attack", "screen_bezel", True)
+    plain = LivenessTrack(limits_for(LivenessConfig()))
+    for i in range(6):
+        plain.add(screened(Sample(i / 15.0, problem=small, iod_px=30.0)))
+    verdict = plain.verdict(5 / 15.0)
+    assert (verdict.state, verdict.cue, verdict.checked) == ("not_proven", small, True)
+
+
+def test_deny_attacks_refuses_a_recognised_face_the_landmark_model_never_found() -> None:
+    """Synthetic screens the landmark model cannot see through the display showed no attack
+    cue, since nothing was measured, and deny_attacks let them in."""
+    frames = [Sample(i / 15.0, problem="no face landmarks") for i in range(56)]
+    outcome = decide_recorded(frames, "deny_attacks", LivenessConfig(), limits_for(LivenessConfig()), random.Random(1))
+    assert not outcome.judgement.allowed
+    assert outcome.judgement.reason.startswith("liveness not checked: the landmark model found the face in 0 of")
+    assert outcome.after_s >= LivenessConfig().max_wait_s  # it waited for the face to be seen
