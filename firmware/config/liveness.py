@@ -32,7 +32,11 @@ class LivenessConfig:
         min=0.0, max=10.0,
     )  # fmt: skip
     max_wait_s: float = _f(
-        3.0, "require_live / challenge: longest wait for the evidence after recognition, s", min=0.5, max=30.0
+        3.0,
+        "require_live / challenge: longest wait for the evidence after recognition; deny_attacks: for a face "
+        "the cues can look at (landmarks found in half the frames), then refused, s",
+        min=0.5,
+        max=30.0,
     )
     window_s: float = _f(5.0, "evidence older than this at the decision does not count, s", min=1.0, max=60.0)
     challenge_delay_s: float = _f(
@@ -43,7 +47,9 @@ class LivenessConfig:
     )
     min_fps: float = _f(8.0, "below this frame rate motion and blinks are not trusted (not_proven)", min=1.0, max=120.0)
     min_iod_px: float = _f(
-        36.0, "smallest eye distance (px) the landmark model is trusted at; smaller faces are not_proven", min=8.0
+        36.0,
+        "smallest eye distance (px) for the motion and blink tests; smaller faces are screened but not_proven",
+        min=8.0,
     )
     blink_ratio: float = _f(
         0.6, "a blink: the eye aspect ratio drops under this fraction of its open-eye level", min=0.1, max=0.95

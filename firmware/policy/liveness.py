@@ -5,7 +5,10 @@ how long the visit has been watched.
 visit has been watched ``observe_s`` (or at once on live evidence), provided the cues could look
 at the face (:attr:`Verdict.checked`); a visit they cannot see is held up to ``max_wait_s``
 after recognition and then refused, since the attacks the landmark model cannot see would
-otherwise walk through. ``require_live`` grants only
+otherwise walk through. A visit where a screen or print cue fired in a frame, too few to prove
+an attack, is watched up to ``max_wait_s`` too, and granted if the cue does not come back: a
+phone or a sheet moved about shows its edges now and then, while none of the dev and
+calibration photos fired a cue even once, nor did any synthetic render of a head. ``require_live`` grants only
 on live evidence (head-motion parallax or a blink within ``window_s``) and waits up to
 ``max_wait_s`` after recognition for it. ``challenge`` grants only on the evidence the LEDs asked
 for, after they asked. No policy grants on ``attack``. Per-role policies override the default.
@@ -107,13 +110,7 @@ def judge(
         return Judgement(True, False, f"presentation attack: {verdict.cue}")
     timed_out = waited_s >= config.max_wait_s
     if policy == "deny_attacks":
-        if verdict.state == "live":
-            return Judgement(True, True, f"live ({verdict.cue})")
-        if watched_s < config.observe_s:
-            return WAIT
-        if verdict.checked:
-            return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue})")
-        return Judgement(True, False, unchecked(verdict)) if timed_out else WAIT
+        return _deny_attacks(verdict, watched_s >= config.observe_s, timed_out)
     if policy == "require_live":
         if verdict.state == "live":
             return Judgement(True, True, f"live ({verdict.cue})")
@@ -128,6 +125,25 @@ def judge(
             True, False, f"challenge not answered: no {challenge.kind} within {config.challenge_response_s:g} s"
         )
     return WAIT
+
+
+def _deny_attacks(verdict: Verdict, watched: bool, timed_out: bool) -> Judgement:
+    """deny_attacks on a verdict that is not an attack: ``watched`` for ``observe_s``,
+    ``timed_out`` after ``max_wait_s`` from recognition."""
+    if verdict.state == "live":
+        return Judgement(True, True, f"live ({verdict.cue})")
+    if not watched:
+        return WAIT
+    if verdict.checked and (not suspected(verdict) or timed_out):
+        return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue})")
+    if verdict.checked:
+        return WAIT
+    return Judgement(True, False, unchecked(verdict)) if timed_out else WAIT
+
+
+def suspected(verdict: Verdict) -> bool:
+    """A screen or print cue fired in some frame, too few to prove an attack yet."""
+    return any(int(verdict.cues.get(name, 0)) > 0 for name in ("screen_bezel", "glare", "moire"))
 
 
 def unchecked(verdict: Verdict) -> str:

@@ -52,6 +52,16 @@ def test_deny_attacks_never_grants_a_visit_the_cues_could_not_look_at() -> None:
     assert not ended.allowed and ended.reason.endswith("(no face landmarks); visit ended")
 
 
+def test_deny_attacks_keeps_watching_a_visit_where_a_cue_fired_once() -> None:
+    """One frame with a sheet's edges is not yet an attack (two are), but it is no time to grant."""
+    glimpse = Verdict("not_proven", "no head turn or blink yet", 1.0, cues={"screen_bezel": 1}, checked=True)
+    assert not judge("deny_attacks", glimpse, CONFIG.observe_s, 0.9, CONFIG).final
+    j = judge("deny_attacks", glimpse, 4.0, CONFIG.max_wait_s, CONFIG)
+    assert j.final and j.allowed  # never proven: a single glimpse refuses nobody
+    clean = Verdict("not_proven", "no head turn or blink yet", 1.0, cues={"screen_bezel": 0, "glare": 0}, checked=True)
+    assert judge("deny_attacks", clean, CONFIG.observe_s, 0.9, CONFIG).allowed
+
+
 def test_require_live_needs_evidence_and_waits_for_it() -> None:
     assert not judge("require_live", UNSURE, 1.0, 1.0, CONFIG).final
     j = judge("require_live", UNSURE, 9.0, CONFIG.max_wait_s, CONFIG)
