@@ -21,7 +21,13 @@ def register(bsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--photos", type=Path, action="append", help=f"photo folders (default {_SHARED}/faces and calibration)"
     )
-    p.add_argument("--sequences", type=int, default=300, help="attack sequences per species (default 300)")
+    p.add_argument(
+        "--sequences",
+        type=int,
+        default=300,
+        help="attack sequences judged per species (default 300; those whose face is found in fewer than 3 frames are "
+        "replaced, up to twice as many made)",
+    )
     p.add_argument("--frames", type=int, default=56, help="frames per sequence (default 56: 3.7 s at 15 fps)")
     p.add_argument("--fps", type=float, default=15.0, help="camera frame rate of the sequences (default 15)")
     p.add_argument("--species", help="comma-separated species (default: all)")
@@ -130,7 +136,10 @@ def _print(ctx: Context, report: object, asked: int) -> None:
     if asked < MIN_SEQUENCES:
         ctx.out(f"fewer than {MIN_SEQUENCES} sequences per species: too few to assess the targets")
     for species, count in report.not_acquired.items():
-        ctx.out(f"{species}: {count} sequences not acquired (face in fewer than 3 frames), left out of the rates")
+        ctx.out(
+            f"{species}: {count} sequences not acquired (face in fewer than 3 frames), left out of the rates "
+            "and replaced by new ones"
+        )
     for (species, policy), why in report.accepted_by.items():
         if policy in ("require_live", "challenge"):
             ctx.out(f"accepted under {policy}, {species}: " + ", ".join(f"{k} {v}" for k, v in why.items()))

@@ -22,7 +22,8 @@ def test_bench_pad_labels_its_figures_and_measures_no_bona_fide_rate(cli: Cli) -
     assert set(cells) == {(s, p) for s in ("print", "screen") for p in
                           ("deny_attacks", "deny_attacks_2s", "require_live", "challenge")}  # fmt: skip
     for cell in cells.values():
-        assert cell["attempts"] + doc["not_acquired"].get(cell["species"], 0) == 2
+        missed = doc["not_acquired"].get(cell["species"], 0)
+        assert cell["attempts"] == 2 or cell["attempts"] + missed == 4  # replaced, up to twice as many made
         assert cell["apcer"] <= cell["apcer_upper_95"] <= 1.0
     assert cells[("print", "require_live")]["target"] == 0.01
     assert doc["renders"] <= 1 and all(len(v) <= doc["renders"] for v in doc["live_after_s"].values())
