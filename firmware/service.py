@@ -348,6 +348,28 @@ def _event(store: Store, door: DoorDevice, kind: str, details: str) -> None:
         log.error("could not record %s: %s", kind, err)
 
 
+def wait_locked(config: Config, gpio: str, stop: threading.Event, wait_s: float) -> bool:
+    """Wait ``wait_s`` seconds (the restart back-off) with the relay driven locked and the LEDs
+    showing ``fault``; True when ``stop`` was set meanwhile.
+
+    A run killed in the middle of a pulse can leave the relay line at its unlocked level, and
+    the back-off after repeated quick failures lasts up to 5 minutes. When the door GPIO cannot
+    be built (perhaps the very fault that made the runs fail), the wait goes on with the pin
+    undriven, as before, and the start that follows reports the fault.
+    """
+    try:
+        door = _door(config, mock_factory() if gpio == "mock" else None, lambda _name: None)
+    except OccurError as err:
+        log.error("restart back-off: the relay cannot be held locked while waiting: %s", err)
+        return stop.wait(wait_s)
+    try:
+        door.lock()
+        door.show("fault")
+        return stop.wait(wait_s)
+    finally:
+        door.close()
+
+
 def _door(config: Config, factory: Any, inputs: Callable[[str], None]) -> DoorDevice:
     """The configured GPIO backend (mock pins always use gpiozero's MockFactory)."""
     if config.door.gpio == "jetson" and factory is None:

@@ -52,7 +52,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if not args.no_backoff and _wait_after_failures(ctx, stop):
+        if not args.no_backoff and _wait_after_failures(ctx, stop, args.gpio):
             return ExitStatus.INTERRUPTED
         report = service.run(
             ctx.config,
@@ -73,19 +73,22 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     return ExitStatus.SUCCESS
 
 
-def _wait_after_failures(ctx: Context, stop: threading.Event) -> bool:
-    """The restart back-off (firmware.platform.restart_backoff); True when stopped while waiting."""
+def _wait_after_failures(ctx: Context, stop: threading.Event, gpio: str) -> bool:
+    """The restart back-off (firmware.platform.restart_backoff), with the relay held locked;
+    True when stopped while waiting."""
     import time
 
+    from firmware import service
     from firmware.platform import restart_backoff
 
     run_dir = ctx.config.paths.root / "run"
     if not ctx.config.paths.root.is_dir():
         return False
     wait = restart_backoff.before_start(run_dir, time.time())
-    if wait:
-        ctx.out(f"waiting {wait:.0f} s before starting: the last runs failed quickly (restart back-off)")
-    return stop.wait(wait) if wait else False
+    if not wait:
+        return False
+    ctx.out(f"waiting {wait:.0f} s before starting, relay held locked: the last runs failed quickly (restart back-off)")
+    return service.wait_locked(ctx.config, gpio, stop, wait)
 
 
 def status(ctx: Context, args: argparse.Namespace) -> int:

@@ -5,9 +5,10 @@ systemd 252 (Debian 12, Raspberry Pi OS Bookworm) restarts a failed service afte
 disk is failing would then restart every few seconds for ever, flooding the log and the broker.
 So ``occur run`` waits before it starts when the runs before it failed quickly: 5 s after the
 second quick failure in a row, doubling up to 5 minutes. A run that ended cleanly (its status
-file says ``stopped``) or that lasted ``HEALTHY_S`` resets the count. The relay is not driven
-while the door waits, as when the process is not running at all: its pin holds whatever level the
-relay board's wiring gives it (the door GPIO is built only when the wait is over).
+file says ``stopped``) or that lasted ``HEALTHY_S`` resets the count. While the door waits,
+``occur run`` holds the relay driven locked and shows ``fault`` on the LEDs
+(:func:`firmware.service.wait_locked`): a run killed in the middle of a pulse may have left the
+line at its unlocked level.
 
 State: ``run/restarts.json`` in the data folder (``failures``, ``started``).
 """

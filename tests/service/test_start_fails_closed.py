@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -299,3 +300,40 @@ def test_a_fault_at_any_later_start_step_keeps_the_door_locked(
     assert result.status == ExitStatus.ERROR, result
     assert f"RuntimeError: injected fault at {step}" in result.err, result.err
     assert_locked_throughout(pins)
+
+
+# The restart back-off: a run killed in the middle of a pulse can leave the relay line at its
+# unlocked level, and after repeated quick failures the next run waits up to 5 minutes first.
+
+
+@pytest.mark.parametrize("active_high", [True, False], ids=["active-high", "active-low"])
+def test_the_restart_back_off_holds_the_relay_locked_while_it_waits(
+    cli: Cli, pins: MockFactory, tmp_path: Path, active_high: bool
+) -> None:
+    """Four quick failures: the next run waits 40 s. The relay must be driven locked within a
+    few seconds of the start; then the door is stopped (SIGTERM) in the middle of the wait."""
+    run_dir = tmp_path / "data" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "restarts.json").write_text(json.dumps({"failures": 4, "started": time.time() - 1}))
+    seen: list[tuple[str, bool]] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(i.name == f"GPIO{RELAY}" for i in pins.pins):
+            time.sleep(0.05)
+        if any(i.name == f"GPIO{RELAY}" for i in pins.pins):
+            seen.append((pins.pin(RELAY).function, pins.pin(RELAY).state))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    config = tmp_path / "occur.toml"
+    config.write_text(f"[door]\nrelay_active_high = {str(active_high).lower()}\n")
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "run", "--source"]
+    result = cli(*args, f"replay:{replay(tmp_path)}", "--gpio", "mock", "--until-end", "--quiet")
+    watcher.join()
+    assert seen == [("output", not active_high)]  # driven, at the locked level, while waiting
+    assert result.status == ExitStatus.INTERRUPTED, (result.out, result.err)
+    assert "waiting 40 s before starting" in result.out and "relay held locked" in result.out, result.out
+    assert not (tmp_path / "data" / "occur.db").exists()  # stopped during the wait, before the door started
+    assert_locked_throughout(pins, active_high)
