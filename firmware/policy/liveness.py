@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from firmware.config.liveness import LivenessConfig
 from firmware.errors import ConfigError
+from firmware.vision.liveness import screen
 from firmware.vision.liveness.track import LivenessTrack, Sample
 from firmware.vision.liveness.verdict import Thresholds, Verdict
 
@@ -132,18 +133,16 @@ def _deny_attacks(verdict: Verdict, watched: bool, timed_out: bool) -> Judgement
     ``timed_out`` after ``max_wait_s`` from recognition."""
     if verdict.state == "live":
         return Judgement(True, True, f"live ({verdict.cue})")
-    if not watched:
+    if not watched or (not timed_out and (suspected(verdict) or not verdict.checked)):
         return WAIT
-    if verdict.checked and (not suspected(verdict) or timed_out):
-        return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue})")
-    if verdict.checked:
-        return WAIT
-    return Judgement(True, False, unchecked(verdict)) if timed_out else WAIT
+    if not verdict.checked:
+        return Judgement(True, False, unchecked(verdict))
+    return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue})")
 
 
 def suspected(verdict: Verdict) -> bool:
     """A screen or print cue fired in some frame, too few to prove an attack yet."""
-    return any(int(verdict.cues.get(name, 0)) > 0 for name in ("screen_bezel", "glare", "moire"))
+    return any(int(verdict.cues.get(name, 0)) > 0 for name in screen.CUES)
 
 
 def unchecked(verdict: Verdict) -> str:
@@ -202,10 +201,9 @@ class Visit:
         judgement = self.step(verdict)
         if judgement.final:
             return judgement
-        if self.policy == "deny_attacks" and verdict.checked:
-            return Judgement(True, True, f"no attack cue; liveness not proven ({verdict.cue}); visit ended")
         if self.policy == "deny_attacks":
-            return Judgement(True, False, f"{unchecked(verdict)}; visit ended")
+            why = f"no attack cue; liveness not proven ({verdict.cue})" if verdict.checked else unchecked(verdict)
+            return Judgement(True, verdict.checked, f"{why}; visit ended")
         return Judgement(True, False, f"liveness not proven before the visit ended: {verdict.cue}")
 
     def _maybe_show(self, verdict: Verdict) -> None:

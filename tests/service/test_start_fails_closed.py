@@ -73,13 +73,14 @@ def replay(tmp_path: Path) -> Path:
     return folder
 
 
-def occur_run(cli: Cli, tmp_path: Path, toml: str = "", source: str | None = None) -> CliResult:
-    """``occur --config C --data-dir D run --gpio mock --until-end --no-backoff`` with ``toml``."""
+def occur_run(cli: Cli, tmp_path: Path, toml: str = "", source: str | None = None, backoff: bool = False) -> CliResult:
+    """``occur --config C --data-dir D run --gpio mock --until-end --no-backoff`` with ``toml``
+    (without ``--no-backoff`` when ``backoff``)."""
     config = tmp_path / "occur.toml"
     config.write_text(toml)
     spec = source or f"replay:{replay(tmp_path)}"
     args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "run", "--source", spec]
-    return cli(*args, "--gpio", "mock", "--until-end", "--no-backoff", "--quiet")
+    return cli(*args, "--gpio", "mock", "--until-end", "--quiet", *([] if backoff else ["--no-backoff"]))
 
 
 def assert_locked_throughout(factory: MockFactory, active_high: bool = True) -> None:
@@ -325,12 +326,9 @@ def test_the_restart_back_off_holds_the_relay_locked_while_it_waits(
             seen.append((pins.pin(RELAY).function, pins.pin(RELAY).state))
         os.kill(os.getpid(), signal.SIGTERM)
 
-    config = tmp_path / "occur.toml"
-    config.write_text(f"[door]\nrelay_active_high = {str(active_high).lower()}\n")
     watcher = threading.Thread(target=watch)
     watcher.start()
-    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "run", "--source"]
-    result = cli(*args, f"replay:{replay(tmp_path)}", "--gpio", "mock", "--until-end", "--quiet")
+    result = occur_run(cli, tmp_path, f"[door]\nrelay_active_high = {str(active_high).lower()}\n", backoff=True)
     watcher.join()
     assert seen == [("output", not active_high)]  # driven, at the locked level, while waiting
     assert result.status == ExitStatus.INTERRUPTED, (result.out, result.err)

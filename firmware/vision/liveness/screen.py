@@ -30,6 +30,8 @@ from firmware.vision.liveness.geometry import LEFT_EYE, MOUTH_CORNERS, RIGHT_EYE
 Array = npt.NDArray[np.float64]
 Box = tuple[float, float, float, float]
 
+CUES = ("screen_bezel", "glare", "moire")
+"""The cue names :meth:`ScreenCues.fired` reports, in that order."""
 BEZEL_SIDES = 3
 """Sides of a frame around the face that make the bezel cue."""
 GLARE_FRACTION = 0.03

@@ -147,7 +147,7 @@ class LivenessTrack:
         measured = [s for s in found if s.screen is not None]
         checked = bool(recent) and len(found) >= limits.min_found_share * len(recent)
         cues: dict[str, object] = {"frames": len(recent), "found": len(found), "usable": len(usable)}
-        for name in ("screen_bezel", "glare", "moire"):
+        for name in screen.CUES:
             hits = sum(name in s.cues for s in measured)
             cues[name] = hits
             if hits >= limits.cue_frames and hits >= limits.cue_fraction * len(measured):
